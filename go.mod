@@ -1,0 +1,3 @@
+module github.com/roamnode/roamnode
+
+go 1.26.8
