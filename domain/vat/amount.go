@@ -6,33 +6,21 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/iso"
 )
 
-// minorUnits is the ISO 4217 minor unit (number of decimal places) per
-// currency. HUF has 2 in ISO 4217 even though its coins stopped at 1 forint;
-// JPY and ISK have 0.
-var minorUnits = map[string]int32{
-	"EUR": 2,
-	"GBP": 2,
-	"CHF": 2,
-	"SEK": 2,
-	"NOK": 2,
-	"DKK": 2,
-	"PLN": 2,
-	"CZK": 2,
-	"HUF": 2,
-	"RON": 2,
-	"BGN": 2,
-	"ISK": 0,
-	"JPY": 0,
-	"USD": 2,
-}
-
-// MinorUnits returns the ISO 4217 minor unit of an alpha-3 currency code
-// (case-insensitive) and whether the currency is known.
+// MinorUnits returns the ISO 4217 minor unit (number of decimal places) of
+// an alpha-3 currency code (case-insensitive) and whether the currency is
+// known. The table is the shared one in domain/iso (EUR, GBP, CHF, SEK, NOK,
+// DKK, PLN, CZK, HUF and USD have 2, JPY and ISK 0); unlike iso.MinorUnits,
+// an unknown currency is reported instead of defaulting to 2, because VAT
+// must never be rounded to a guessed unit.
 func MinorUnits(currency string) (int32, bool) {
-	n, ok := minorUnits[strings.ToUpper(strings.TrimSpace(currency))]
-	return n, ok
+	c := strings.ToUpper(strings.TrimSpace(currency))
+	if !iso.Currency(c) {
+		return 0, false
+	}
+	return iso.MinorUnits(c), true
 }
 
 // RoundToMinor rounds amount to the minor unit of currency, half away from

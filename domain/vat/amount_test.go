@@ -152,3 +152,31 @@ func TestVATAmountProperties(t *testing.T) {
 		}
 	})
 }
+
+// TestVATRoundingTiesProperty: exact halves of the minor unit always round
+// away from zero (never to even). At 50 %, an odd number of minor units
+// gives a VAT of exactly k + ½ units.
+func TestVATRoundingTiesProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		k := rapid.Int64Range(-1_000_000, 1_000_000).Draw(t, "k")
+		cur := rapid.SampledFrom(currencies).Draw(t, "currency")
+		m, _ := MinorUnits(cur)
+		odd := 2*k + 1
+		a, err := ApplyPercentage(decimal.New(odd, -m), decimal.NewFromInt(50), cur)
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		want := roundHalfAwayOracle(odd, m, 5000, m)
+		// Independent of the oracle: |VAT| in units is (|odd|+1)/2.
+		abs := odd
+		if abs < 0 {
+			abs = -abs
+		}
+		if want.CmpAbs(big.NewInt((abs+1)/2)) != 0 {
+			t.Fatalf("oracle %s disagrees with (|%d|+1)/2", want, odd)
+		}
+		if !a.VAT.Equal(decimal.NewFromBigInt(want, -m)) {
+			t.Fatalf("VAT of %s at 50%% in %s: got %s, want %s", a.ExclVAT, cur, a.VAT, decimal.NewFromBigInt(want, -m))
+		}
+	})
+}

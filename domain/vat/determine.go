@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/period"
 )
 
 // Config is everything Determine needs besides the item: the seller's VAT
@@ -60,8 +61,10 @@ type Arrangement struct {
 	CustomerID string
 	// CustomerReimbursementVAT is that customer's "Reimbursement VAT".
 	CustomerReimbursementVAT ReimbursementVAT
-	// Validity is the arrangement's half-open validity period.
-	Validity Period
+	// ValidFrom and ValidUntil bound the half-open validity period
+	// [valid_from, valid_until) (domain/period); nil is open-ended.
+	ValidFrom  *time.Time
+	ValidUntil *time.Time
 }
 
 // LocalEVSE is the local (CPO-side) EVSE matched to an MSP charge session.
@@ -174,9 +177,7 @@ func (in Input) Validate() error {
 			fs.Add("session_start", "is required to select reimbursement arrangements")
 		}
 		for i, a := range in.LocalEVSE.Arrangements {
-			if !a.Validity.valid() {
-				fs.Add(fmt.Sprintf("local_evse.arrangements[%d].validity", i), "valid_from must be before valid_until")
-			}
+			period.Check(&fs, fmt.Sprintf("local_evse.arrangements[%d].", i), a.ValidFrom, a.ValidUntil)
 		}
 	}
 	return fs.Err()
@@ -292,7 +293,7 @@ func mspReimbursementVAT(in Input) (bool, string, error) {
 	// determined based on the charge session’s start date and time."
 	var valid []Arrangement
 	for _, a := range evse.Arrangements {
-		if a.Validity.Contains(in.SessionStart) {
+		if period.Contains(a.ValidFrom, a.ValidUntil, in.SessionStart) {
 			valid = append(valid, a)
 		}
 	}

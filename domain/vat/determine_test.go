@@ -169,7 +169,7 @@ func TestRateMissing(t *testing.T) {
 
 func TestRateAmbiguous(t *testing.T) {
 	cfg := guideConfig()
-	cfg.Rates = append(cfg.Rates, Rate{Country: "NL", Kind: KindStandard, Percentage: dec("9"), Validity: Period{From: ts("2025-01-01T00:00:00Z")}})
+	cfg.Rates = append(cfg.Rates, Rate{Country: "NL", Kind: KindStandard, Percentage: dec("9"), ValidFrom: ptr(ts("2025-01-01T00:00:00Z"))})
 	_, err := Determine(Input{Category: CategoryMSPChargeSession, OriginCountry: "NL", Moment: moment}, cfg)
 	requireFault(t, err, fault.KindConflict, CodeRateAmbiguous)
 }
@@ -182,14 +182,14 @@ func TestInvalidInputAndConfig(t *testing.T) {
 
 	cfg := Config{
 		Seller: SellerPolicy{Country: "Netherlands", Fallback: "maybe", Policies: map[string]CountryPolicy{"BE": "sometimes"}},
-		Rules:  []Rule{{Country: "x", Validity: Period{From: moment, Until: moment}}},
+		Rules:  []Rule{{Country: "x", ValidFrom: ptr(moment), ValidUntil: ptr(moment)}},
 		Rates:  []Rate{{Country: "NL", Percentage: dec("-1")}},
 	}
 	_, err = Determine(Input{Category: CategoryMSPChargeSession, Moment: moment}, cfg)
 	e = requireFault(t, err, fault.KindInvalid, "invalid")
 	require.ElementsMatch(t, []string{
 		"seller.country", "seller.fallback", "seller.policies.BE",
-		"rules[0].category", "rules[0].kind", "rules[0].country", "rules[0].validity",
+		"rules[0].category", "rules[0].kind", "rules[0].country", "rules[0].valid_until",
 		"rates[0].kind", "rates[0].percentage",
 	}, fieldPaths(e))
 }

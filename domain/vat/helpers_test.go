@@ -50,6 +50,8 @@ func ts(s string) time.Time {
 	return t
 }
 
+func ptr(t time.Time) *time.Time { return &t }
+
 var moment = ts("2025-03-14T10:00:00Z")
 
 // requireFault asserts that err is a *fault.Error of kind k with code.

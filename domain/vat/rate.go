@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/period"
 )
 
 // Rate is a VAT percentage. "A VAT rate defines the VAT percentage for a
@@ -22,8 +23,10 @@ type Rate struct {
 	Kind Kind
 	// Percentage is the rate in percent: 21 means 21 %.
 	Percentage decimal.Decimal
-	// Validity is the half-open period in which the rate applies.
-	Validity Period
+	// ValidFrom and ValidUntil bound the half-open validity period
+	// [valid_from, valid_until) (domain/period); nil is open-ended.
+	ValidFrom  *time.Time
+	ValidUntil *time.Time
 }
 
 // validateRates checks every rate and reports every problem at once.
@@ -40,9 +43,7 @@ func validateRates(rates []Rate) []fault.Field {
 		if r.Percentage.IsNegative() || r.Percentage.GreaterThan(decimal.NewFromInt(100)) {
 			fs.Add(p+".percentage", "must be between 0 and 100, got %s", r.Percentage)
 		}
-		if !r.Validity.valid() {
-			fs.Add(p+".validity", "valid_from must be before valid_until")
-		}
+		period.Check(&fs, p+".", r.ValidFrom, r.ValidUntil)
 	}
 	return fs
 }
@@ -56,7 +57,7 @@ func RateAt(rates []Rate, country string, kind Kind, at time.Time) (Rate, error)
 	var found []Rate
 	for _, r := range rates {
 		c, _ := NormalizeCountry(r.Country)
-		if c == country && r.Kind == kind && r.Validity.Contains(at) {
+		if c == country && r.Kind == kind && period.Contains(r.ValidFrom, r.ValidUntil, at) {
 			found = append(found, r)
 		}
 	}

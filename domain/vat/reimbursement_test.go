@@ -14,7 +14,7 @@ var (
 )
 
 func arrangement(id string, v ReimbursementVAT) Arrangement {
-	return Arrangement{ID: id, CustomerID: "owner-" + id, CustomerReimbursementVAT: v, Validity: Period{From: arrFrom}}
+	return Arrangement{ID: id, CustomerID: "owner-" + id, CustomerReimbursementVAT: v, ValidFrom: ptr(arrFrom)}
 }
 
 // TestUseCustomerReimbursementVAT covers every branch of the guide's
@@ -78,22 +78,22 @@ func TestUseCustomerReimbursementVAT(t *testing.T) {
 		{
 			name: "arrangement ended exactly at session start is not valid: counts as none", usePlan: true, category: CategoryMSPChargeSession,
 			evse: &LocalEVSE{UID: "E1", ReimbursementMandatory: true, Arrangements: []Arrangement{
-				{ID: "old", CustomerReimbursementVAT: ReimbursementVATExempt, Validity: Period{From: arrFrom, Until: sessionStart}},
+				{ID: "old", CustomerReimbursementVAT: ReimbursementVATExempt, ValidFrom: ptr(arrFrom), ValidUntil: ptr(sessionStart)},
 			}},
 			wantCode: CodeReimbursementArrangementMissing,
 		},
 		{
 			name: "arrangement starting exactly at session start is valid; ended one ignored", usePlan: true, category: CategoryMSPChargeSession,
 			evse: &LocalEVSE{UID: "E1", Arrangements: []Arrangement{
-				{ID: "old", CustomerReimbursementVAT: ReimbursementVATApplies, Validity: Period{From: arrFrom, Until: sessionStart}},
-				{ID: "new", CustomerReimbursementVAT: ReimbursementVATExempt, Validity: Period{From: sessionStart}},
+				{ID: "old", CustomerReimbursementVAT: ReimbursementVATApplies, ValidFrom: ptr(arrFrom), ValidUntil: ptr(sessionStart)},
+				{ID: "new", CustomerReimbursementVAT: ReimbursementVATExempt, ValidFrom: ptr(sessionStart)},
 			}},
 			wantExempt: true, wantStep: true,
 		},
 		{
 			name: "arrangement starting after session start is ignored", usePlan: true, category: CategoryMSPChargeSession,
 			evse: &LocalEVSE{UID: "E1", Arrangements: []Arrangement{
-				{ID: "future", CustomerReimbursementVAT: ReimbursementVATExempt, Validity: Period{From: sessionStart.Add(1)}},
+				{ID: "future", CustomerReimbursementVAT: ReimbursementVATExempt, ValidFrom: ptr(sessionStart.Add(1))},
 			}},
 			wantStep: true,
 		},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/period"
 )
 
 // Rule selects a VAT kind. "VAT rules select the appropriate VAT kind for
@@ -26,8 +27,10 @@ type Rule struct {
 	Indicators []string
 	// Kind is the VAT kind the rule selects; required.
 	Kind Kind
-	// Validity is the half-open period in which the rule applies.
-	Validity Period
+	// ValidFrom and ValidUntil bound the half-open validity period
+	// [valid_from, valid_until) (domain/period); nil is open-ended.
+	ValidFrom  *time.Time
+	ValidUntil *time.Time
 }
 
 // specificity orders matching rules: a rule that names a country or
@@ -47,7 +50,7 @@ func (r Rule) specificity() int {
 // matches reports whether the rule applies to an item of category in
 // country carrying indicators, at moment at.
 func (r Rule) matches(category ProductCategory, country string, indicators []string, at time.Time) bool {
-	if r.Category != category || !r.Validity.Contains(at) {
+	if r.Category != category || !period.Contains(r.ValidFrom, r.ValidUntil, at) {
 		return false
 	}
 	if r.Country != "" {
@@ -94,9 +97,7 @@ func validateRules(rules []Rule) []fault.Field {
 				fs.Add(p+".country", "must be an ISO 3166-1 alpha-2 country code, got %q", r.Country)
 			}
 		}
-		if !r.Validity.valid() {
-			fs.Add(p+".validity", "valid_from must be before valid_until")
-		}
+		period.Check(&fs, p+".", r.ValidFrom, r.ValidUntil)
 	}
 	return fs
 }

@@ -9,31 +9,14 @@ import (
 	"github.com/roamnode/roamnode/domain/fault"
 )
 
-func TestPeriodContainsIsHalfOpen(t *testing.T) {
-	from, until := ts("2025-01-01T00:00:00Z"), ts("2025-07-01T00:00:00Z")
-	p := Period{From: from, Until: until}
-	require.False(t, p.Contains(from.Add(-time.Nanosecond)))
-	require.True(t, p.Contains(from), "valid_from is inclusive")
-	require.True(t, p.Contains(until.Add(-time.Nanosecond)))
-	require.False(t, p.Contains(until), "valid_until is exclusive")
-
-	require.True(t, Period{}.Contains(from), "zero period is unbounded")
-	require.True(t, Period{Until: until}.Contains(time.Time{}.Add(time.Hour)))
-	require.False(t, Period{Until: until}.Contains(until))
-	require.True(t, Period{From: from}.Contains(from.AddDate(100, 0, 0)))
-	// Time zones do not matter: the same instant in another zone.
-	cet := time.FixedZone("CET", 3600)
-	require.False(t, p.Contains(until.In(cet)))
-}
-
 // rateChangeConfig has NL standard VAT changing from 21 % to 22 % at change.
 var change = ts("2026-01-01T00:00:00Z")
 
 func rateChangeConfig() Config {
 	cfg := guideConfig()
 	cfg.Rates = []Rate{
-		{ID: "nl-21", Country: "NL", Kind: KindStandard, Percentage: dec("21"), Validity: Period{Until: change}},
-		{ID: "nl-22", Country: "NL", Kind: KindStandard, Percentage: dec("22"), Validity: Period{From: change}},
+		{ID: "nl-21", Country: "NL", Kind: KindStandard, Percentage: dec("21"), ValidUntil: ptr(change)},
+		{ID: "nl-22", Country: "NL", Kind: KindStandard, Percentage: dec("22"), ValidFrom: ptr(change)},
 	}
 	return cfg
 }
@@ -58,7 +41,7 @@ func TestRateValidityBoundary(t *testing.T) {
 
 func TestRateGapIsMissing(t *testing.T) {
 	cfg := guideConfig()
-	cfg.Rates = []Rate{{Country: "NL", Kind: KindStandard, Percentage: dec("21"), Validity: Period{Until: change}}}
+	cfg.Rates = []Rate{{Country: "NL", Kind: KindStandard, Percentage: dec("21"), ValidUntil: ptr(change)}}
 	_, err := Determine(Input{Category: CategoryMSPChargeSession, OriginCountry: "NL", Moment: change}, cfg)
 	requireFault(t, err, fault.KindConflict, CodeRateMissing)
 }
@@ -66,8 +49,8 @@ func TestRateGapIsMissing(t *testing.T) {
 func TestRuleValidityBoundary(t *testing.T) {
 	cfg := guideConfig()
 	cfg.Rules = []Rule{
-		{ID: "until", Category: CategoryMSPChargeSession, Kind: KindStandard, Validity: Period{Until: change}},
-		{ID: "from", Category: CategoryMSPChargeSession, Kind: KindReduced, Validity: Period{From: change}},
+		{ID: "until", Category: CategoryMSPChargeSession, Kind: KindStandard, ValidUntil: ptr(change)},
+		{ID: "from", Category: CategoryMSPChargeSession, Kind: KindReduced, ValidFrom: ptr(change)},
 	}
 	cfg.Rates = append(cfg.Rates, Rate{Country: "NL", Kind: KindReduced, Percentage: dec("9")})
 

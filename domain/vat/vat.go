@@ -20,9 +20,9 @@
 package vat
 
 import (
-	"regexp"
 	"strings"
-	"time"
+
+	"github.com/roamnode/roamnode/domain/iso"
 )
 
 // Kind is a VAT kind. The set is open (administrators configure rules and
@@ -115,51 +115,11 @@ const (
 	CodeReimbursementArrangementMissing = "reimbursement_arrangement_missing"
 )
 
-// Period is a validity period, half-open [From, Until) as DESIGN.md
-// ("Validity periods are half-open") and the guide ("VAT rules have specific
-// validity periods", "VAT rates also have validity periods") require. A zero
-// From means "since always", a zero Until means "open-ended".
-type Period struct {
-	From  time.Time
-	Until time.Time
-}
-
-// Contains reports whether t lies in [From, Until).
-func (p Period) Contains(t time.Time) bool {
-	if !p.From.IsZero() && t.Before(p.From) {
-		return false
-	}
-	if !p.Until.IsZero() && !t.Before(p.Until) {
-		return false
-	}
-	return true
-}
-
-// valid reports whether the period is well formed (From before Until when
-// both are set).
-func (p Period) valid() bool {
-	return p.From.IsZero() || p.Until.IsZero() || p.From.Before(p.Until)
-}
-
-// String renders the period for explanations.
-func (p Period) String() string {
-	from, until := "-∞", "∞"
-	if !p.From.IsZero() {
-		from = p.From.UTC().Format(time.RFC3339)
-	}
-	if !p.Until.IsZero() {
-		until = p.Until.UTC().Format(time.RFC3339)
-	}
-	return "[" + from + ", " + until + ")"
-}
-
-var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
-
 // NormalizeCountry upper-cases and trims an ISO 3166-1 alpha-2 country code
-// and reports whether the result has the alpha-2 form. The guide writes
+// and reports whether the result is an assigned code (domain/iso). The guide writes
 // countries as alpha-2 ("country": "NL"); OCPI locations carry alpha-3 codes,
 // which the caller converts before calling this package.
 func NormalizeCountry(c string) (string, bool) {
 	c = strings.ToUpper(strings.TrimSpace(c))
-	return c, countryRE.MatchString(c)
+	return c, iso.Country(c)
 }
