@@ -237,7 +237,7 @@ _rn_pg_local_cluster() {
 		END { if (found != "") print found; else if (first != "") print first }'
 }
 
-# _rn_pg_trust_loopback VERSION NAME: make sure role postgres can log in over
+# _rn_pg_trust_loopback VERSION NAME PORT: make sure role postgres can log in over
 # loopback TCP without a password, adding trust lines to pg_hba.conf if not.
 _rn_pg_trust_loopback() {
 	local ver=$1 name=$2 port=$3 hba tmp
@@ -273,7 +273,7 @@ _rn_pg_trust_loopback() {
 	return 0
 }
 
-# _rn_pg_local DB: install (if missing), create (if missing) and start the
+# _rn_pg_local DB TIMEOUT: install (if missing), create (if missing) and start the
 # local Debian cluster; sets DATABASE_URL and _RN_PG_HOW.
 _rn_pg_local() {
 	local db=$1 timeout=$2 cluster ver name port status
