@@ -360,3 +360,63 @@ func TestUIDProperties(t *testing.T) {
 
 // unicode0x21to0x7e is printable ASCII without space.
 var unicode0x21to0x7e = unicode.RangeTable{R16: []unicode.Range16{{Lo: 0x21, Hi: 0x7e, Stride: 1}}}
+
+// The parsers never panic, and whatever they accept re-parses from its
+// normalised and formatted forms to the same value.
+func FuzzParseEVCOID(f *testing.F) {
+	for _, s := range []string{"NLABCC11222344X", "NL-TDR-CA1B2C3D4-E", "nl-tdr-ca1b2c3d4", "NL*TDR", "-", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseEVCOID(s)
+		if err != nil {
+			if !fault.Is(err, fault.KindInvalid) {
+				t.Fatalf("error of wrong kind: %v", err)
+			}
+			return
+		}
+		for _, form := range []string{id.Normalized(), id.Formatted()} {
+			again, err := ParseEVCOID(form)
+			if err != nil || again != id {
+				t.Fatalf("%q → %q does not re-parse: %v", s, form, err)
+			}
+		}
+	})
+}
+
+func FuzzParseEVSEID(f *testing.F) {
+	for _, s := range []string{"NLABCE987ABC654DEF", "NL*TDR*E1234567*890", "nl*tdr*e1", "NL*TDR*E*", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseEVSEID(s)
+		if err != nil {
+			if !fault.Is(err, fault.KindInvalid) {
+				t.Fatalf("error of wrong kind: %v", err)
+			}
+			return
+		}
+		again, err := ParseEVSEID(id.Normalized())
+		if err != nil || again != id {
+			t.Fatalf("%q → %q does not re-parse: %v", s, id.Normalized(), err)
+		}
+		if strings.ContainsAny(id.Normalized(), "*abcdefghijklmnopqrstuvwxyz") {
+			t.Fatalf("%q normalised to %q", s, id.Normalized())
+		}
+	})
+}
+
+func FuzzParseUID(f *testing.F) {
+	for _, s := range []string{"012345678", "a b", "é", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseUID(s)
+		if err != nil {
+			return
+		}
+		if u.String() != s || len(s) == 0 || len(s) > 36 || !u.EqualFold(UID(strings.ToLower(s))) {
+			t.Fatalf("accepted %q as %q", s, u)
+		}
+	})
+}
