@@ -1,0 +1,92 @@
+// Package adminapi serves the Admin API (/main/v1) for integrators,
+// following the conventions of the TandemDrive guide (shared/seeds/003…,
+// Implementation guide): HTTP Basic with API accounts, seek pagination,
+// ext_ref keys, merge-update, stale-update prevention, decimals as strings.
+// Handlers are thin: decode, call domain rules, store, respond.
+package adminapi
+
+import (
+	"embed"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/roamnode/roamnode/domain/access"
+)
+
+// Options configure the Admin API.
+type Options struct {
+	Version      string // product version, sent as X-RN-Version
+	RateRPS      int    // default requests/s per account and per client IP; 0 disables
+	RateBurst    int    // default burst
+	AccountCache int    // seconds an authenticated account is cached in-process
+}
+
+// API is the Admin API.
+type API struct {
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	opts     Options
+	accounts *accountCache
+	limiter  *Limiter
+}
+
+// New returns the Admin API.
+func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts Options) *API {
+	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: NewLimiter(rdb, log)}
+}
+
+// request is what an authenticated handler gets besides the Fiber context.
+type request struct {
+	api     *API
+	account access.Account
+}
+
+// handler is an authenticated, authorized Admin API handler.
+type handler func(c *fiber.Ctx, rq *request) error
+
+// handle wraps h with authentication, rate limiting and the permission check.
+func (a *API) handle(family string, level access.Level, h handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		acct, err := a.authenticate(c)
+		if err != nil {
+			return err
+		}
+		if !acct.Can(family, level) {
+			return forbidden("the API account lacks the permission " + family + ":" + string(level))
+		}
+		return h(c, &request{api: a, account: acct})
+	}
+}
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// Mount registers the Admin API under /main.
+func (a *API) Mount(app *fiber.App) {
+	main := app.Group("/main", func(c *fiber.Ctx) error {
+		c.Set("X-RN-Version", a.opts.Version)
+		return c.Next()
+	})
+	main.Get("/version", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"versions": []fiber.Map{{"version": "v1", "url": "/main/v1", "status": "current"}}})
+	})
+	v1 := main.Group("/v1")
+	v1.Get("/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		return c.Send(openapiDoc)
+	})
+	sellerResource().mount(a, v1)
+	administrationResource().mount(a, v1)
+	customerResource().mount(a, v1)
+	billingAddressResource().mount(a, v1)
+	apiAccountResource().mount(a, v1)
+	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
+}
+
+// OpenAPI returns the embedded OpenAPI document (tests validate against it).
+func OpenAPI() []byte { return openapiDoc }
+
+var _ embed.FS

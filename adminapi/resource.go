@@ -1,0 +1,441 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/access"
+	"github.com/roamnode/roamnode/domain/event"
+	"github.com/roamnode/roamnode/domain/fault"
+)
+
+// key addresses a record in a path: its id, or "ext_ref.<reference>".
+type key struct {
+	ID  *uuid.UUID
+	Ref string
+}
+
+const extRefPrefix = "ext_ref."
+
+func parseKey(raw string) (key, error) {
+	s, err := url.PathUnescape(raw)
+	if err != nil {
+		s = raw
+	}
+	if strings.HasPrefix(s, extRefPrefix) {
+		ref := s[len(extRefPrefix):]
+		if strings.TrimSpace(ref) == "" || controlChar(ref, false) != 0 {
+			return key{}, badRequest("invalid_parameter", "invalid path parameter", field("id", "ext_ref. must be followed by an external reference"))
+		}
+		return key{Ref: ref}, nil
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return key{}, badRequest("invalid_parameter", "invalid path parameter", field("id", "must be a UUID or ext_ref.<external reference>"))
+	}
+	return key{ID: &id}, nil
+}
+
+// meta points at the bookkeeping fields every user-created record has.
+type meta struct {
+	ID                *uuid.UUID
+	ExternalReference **string
+	ExternalUpdatedAt **time.Time
+	CreatedAt         *time.Time
+	UpdatedAt         *time.Time
+}
+
+// listArgs is what a resource's list function gets.
+type listArgs struct {
+	Account access.Account
+	After   *uuid.UUID
+	Limit   int32
+	Filters url.Values
+}
+
+// writeCtx is what a resource's build function gets.
+type writeCtx struct {
+	Ctx     context.Context
+	Tx      pgx.Tx
+	Account access.Account
+	Body    body // the raw request body (not merged), for reference fields
+}
+
+// resource describes one Admin API resource to the shared machinery, which
+// implements the guide's conventions once: seek pagination, ext_ref keys,
+// create, merge-update (RFC 7396), create-or-update by external reference,
+// stale-update prevention, unknown and implicit fields, scoping, and an
+// outbox event for every change in the same transaction.
+//
+// R is the stored record, V its API representation, I its input shape.
+type resource[R, V, I any] struct {
+	name      string   // path segment and event kind, e.g. "customer"
+	table     string   // table holding the ids (pagination)
+	family    string   // permission family
+	filters   []string // list filters (query parameters)
+	implicit  []string // should-be-required fields: reported when left out on create
+	immutable []string // fields that keep their value after creation
+
+	load  func(ctx context.Context, q db.Querier, k key, lock bool) (R, error)
+	list  func(ctx context.Context, q db.Querier, a listArgs) ([]R, error)
+	view  func(R) V
+	build func(w writeCtx, in I, cur *R) (R, error) // input onto current (nil on create), validated
+	save  func(ctx context.Context, q db.Querier, rec R, isNew bool) error
+	meta  func(*R) meta
+	scope func(R) *uuid.UUID // the administration the record belongs to; nil when global
+	// created optionally adds one-time fields (such as a generated secret)
+	// to the create response.
+	created func(R, V) any
+}
+
+// mount registers the resource's routes.
+func (r *resource[R, V, I]) mount(api *API, g fiber.Router) {
+	g.Get("/"+r.name, api.handle(r.family, access.Read, r.getList))
+	g.Get("/"+r.name+"/:key", api.handle(r.family, access.Read, r.getOne))
+	g.Post("/"+r.name, api.handle(r.family, access.Write, r.create))
+	g.Post("/"+r.name+"/:key", api.handle(r.family, access.Write, r.merge))
+}
+
+// visible enforces administration scoping on a loaded record.
+func (r *resource[R, V, I]) visible(acct access.Account, rec R) error {
+	if adm := r.scope(rec); adm != nil && !acct.Sees(*adm) {
+		return forbidden("the API account has no access to the administration of this " + r.name)
+	}
+	return nil
+}
+
+func (r *resource[R, V, I]) getOne(c *fiber.Ctx, rq *request) error {
+	k, err := parseKey(c.Params("key"))
+	if err != nil {
+		return err
+	}
+	rec, err := r.load(c.UserContext(), rq.api.pool, k, false)
+	if err != nil {
+		return err
+	}
+	if err := r.visible(rq.account, rec); err != nil {
+		return err
+	}
+	return c.JSON(r.view(rec))
+}
+
+// listBody is the seek pagination response.
+type listBody[V any] struct {
+	Items    []V    `json:"items"`
+	PageSize int32  `json:"page_size"`
+	LinkNext string `json:"link_next,omitempty"`
+}
+
+func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
+	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
+	if err != nil {
+		return badRequest("invalid_parameter", "the query string is malformed")
+	}
+	p, err := parsePage(q, r.filters)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	path := "/main/v1/" + r.name
+	if p.CreatedGT != nil {
+		return r.firstCreatedAfter(c, rq, path, *p.CreatedGT)
+	}
+	if p.After != nil {
+		ok, err := db.Exists(ctx, rq.api.pool, r.table, *p.After)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return badRequest("invalid_parameter", "invalid query parameter", field("after", "no item has this id"))
+		}
+	}
+	recs, err := r.list(ctx, rq.api.pool, listArgs{Account: rq.account, After: p.After, Limit: p.Size, Filters: q})
+	if err != nil {
+		return err
+	}
+	out := listBody[V]{Items: make([]V, len(recs)), PageSize: p.Size}
+	for i, rec := range recs {
+		out.Items[i] = r.view(rec)
+	}
+	last := p.After
+	if n := len(recs); n > 0 {
+		last = r.meta(&recs[n-1]).ID
+	}
+	if last != nil {
+		out.LinkNext = nextLink(path, q, last)
+		c.Set("Link", "<"+out.LinkNext+`>; rel="next"`)
+	}
+	return c.JSON(out)
+}
+
+// firstCreatedAfter answers a created_gt request: no items, and a link_next
+// whose after is the record just before the first one created after t.
+func (r *resource[R, V, I]) firstCreatedAfter(c *fiber.Ctx, rq *request, path string, t time.Time) error {
+	ctx := c.UserContext()
+	bound := v7Ceiling(t)
+	first, err := r.list(ctx, rq.api.pool, listArgs{Account: rq.account, After: &bound, Limit: 1, Filters: url.Values{}})
+	if err != nil {
+		return err
+	}
+	if len(first) == 0 {
+		return badRequest("no_items", "no items were created after created_gt", field("created_gt", "no "+r.name+" was created after this moment"))
+	}
+	prev, err := db.PrevID(ctx, rq.api.pool, r.table, *r.meta(&first[0]).ID)
+	if err != nil {
+		return err
+	}
+	link := nextLink(path, url.Values{}, prev)
+	c.Set("Link", "<"+link+`>; rel="next"`)
+	return c.JSON(listBody[V]{Items: []V{}, PageSize: defaultPageSize, LinkNext: link})
+}
+
+// create is POST /<resource>.
+func (r *resource[R, V, I]) create(c *fiber.Ctx, rq *request) error {
+	b, err := r.readBody(c)
+	if err != nil {
+		return err
+	}
+	return r.write(c, rq, b, nil)
+}
+
+// merge is POST /<resource>/{key}: merge-update of an existing record, or
+// create-or-update when the key is an external reference (003 → Update
+// endpoints → External References vs TandemDrive IDs).
+func (r *resource[R, V, I]) merge(c *fiber.Ctx, rq *request) error {
+	k, err := parseKey(c.Params("key"))
+	if err != nil {
+		return err
+	}
+	b, err := r.readBody(c)
+	if err != nil {
+		return err
+	}
+	return r.write(c, rq, b, &k)
+}
+
+func (r *resource[R, V, I]) readBody(c *fiber.Ctx) (body, error) {
+	b, err := parseBody(c.Body())
+	if err != nil {
+		return nil, err
+	}
+	var in I
+	var v V
+	if unknown := unknownFields(b, jsonNames(in), jsonNames(v)); len(unknown) > 0 {
+		c.Set("X-RN-Unknown-Fields", strings.Join(unknown, ","))
+	}
+	for _, name := range referencePairs(jsonNames(in)) {
+		if b.has(name+"_id") && b.has(name+"_external_reference") && !b.isNull(name+"_id") && !b.isNull(name+"_external_reference") {
+			return nil, badRequest("invalid", "give exactly one of "+name+"_id and "+name+"_external_reference",
+				field(name+"_id", "cannot be combined with "+name+"_external_reference"))
+		}
+	}
+	return b, nil
+}
+
+// referencePairs finds the x of every x_id / x_external_reference pair.
+func referencePairs(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if base, ok := strings.CutSuffix(n, "_external_reference"); ok && contains(names, base+"_id") {
+			out = append(out, base)
+		}
+	}
+	return out
+}
+
+// staleFuture is how far ahead of our clock external_updated_at may be
+// before it counts as "in the future" (clock skew between systems).
+const staleFuture = 5 * time.Second
+
+func (r *resource[R, V, I]) write(c *fiber.Ctx, rq *request, b body, k *key) error {
+	ctx := c.UserContext()
+	var eua *time.Time
+	if raw, ok := b["external_updated_at"]; ok && string(raw) != "null" {
+		var t time.Time
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return badRequest("invalid", "invalid input", field("external_updated_at", "must be an RFC 3339 date-time"))
+		}
+		if t.After(time.Now().Add(staleFuture)) {
+			return badRequest("invalid", "invalid input", field("external_updated_at", "must not be in the future"))
+		}
+		eua = &t
+	}
+	var (
+		out    any
+		status = fiber.StatusOK
+		stale  bool
+	)
+	err := db.InTx(ctx, rq.api.pool, func(tx pgx.Tx) error {
+		w := writeCtx{Ctx: ctx, Tx: tx, Account: rq.account, Body: b}
+		var cur *R
+		if k != nil {
+			rec, err := r.load(ctx, tx, *k, true)
+			switch {
+			case err == nil:
+				if k.ID == nil { // loaded by reference: lock it by id now
+					if rec, err = r.load(ctx, tx, key{ID: r.meta(&rec).ID}, true); err != nil {
+						return err
+					}
+				}
+				if err := r.visible(rq.account, rec); err != nil {
+					return err
+				}
+				cur = &rec
+			case fault.Is(err, fault.KindNotFound) && k.Ref != "":
+				// create-or-update: the path's reference wins over the body's.
+			default:
+				return err
+			}
+			if k.Ref != "" {
+				b["external_reference"], _ = json.Marshal(k.Ref)
+			}
+		}
+		if cur == nil {
+			r.reportImplicit(c, b)
+			var in I
+			if err := decodeInto(b, &in); err != nil {
+				return err
+			}
+			rec, err := r.build(w, in, nil)
+			if err != nil {
+				return err
+			}
+			m := r.meta(&rec)
+			*m.ID = uuid.Must(uuid.NewV7())
+			// created_at is the id's own timestamp, so that id order is
+			// creation order (created_gt relies on it).
+			sec, nsec := m.ID.Time().UnixTime()
+			*m.CreatedAt = time.Unix(sec, nsec).UTC()
+			*m.UpdatedAt = *m.CreatedAt
+			*m.ExternalUpdatedAt = eua
+			if err := r.save(ctx, tx, rec, true); err != nil {
+				return err
+			}
+			v := r.view(rec)
+			out, status = any(v), fiber.StatusCreated
+			if r.created != nil {
+				out = r.created(rec, v)
+			}
+			return db.AppendEvent(ctx, tx, event.New(r.name, event.Create, r.scope(rec), v))
+		}
+		m := r.meta(cur)
+		if eua != nil && *m.ExternalUpdatedAt != nil && eua.Before(**m.ExternalUpdatedAt) {
+			stale = true // 003 → Stale update prevention: older than stored → ignored
+			return nil
+		}
+		merged, err := mergeDoc(r.view(*cur), b, r.immutable)
+		if err != nil {
+			return err
+		}
+		var in I
+		if err := decodeInto(merged, &in); err != nil {
+			return err
+		}
+		rec, err := r.build(w, in, cur)
+		if err != nil {
+			return err
+		}
+		nm := r.meta(&rec)
+		*nm.ID, *nm.CreatedAt, *nm.UpdatedAt = *m.ID, *m.CreatedAt, *m.UpdatedAt
+		if eua != nil {
+			*nm.ExternalUpdatedAt = eua
+		} else {
+			*nm.ExternalUpdatedAt = *m.ExternalUpdatedAt
+		}
+		before, _ := json.Marshal(r.view(*cur))
+		after, _ := json.Marshal(r.view(rec))
+		if bytes.Equal(before, after) && !r.hidden(*cur, rec) {
+			out = withStale(r.view(rec), false) // nothing changed: no write, no event
+			return nil
+		}
+		*nm.UpdatedAt = time.Now().UTC()
+		if err := r.save(ctx, tx, rec, false); err != nil {
+			return err
+		}
+		v := r.view(rec)
+		out = withStale(v, false)
+		return db.AppendEvent(ctx, tx, event.New(r.name, event.Update, r.scope(rec), v))
+	})
+	if err != nil {
+		return err
+	}
+	if stale {
+		c.Set("X-RN-Stale-Update", "true")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Status(status).JSON(out)
+}
+
+// hidden reports a change in state the view does not show (a new secret
+// hash, say), which must still be saved.
+func (r *resource[R, V, I]) hidden(a, b R) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return !bytes.Equal(ja, jb)
+}
+
+// reportImplicit sets X-RN-Implicit-Fields for should-be-required fields the
+// body left out (003 → Implicit fields).
+func (r *resource[R, V, I]) reportImplicit(c *fiber.Ctx, b body) {
+	var missing []string
+	for _, f := range r.implicit {
+		if !b.has(f) {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		c.Set("X-RN-Implicit-Fields", strings.Join(missing, ","))
+	}
+}
+
+// mergeDoc applies the body to the current representation per RFC 7396;
+// immutable fields keep their current value whatever the body says.
+func mergeDoc(current any, b body, immutable []string) (body, error) {
+	cur, err := json.Marshal(current)
+	if err != nil {
+		return nil, err
+	}
+	patch := body{}
+	for k, v := range b {
+		if !contains(immutable, k) {
+			patch[k] = v
+		}
+	}
+	p, _ := json.Marshal(patch)
+	merged, err := jsonpatch.MergePatch(cur, p)
+	if err != nil {
+		return nil, badRequest("malformed_json", "the request body cannot be merged: "+err.Error())
+	}
+	var out body
+	if err := json.Unmarshal(merged, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// withStale adds "stale_update" to a merge response (003 → Merge endpoints).
+func withStale(v any, stale bool) json.RawMessage {
+	b, _ := json.Marshal(v)
+	s := "false"
+	if stale {
+		s = "true"
+	}
+	if len(b) > 1 && b[len(b)-1] == '}' {
+		sep := ","
+		if len(b) == 2 {
+			sep = ""
+		}
+		b = append(append(b[:len(b)-1:len(b)-1], []byte(sep+`"stale_update":`+s)...), '}')
+	}
+	return b
+}
