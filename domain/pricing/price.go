@@ -1,0 +1,595 @@
+package pricing
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamnode/roamnode/domain/fault"
+)
+
+var (
+	hour    = decimal.NewFromInt(3600)
+	hundred = decimal.NewFromInt(100)
+	one     = decimal.NewFromInt(1)
+)
+
+// divPrecision is the number of fractional digits kept when a division is
+// unavoidable (hours from seconds, shares of a period). Far below any
+// currency unit; OCPI itself prescribes no rounding.
+const divPrecision = 20
+
+// candidate is an (element, component) pair that can price a dimension.
+type candidate struct {
+	elem, comp int
+}
+
+// lookup keys for candidate lists.
+const (
+	keyFlat = iota
+	keyEnergy
+	keyTime
+	keyParking
+	keyResTime
+	keyResFlat
+	numKeys
+)
+
+// plan is the per-call preparation of a tariff: candidate lists per
+// dimension and the instants at which restrictions can change.
+type plan struct {
+	t          *Tariff
+	cands      [numKeys][]candidate
+	clocks     []Clock // local times of day at which to split (incl. 00:00 for day/date restrictions)
+	durations  []int64 // seconds since session start at which to split
+	kwhs       []decimal.Decimal
+	loc        *time.Location
+	sessionBeg time.Time
+}
+
+func keyOf(d Dimension, reservation bool) int {
+	switch {
+	case reservation && d == Flat:
+		return keyResFlat
+	case reservation:
+		return keyResTime
+	case d == Flat:
+		return keyFlat
+	case d == Energy:
+		return keyEnergy
+	case d == Time:
+		return keyTime
+	default:
+		return keyParking
+	}
+}
+
+func newPlan(t *Tariff, loc *time.Location, start time.Time, expired bool) *plan {
+	p := &plan{t: t, loc: loc, sessionBeg: start}
+	addClock := func(c Clock) {
+		for _, x := range p.clocks {
+			if x == c {
+				return
+			}
+		}
+		p.clocks = append(p.clocks, c)
+	}
+	addDur := func(s int64) {
+		for _, x := range p.durations {
+			if x == s {
+				return
+			}
+		}
+		p.durations = append(p.durations, s)
+	}
+	addKWh := func(k decimal.Decimal) {
+		for _, x := range p.kwhs {
+			if x.Equal(k) {
+				return
+			}
+		}
+		p.kwhs = append(p.kwhs, k)
+	}
+	for i := range t.Elements {
+		e := &t.Elements[i]
+		res := e.reservation()
+		for _, d := range [...]Dimension{Flat, Energy, Time, ParkingTime} {
+			c := e.component(d)
+			if c < 0 {
+				continue
+			}
+			switch {
+			case res == NoReservation:
+				p.cands[keyOf(d, false)] = append(p.cands[keyOf(d, false)], candidate{i, c})
+			case d == Flat || d == Time:
+				// A reservation element may only hold FLAT and TIME
+				// (mod_tariffs "TariffRestrictions class", reservation).
+				p.cands[keyOf(d, true)] = append(p.cands[keyOf(d, true)], candidate{i, c})
+			}
+		}
+		r := e.Restrictions
+		if r == nil {
+			continue
+		}
+		if r.StartTime != nil {
+			addClock(*r.StartTime)
+		}
+		if r.EndTime != nil {
+			addClock(*r.EndTime)
+		}
+		if r.StartDate != nil || r.EndDate != nil || len(r.DaysOfWeek) > 0 {
+			addClock(0)
+		}
+		if r.MinDuration != nil {
+			addDur(*r.MinDuration)
+		}
+		if r.MaxDuration != nil {
+			addDur(*r.MaxDuration)
+		}
+		if r.MinKWh != nil {
+			addKWh(*r.MinKWh)
+		}
+		if r.MaxKWh != nil {
+			addKWh(*r.MaxKWh)
+		}
+	}
+	// For an expired reservation the RESERVATION_EXPIRES elements take
+	// precedence over RESERVATION elements (mod_tariffs, note below
+	// "ReservationRestrictionType enum"); otherwise they never apply.
+	for _, k := range [...]int{keyResTime, keyResFlat} {
+		var first, rest []candidate
+		for _, c := range p.cands[k] {
+			switch t.Elements[c.elem].reservation() {
+			case ReservationExpires:
+				if expired {
+					first = append(first, c)
+				}
+			default:
+				rest = append(rest, c)
+			}
+		}
+		p.cands[k] = append(first, rest...)
+	}
+	return p
+}
+
+// Price prices session s with tariff t; restrictions are evaluated in loc
+// (nil means UTC). See the package documentation for the rules applied.
+func Price(t Tariff, s Session, loc *time.Location) (Result, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if err := check(&t, &s); err != nil {
+		return Result{}, err
+	}
+	res := Result{TariffID: t.ID, Currency: t.Currency}
+
+	// A reservation expired when the session has reservation time and no
+	// charging at all (mod_tariffs "ReservationRestrictionType enum").
+	var hasRes, hasCharge bool
+	for i := range s.Periods {
+		p := &s.Periods[i]
+		if !p.ReservationTime.IsZero() {
+			hasRes = true
+		}
+		if p.charging() {
+			hasCharge = true
+		}
+	}
+	expired := hasRes && !hasCharge
+	pl := newPlan(&t, loc, s.Start, expired)
+
+	if t.StartDateTime != nil && s.Start.Before(*t.StartDateTime) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("session starts %s, before the tariff's start_date_time %s",
+			s.Start.UTC().Format(time.RFC3339), t.StartDateTime.UTC().Format(time.RFC3339)))
+	}
+	if t.EndDateTime != nil && !s.Start.Before(*t.EndDateTime) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("session starts %s, after the tariff's end_date_time %s",
+			s.Start.UTC().Format(time.RFC3339), t.EndDateTime.UTC().Format(time.RFC3339)))
+	}
+	if len(s.Periods) > 0 && s.Periods[0].Start.Before(s.Start) {
+		res.Warnings = append(res.Warnings, "the first charging period starts before the session")
+	}
+
+	// 1. Split the periods at every instant a restriction can change.
+	parts := make([]Part, 0, len(s.Periods)+2)
+	energy := decimal.Zero
+	for i := range s.Periods {
+		end := s.End
+		if i+1 < len(s.Periods) {
+			end = s.Periods[i+1].Start
+		}
+		parts = pl.split(parts, i, &s.Periods[i], end, energy)
+		energy = energy.Add(s.Periods[i].Energy)
+		res.TotalEnergy = res.TotalEnergy.Add(s.Periods[i].Energy)
+		res.TotalParkingTime = res.TotalParkingTime.Add(s.Periods[i].ParkingTime)
+	}
+
+	// 2. Select a price component per part and dimension.
+	flatDone, resFlatDone := expired, !hasRes
+	for i := range parts {
+		p := &parts[i]
+		p.elements = t.Elements
+		resOnly := !p.Volumes.ReservationTime.IsZero() && !p.Volumes.charging()
+		if !flatDone && !resOnly {
+			// FLAT once per session: the first part with an active FLAT.
+			if l, ok := pl.line(p, Flat, false); ok {
+				p.Lines = append(p.Lines, l)
+				flatDone = true
+			}
+		}
+		if !resFlatDone && !p.Volumes.ReservationTime.IsZero() {
+			if l, ok := pl.line(p, Flat, true); ok {
+				p.Lines = append(p.Lines, l)
+				resFlatDone = true
+			}
+		}
+		if !p.Volumes.ReservationTime.IsZero() {
+			l, _ := pl.line(p, Time, true)
+			p.Lines = append(p.Lines, l)
+		}
+		for _, d := range [...]Dimension{Energy, Time, ParkingTime} {
+			if p.Volumes.volume(d, false).IsZero() {
+				continue
+			}
+			l, _ := pl.line(p, d, false)
+			p.Lines = append(p.Lines, l)
+		}
+	}
+
+	// 3. step_size, once per group (mod_cdrs "step_size").
+	res.Steps = applySteps(parts, res.Steps)
+
+	// 4. Amounts and totals.
+	for i := range parts {
+		for j := range parts[i].Lines {
+			l := &parts[i].Lines[j]
+			if l.Element >= 0 {
+				l.Amount.ExclVAT = l.Billed.Mul(l.UnitPrice)
+				l.Amount.InclVAT = l.Amount.ExclVAT
+				if l.VAT != nil {
+					// "Applicable VAT percentage for this tariff dimension. If
+					// omitted, no VAT is applicable." (PriceComponent class)
+					l.Amount.InclVAT = l.Amount.ExclVAT.Mul(one.Add(l.VAT.Div(hundred)))
+				}
+			}
+			switch {
+			case l.Reservation:
+				res.TotalReservationCost = res.TotalReservationCost.Add(l.Amount)
+			case l.Dimension == Flat:
+				res.TotalFixedCost = res.TotalFixedCost.Add(l.Amount)
+			case l.Dimension == Energy:
+				res.TotalEnergyCost = res.TotalEnergyCost.Add(l.Amount)
+			case l.Dimension == Time:
+				res.TotalTimeCost = res.TotalTimeCost.Add(l.Amount)
+			case l.Dimension == ParkingTime:
+				res.TotalParkingCost = res.TotalParkingCost.Add(l.Amount)
+			}
+			res.TotalCost = res.TotalCost.Add(l.Amount)
+		}
+	}
+	res.Parts = parts
+	res.TotalTime = hours(s.End.Sub(s.Start))
+	res.applyLimits(&t)
+	return res, nil
+}
+
+// check validates the input; errors are fault.KindInvalid.
+func check(t *Tariff, s *Session) error {
+	var fs fault.Fields
+	if len(t.Elements) == 0 {
+		fs.Add("tariff.elements", "a tariff needs at least one element")
+	}
+	for i := range t.Elements {
+		for j, c := range t.Elements[i].Components {
+			if !c.Type.Valid() {
+				fs.Add(fmt.Sprintf("tariff.elements[%d].price_components[%d].type", i, j), "unknown dimension %q", c.Type)
+			}
+		}
+	}
+	if s.End.Before(s.Start) {
+		fs.Add("session.end", "the session ends before it starts")
+	}
+	for i := range s.Periods {
+		if i > 0 && s.Periods[i].Start.Before(s.Periods[i-1].Start) {
+			fs.Add(fmt.Sprintf("session.periods[%d].start", i), "charging periods are not in chronological order")
+		}
+	}
+	if n := len(s.Periods); n > 0 && s.Periods[n-1].Start.After(s.End) {
+		fs.Add(fmt.Sprintf("session.periods[%d].start", n-1), "the last charging period starts after the session ends")
+	}
+	return fs.Err()
+}
+
+// hours converts a duration to decimal hours.
+func hours(d time.Duration) decimal.Decimal {
+	if d%time.Second == 0 {
+		return decimal.NewFromInt(int64(d/time.Second)).DivRound(hour, divPrecision)
+	}
+	return decimal.New(int64(d), -9).DivRound(hour, divPrecision)
+}
+
+// cut is an instant inside a period where the period is split. frac is the
+// elapsed share of the period; when energyExact is set, energy is the exact
+// session energy at the cut (a min_kwh/max_kwh boundary).
+type cut struct {
+	at          time.Time
+	frac        decimal.Decimal
+	energy      decimal.Decimal
+	energyExact bool
+}
+
+// split appends the parts of period p (which ends at end) to parts. before
+// is the session energy at the start of the period.
+func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before decimal.Decimal) []Part {
+	var cuts []cut
+	span := end.Sub(p.Start)
+	if span > 0 {
+		addAt := func(t time.Time) {
+			if t.After(p.Start) && t.Before(end) {
+				f := decimal.NewFromInt(int64(t.Sub(p.Start))).DivRound(decimal.NewFromInt(int64(span)), divPrecision)
+				cuts = append(cuts, cut{at: t, frac: f})
+			}
+		}
+		if len(pl.clocks) > 0 {
+			ls, le := p.Start.In(pl.loc), end.In(pl.loc)
+			// Daylight saving transitions inside the period: the local clock
+			// jumps there, so a time-of-day restriction can change outcome
+			// at the transition itself (a start_time inside a skipped hour
+			// starts to hold at the jump; a repeated hour is seen twice).
+			var shifts []time.Duration
+			for t := ls; ; {
+				_, zend := t.ZoneBounds()
+				if zend.IsZero() || !zend.Before(end) {
+					break
+				}
+				_, before := t.Zone()
+				_, after := zend.In(pl.loc).Zone()
+				addAt(zend)
+				shifts = append(shifts, time.Duration(after-before)*time.Second)
+				t = zend.In(pl.loc)
+			}
+			y, m, d := ls.Date()
+			for k := 0; ; k++ {
+				if time.Date(y, m, d+k, 0, 0, 0, 0, pl.loc).After(le) {
+					break
+				}
+				for _, c := range pl.clocks {
+					t := time.Date(y, m, d+k, int(c)/60, int(c)%60, 0, 0, pl.loc)
+					if clockOf(t) != c {
+						continue // inside a skipped hour: the transition cut covers it
+					}
+					addAt(t)
+					for _, sh := range shifts {
+						for _, alt := range [...]time.Time{t.Add(sh), t.Add(-sh)} {
+							if clockOf(alt.In(pl.loc)) == c && alt.In(pl.loc).Day() == t.Day() {
+								addAt(alt)
+							}
+						}
+					}
+				}
+			}
+		}
+		for _, s := range pl.durations {
+			addAt(pl.sessionBeg.Add(time.Duration(s) * time.Second))
+		}
+		if !p.Energy.IsZero() {
+			for _, k := range pl.kwhs {
+				f := k.Sub(before).DivRound(p.Energy, divPrecision)
+				if f.Sign() > 0 && f.LessThan(one) {
+					at := p.Start.Add(time.Duration(decimal.NewFromInt(int64(span)).Mul(f).Round(0).IntPart()))
+					cuts = append(cuts, cut{at: at, frac: f, energy: k, energyExact: true})
+				}
+			}
+		}
+	}
+	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before}
+	if len(cuts) == 0 {
+		pl.context(&base)
+		return append(parts, base)
+	}
+	sort.Slice(cuts, func(i, j int) bool {
+		if !cuts[i].at.Equal(cuts[j].at) {
+			return cuts[i].at.Before(cuts[j].at)
+		}
+		return cuts[i].frac.LessThan(cuts[j].frac)
+	})
+	merged := cuts[:1]
+	for _, c := range cuts[1:] {
+		last := &merged[len(merged)-1]
+		if c.at.Equal(last.at) || c.frac.Equal(last.frac) {
+			if c.energyExact && !last.energyExact {
+				last.energy, last.energyExact, last.frac = c.energy, true, c.frac
+			}
+			continue
+		}
+		merged = append(merged, c)
+	}
+	// Divide the additive volumes in proportion; the last part takes the
+	// remainder so that the parts add up exactly to the period.
+	var doneE, doneT, doneP, doneR decimal.Decimal
+	start := p.Start
+	for i := 0; i <= len(merged); i++ {
+		q := base
+		q.Split = true
+		q.Volumes.Start = start
+		q.EnergyBefore = before.Add(doneE)
+		if i == len(merged) {
+			q.End = end
+			q.Volumes.Energy = p.Energy.Sub(doneE)
+			q.Volumes.Time = p.Time.Sub(doneT)
+			q.Volumes.ParkingTime = p.ParkingTime.Sub(doneP)
+			q.Volumes.ReservationTime = p.ReservationTime.Sub(doneR)
+		} else {
+			c := merged[i]
+			q.End = c.at
+			e := p.Energy.Mul(c.frac)
+			if c.energyExact {
+				e = c.energy.Sub(before)
+			}
+			tt, pp, rr := p.Time.Mul(c.frac), p.ParkingTime.Mul(c.frac), p.ReservationTime.Mul(c.frac)
+			q.Volumes.Energy, q.Volumes.Time = e.Sub(doneE), tt.Sub(doneT)
+			q.Volumes.ParkingTime, q.Volumes.ReservationTime = pp.Sub(doneP), rr.Sub(doneR)
+			doneE, doneT, doneP, doneR = e, tt, pp, rr
+			start = c.at
+		}
+		pl.context(&q)
+		parts = append(parts, q)
+	}
+	return parts
+}
+
+// clockOf returns the local time of day of t in whole minutes, and -1 when
+// t is not on a whole minute.
+func clockOf(t time.Time) Clock {
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return -1
+	}
+	return Clock(t.Hour()*60 + t.Minute())
+}
+
+// context fills in the evaluation instant of a part.
+func (pl *plan) context(q *Part) {
+	q.Local = q.Volumes.Start.In(pl.loc)
+	q.Elapsed = q.Volumes.Start.Sub(pl.sessionBeg)
+}
+
+// line selects the price component for dimension d of part p: the first
+// candidate element whose restrictions match (mod_tariffs "Tariff Object").
+// ok is false when no element matched; the returned line is then unpriced.
+func (pl *plan) line(p *Part, d Dimension, reservation bool) (Line, bool) {
+	l := Line{Dimension: d, Reservation: reservation, Element: -1, Component: -1}
+	if d == Flat {
+		l.Volume = one
+	} else {
+		l.Volume = p.Volumes.volume(d, reservation)
+	}
+	l.Billed = l.Volume
+	for _, c := range pl.cands[keyOf(d, reservation)] {
+		e := &pl.t.Elements[c.elem]
+		if !matches(e.Restrictions, p) {
+			continue
+		}
+		comp := &e.Components[c.comp]
+		l.Element, l.Component = c.elem, c.comp
+		l.UnitPrice, l.VAT, l.StepSize = comp.Price, comp.VAT, comp.StepSize
+		return l, true
+	}
+	return l, false
+}
+
+// applySteps applies step_size once for ENERGY, once for TIME and
+// PARKING_TIME combined and once for reservation time (mod_cdrs "step_size"):
+// the last priced line of the group determines the dimension and the
+// component whose step_size is used; the total volume of that dimension
+// billed in the session is rounded up to a multiple of the step, and the
+// difference is billed on that last line.
+func applySteps(parts []Part, steps []Step) []Step {
+	type group struct {
+		dims        [2]Dimension
+		reservation bool
+	}
+	for _, g := range [...]group{{[2]Dimension{Energy, Energy}, false}, {[2]Dimension{Time, ParkingTime}, false}, {[2]Dimension{Time, Time}, true}} {
+		// Find the last priced line with volume; within one part, parking
+		// wins ("step_size is only taken into account for the total
+		// parking duration").
+		lp, ll := -1, -1
+		for i := len(parts) - 1; i >= 0 && lp < 0; i-- {
+			for j := range parts[i].Lines {
+				l := &parts[i].Lines[j]
+				if l.Element < 0 || l.Reservation != g.reservation || l.Dimension == Flat || l.Volume.IsZero() ||
+					(l.Dimension != g.dims[0] && l.Dimension != g.dims[1]) {
+					continue
+				}
+				if lp < 0 || l.Dimension == ParkingTime {
+					lp, ll = i, j
+				}
+			}
+		}
+		if lp < 0 {
+			continue
+		}
+		last := &parts[lp].Lines[ll]
+		total := decimal.Zero
+		for i := range parts {
+			for j := range parts[i].Lines {
+				l := &parts[i].Lines[j]
+				if l.Element >= 0 && l.Reservation == g.reservation && l.Dimension == last.Dimension {
+					total = total.Add(l.Volume)
+				}
+			}
+		}
+		billed := roundUp(total, last.Dimension, last.StepSize)
+		last.Billed = last.Volume.Add(billed.Sub(total))
+		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
+			Total: total, Billed: billed, Part: lp, Line: ll})
+	}
+	return steps
+}
+
+// roundUp rounds a positive total volume (kWh or hours) up to the smallest
+// multiple of step Wh or seconds that is not smaller (PriceComponent
+// "step_size": "Consumed amounts are rounded up to the smallest multiple of
+// step_size that is greater than the consumed amount"; an exact multiple is
+// not rounded further). Step sizes below 1 and non-positive totals are left as they are.
+func roundUp(total decimal.Decimal, d Dimension, step int64) decimal.Decimal {
+	if step < 1 || total.Sign() <= 0 {
+		return total
+	}
+	st := decimal.NewFromInt(step)
+	if d == Energy {
+		wh := total.Shift(3) // kWh → Wh, step_size multiplier 1 Wh
+		if r := wh.Mod(st); !r.IsZero() {
+			wh = wh.Sub(r).Add(st)
+		}
+		return wh.Shift(-3)
+	}
+	secs := total.Mul(hour) // hours → seconds, step_size multiplier 1 second
+	r := secs.Mod(st)
+	if r.IsZero() {
+		return total
+	}
+	return secs.Sub(r).Add(st).DivRound(hour, divPrecision)
+}
+
+// applyLimits applies min_price and max_price to the total, excluding and
+// including VAT independently (mod_tariffs, notes on min_price and
+// max_price: "they both apply").
+func (r *Result) applyLimits(t *Tariff) {
+	var minAdj, maxAdj Amount
+	var minSet, maxSet bool
+	if m := t.MinPrice; m != nil {
+		if r.TotalCost.ExclVAT.LessThan(m.ExclVAT) {
+			minAdj.ExclVAT, minSet = m.ExclVAT.Sub(r.TotalCost.ExclVAT), true
+		}
+		if m.InclVAT == nil {
+			if minSet {
+				r.Warnings = append(r.Warnings, "min_price has no incl_vat: the total including VAT is not raised")
+			}
+		} else if r.TotalCost.InclVAT.LessThan(*m.InclVAT) {
+			minAdj.InclVAT, minSet = m.InclVAT.Sub(r.TotalCost.InclVAT), true
+		}
+	}
+	if m := t.MaxPrice; m != nil {
+		if r.TotalCost.ExclVAT.GreaterThan(m.ExclVAT) {
+			maxAdj.ExclVAT, maxSet = m.ExclVAT.Sub(r.TotalCost.ExclVAT), true
+		}
+		if m.InclVAT == nil {
+			if maxSet {
+				r.Warnings = append(r.Warnings, "max_price has no incl_vat: the total including VAT is not capped")
+			}
+		} else if r.TotalCost.InclVAT.GreaterThan(*m.InclVAT) {
+			maxAdj.InclVAT, maxSet = m.InclVAT.Sub(r.TotalCost.InclVAT), true
+		}
+	}
+	if minSet {
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "min_price", Amount: minAdj})
+		r.TotalCost = r.TotalCost.Add(minAdj)
+	}
+	if maxSet {
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "max_price", Amount: maxAdj})
+		r.TotalCost = r.TotalCost.Add(maxAdj)
+	}
+}
