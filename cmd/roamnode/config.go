@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is every setting of the node, read from the environment.
+type Config struct {
+	DatabaseURL     string        `env:"DATABASE_URL"`
+	RedisURL        string        `env:"REDIS_URL"`
+	Listen          string        `env:"ROAMNODE_LISTEN" envDefault:":8080"`
+	PublicURL       string        `env:"ROAMNODE_PUBLIC_URL"`
+	AdminID         string        `env:"ROAMNODE_ADMIN_ID"`
+	AdminSecret     string        `env:"ROAMNODE_ADMIN_SECRET"`
+	AutoMigrate     bool          `env:"ROAMNODE_AUTO_MIGRATE" envDefault:"true"`
+	RateRPS         int           `env:"ROAMNODE_RATE_LIMIT_RPS" envDefault:"200"`
+	RateBurst       int           `env:"ROAMNODE_RATE_LIMIT_BURST" envDefault:"500"`
+	AccountCacheTTL int           `env:"ROAMNODE_ACCOUNT_CACHE_SECONDS" envDefault:"5"`
+	DBMaxConns      int32         `env:"ROAMNODE_DB_MAX_CONNS" envDefault:"32"`
+	WorkerConc      int           `env:"ROAMNODE_WORKER_CONCURRENCY" envDefault:"10"`
+	ShutdownTimeout time.Duration `env:"ROAMNODE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	AccessLog       bool          `env:"ROAMNODE_ACCESS_LOG" envDefault:"true"`
+	LogLevel        string        `env:"ROAMNODE_LOG_LEVEL" envDefault:"info"`
+}
+
+// loadConfig parses the environment; the error names the one setting that
+// is missing or malformed, for a one-line message at start.
+func loadConfig(needDB, needRedis bool) (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) && len(agg.Errors) > 0 {
+			return c, agg.Errors[0]
+		}
+		return c, err
+	}
+	if needDB {
+		if c.DatabaseURL == "" {
+			return c, errors.New("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/roamnode?sslmode=disable)")
+		}
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			return c, fmt.Errorf("DATABASE_URL is malformed: %v", err)
+		}
+	}
+	if needRedis {
+		if c.RedisURL == "" {
+			return c, errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+		}
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			return c, fmt.Errorf("REDIS_URL is malformed: %v", err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return c, fmt.Errorf("ROAMNODE_LISTEN is malformed (want host:port or :port): %v", err)
+	}
+	if c.PublicURL == "" {
+		_, port, _ := net.SplitHostPort(c.Listen)
+		c.PublicURL = "http://localhost:" + port
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, errors.New("ROAMNODE_PUBLIC_URL is malformed (want an absolute http(s) URL)")
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if (c.AdminID == "") != (c.AdminSecret == "") {
+		return c, errors.New("ROAMNODE_ADMIN_ID and ROAMNODE_ADMIN_SECRET must be set together")
+	}
+	if c.AdminSecret != "" && len(c.AdminSecret) < 16 {
+		return c, errors.New("ROAMNODE_ADMIN_SECRET is too short (at least 16 characters)")
+	}
+	if c.RateRPS < 0 || c.RateBurst < c.RateRPS {
+		return c, errors.New("ROAMNODE_RATE_LIMIT_BURST must be at least ROAMNODE_RATE_LIMIT_RPS (and both ≥ 0)")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c, errors.New("ROAMNODE_LOG_LEVEL must be one of debug, info, warn, error")
+	}
+	return c, nil
+}

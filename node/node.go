@@ -1,0 +1,160 @@
+// Package node assembles roamnode's HTTP app from its surfaces — OCPI, the
+// Admin API and the App API — plus health, readiness and metrics, so that
+// the binary and the tests run exactly the same app.
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/roamnode/roamnode/adminapi"
+)
+
+// Deps are the node's connections and settings.
+type Deps struct {
+	Pool      *pgxpool.Pool
+	Redis     redis.UniversalClient
+	Log       *slog.Logger
+	Version   string
+	PublicURL string
+	AccessLog bool
+	Admin     adminapi.Options
+}
+
+// App builds the Fiber app.
+func App(d Deps) *fiber.App {
+	if d.Admin.Version == "" {
+		d.Admin.Version = d.Version
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "roamnode " + d.Version,
+		DisableStartupMessage: true,
+		BodyLimit:             4 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		JSONEncoder:           marshalJSON,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			return adminapi.WriteError(c, err, d.Log)
+		},
+	})
+	app.Use(observe(d))
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": d.Version}) })
+	app.Get("/readyz", readyz(d))
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry(), promhttp.HandlerOpts{})))
+	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)
+	return app
+}
+
+// marshalJSON is encoding/json without HTML escaping, so that links such
+// as link_next keep a literal "&".
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// readyz reports 200 when Postgres and Redis answer, else 503 naming each
+// failing dependency. The pools reconnect by themselves, so readiness
+// returns once the dependency does.
+func readyz(d Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		var mu sync.Mutex
+		failing := map[string]string{}
+		var wg sync.WaitGroup
+		check := func(name string, f func(context.Context) error) {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				mu.Lock()
+				failing[name] = "unreachable"
+				mu.Unlock()
+				d.Log.Warn("readiness check failed", "dependency", name, "err", err)
+			}
+		}
+		wg.Add(2)
+		go check("postgres", d.Pool.Ping)
+		go check("redis", func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() })
+		wg.Wait()
+		if len(failing) > 0 {
+			names := make([]string, 0, len(failing))
+			for n := range failing {
+				names = append(names, n)
+			}
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "failing": names})
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	}
+}
+
+var (
+	regOnce  sync.Once
+	reg      *prometheus.Registry
+	requests *prometheus.HistogramVec
+)
+
+// registry holds the node's metrics (one per process).
+func registry() *prometheus.Registry {
+	regOnce.Do(func() {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "roamnode_http_request_duration_seconds",
+			Help:    "HTTP requests by method, route template and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"})
+		reg.MustRegister(requests)
+	})
+	return reg
+}
+
+// observe gives every request an id (kept from X-Request-ID when sent),
+// records its duration by route template, and writes one access-log line.
+func observe(d Deps) fiber.Handler {
+	registry()
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		rid := c.Get("X-Request-ID")
+		if rid == "" || len(rid) > 128 {
+			rid = uuid.NewString()
+		}
+		c.Set("X-Request-ID", rid)
+		err := c.Next()
+		if err != nil {
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		status := c.Response().StatusCode()
+		route := c.Route().Path
+		if status == fiber.StatusNotFound && (route == "/" || route == "") {
+			route = "unmatched"
+		}
+		dur := time.Since(start)
+		requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(dur.Seconds())
+		if d.AccessLog {
+			d.Log.Info("request", "request_id", rid, "method", c.Method(), "route", route,
+				"path", strings.Clone(c.Path()), "status", status, "duration_ms", float64(dur.Microseconds())/1000)
+		}
+		return nil
+	}
+}
