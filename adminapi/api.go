@@ -22,6 +22,7 @@ type Options struct {
 	RateRPS      int    // default requests/s per account and per client IP; 0 disables
 	RateBurst    int    // default burst
 	AccountCache int    // seconds an authenticated account is cached in-process
+	RatePrefix   string // Redis key prefix of the rate-limit buckets (default "rn:rl:")
 }
 
 // API is the Admin API.
@@ -35,7 +36,11 @@ type API struct {
 
 // New returns the Admin API.
 func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts Options) *API {
-	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: NewLimiter(rdb, log)}
+	lim := NewLimiter(rdb, log)
+	if opts.RatePrefix != "" {
+		lim.Prefix = opts.RatePrefix
+	}
+	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim}
 }
 
 // request is what an authenticated handler gets besides the Fiber context.
