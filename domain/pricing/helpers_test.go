@@ -81,7 +81,7 @@ func requireAmount(t *testing.T, what string, excl, incl string, got Amount) {
 }
 
 // requireConsistent checks that every total is the sum of its lines.
-func requireConsistent(t *testing.T, r Result) {
+func requireConsistent(t tb, r Result) {
 	t.Helper()
 	var fixed, energy, tm, parking, resv, all Amount
 	for _, p := range r.Parts {
@@ -118,4 +118,10 @@ func price(t *testing.T, tf Tariff, s Session, loc *time.Location) Result {
 	require.NoError(t, err)
 	requireConsistent(t, r)
 	return r
+}
+
+// tb is what both *testing.T and *rapid.T offer.
+type tb interface {
+	require.TestingT
+	Helper()
 }

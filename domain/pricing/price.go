@@ -2,6 +2,8 @@ package pricing
 
 import (
 	"fmt"
+	"math/big"
+	"math/bits"
 	"sort"
 	"time"
 
@@ -17,9 +19,15 @@ var (
 )
 
 // divPrecision is the number of fractional digits kept when a division is
-// unavoidable (hours from seconds, shares of a period). Far below any
-// currency unit; OCPI itself prescribes no rounding.
+// unavoidable (hours from seconds). Far below any currency unit; OCPI itself
+// prescribes no rounding.
 const divPrecision = 20
+
+// sharePrecision is the number of fractional digits of the cumulative
+// volumes at a cut inside a period (1e-12 kWh or hours, i.e. 3.6 ns): a
+// proportional split is an interpolation, and the last part takes the
+// remainder, so the parts still add up exactly to the period's volumes.
+const sharePrecision = 12
 
 // candidate is an (element, component) pair that can price a dimension.
 type candidate struct {
@@ -47,6 +55,8 @@ type plan struct {
 	kwhs       []decimal.Decimal
 	loc        *time.Location
 	sessionBeg time.Time
+	// vatFactor[e][c] is 1 + vat/100 for component c of element e.
+	vatFactor [][]decimal.Decimal
 }
 
 func keyOf(d Dimension, reservation bool) int {
@@ -92,6 +102,7 @@ func newPlan(t *Tariff, loc *time.Location, start time.Time, expired bool) *plan
 		}
 		p.kwhs = append(p.kwhs, k)
 	}
+	p.vatFactor = make([][]decimal.Decimal, len(t.Elements))
 	for i := range t.Elements {
 		e := &t.Elements[i]
 		res := e.reservation()
@@ -202,73 +213,83 @@ func Price(t Tariff, s Session, loc *time.Location) (Result, error) {
 			end = s.Periods[i+1].Start
 		}
 		parts = pl.split(parts, i, &s.Periods[i], end, energy)
-		energy = energy.Add(s.Periods[i].Energy)
-		res.TotalEnergy = res.TotalEnergy.Add(s.Periods[i].Energy)
-		res.TotalParkingTime = res.TotalParkingTime.Add(s.Periods[i].ParkingTime)
+		energy = add(energy, s.Periods[i].Energy)
+		res.TotalParkingTime = add(res.TotalParkingTime, s.Periods[i].ParkingTime)
 	}
 
-	// 2. Select a price component per part and dimension.
+	res.TotalEnergy = energy
+
+	// 2. Select a price component per part and dimension. The lines of all
+	// parts share one backing array.
+	backing := make([]Line, 0, 4*len(parts))
 	flatDone, resFlatDone := expired, !hasRes
 	for i := range parts {
 		p := &parts[i]
 		p.elements = t.Elements
+		first := len(backing)
 		resOnly := !p.Volumes.ReservationTime.IsZero() && !p.Volumes.charging()
 		if !flatDone && !resOnly {
 			// FLAT once per session: the first part with an active FLAT.
 			if l, ok := pl.line(p, Flat, false); ok {
-				p.Lines = append(p.Lines, l)
+				backing = append(backing, l)
 				flatDone = true
 			}
 		}
 		if !resFlatDone && !p.Volumes.ReservationTime.IsZero() {
 			if l, ok := pl.line(p, Flat, true); ok {
-				p.Lines = append(p.Lines, l)
+				backing = append(backing, l)
 				resFlatDone = true
 			}
 		}
 		if !p.Volumes.ReservationTime.IsZero() {
 			l, _ := pl.line(p, Time, true)
-			p.Lines = append(p.Lines, l)
+			backing = append(backing, l)
 		}
 		for _, d := range [...]Dimension{Energy, Time, ParkingTime} {
 			if p.Volumes.volume(d, false).IsZero() {
 				continue
 			}
 			l, _ := pl.line(p, d, false)
-			p.Lines = append(p.Lines, l)
+			backing = append(backing, l)
 		}
+		p.Lines = backing[first:len(backing):len(backing)]
 	}
 
 	// 3. step_size, once per group (mod_cdrs "step_size").
 	res.Steps = applySteps(parts, res.Steps)
 
-	// 4. Amounts and totals.
+	// 4. Amounts and totals. TotalCost is the sum of the category totals,
+	// which are the sums of their lines.
 	for i := range parts {
 		for j := range parts[i].Lines {
 			l := &parts[i].Lines[j]
 			if l.Element >= 0 {
-				l.Amount.ExclVAT = l.Billed.Mul(l.UnitPrice)
+				l.Amount.ExclVAT = mul(l.Billed, l.UnitPrice)
 				l.Amount.InclVAT = l.Amount.ExclVAT
 				if l.VAT != nil {
 					// "Applicable VAT percentage for this tariff dimension. If
 					// omitted, no VAT is applicable." (PriceComponent class)
-					l.Amount.InclVAT = l.Amount.ExclVAT.Mul(one.Add(l.VAT.Div(hundred)))
+					l.Amount.InclVAT = mul(l.Amount.ExclVAT, pl.vat(l.Element, l.Component))
 				}
 			}
+			var tot *Amount
 			switch {
 			case l.Reservation:
-				res.TotalReservationCost = res.TotalReservationCost.Add(l.Amount)
+				tot = &res.TotalReservationCost
 			case l.Dimension == Flat:
-				res.TotalFixedCost = res.TotalFixedCost.Add(l.Amount)
+				tot = &res.TotalFixedCost
 			case l.Dimension == Energy:
-				res.TotalEnergyCost = res.TotalEnergyCost.Add(l.Amount)
+				tot = &res.TotalEnergyCost
 			case l.Dimension == Time:
-				res.TotalTimeCost = res.TotalTimeCost.Add(l.Amount)
-			case l.Dimension == ParkingTime:
-				res.TotalParkingCost = res.TotalParkingCost.Add(l.Amount)
+				tot = &res.TotalTimeCost
+			default:
+				tot = &res.TotalParkingCost
 			}
-			res.TotalCost = res.TotalCost.Add(l.Amount)
+			*tot = addAmount(*tot, l.Amount)
 		}
+	}
+	for _, a := range [...]Amount{res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost, res.TotalParkingCost, res.TotalReservationCost} {
+		res.TotalCost = addAmount(res.TotalCost, a)
 	}
 	res.Parts = parts
 	res.TotalTime = hours(s.End.Sub(s.Start))
@@ -303,6 +324,97 @@ func check(t *Tariff, s *Session) error {
 	return fs.Err()
 }
 
+// pow10 holds 10^0 … 10^63 for add.
+var pow10 = func() (p [64]*big.Int) {
+	v := big.NewInt(1)
+	for i := range p {
+		p[i] = new(big.Int).Set(v)
+		v.Mul(v, big.NewInt(10))
+	}
+	return p
+}()
+
+// pow10i holds 10^0 … 10^18.
+var pow10i = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// add returns a + b exactly. It is decimal.Add with a fast path for
+// coefficients that fit in an int64 and without decimal's per-call
+// big.Int.Exp when exponents differ: these additions dominate pricing time.
+func add(a, b decimal.Decimal) decimal.Decimal {
+	switch {
+	case b.IsZero():
+		return a
+	case a.IsZero():
+		return b
+	}
+	ea, eb := a.Exponent(), b.Exponent()
+	ca, da, oka := small(a)
+	cb, db, okb := small(b)
+	if oka && okb {
+		if ea >= eb && da+int(ea-eb) <= 17 {
+			return decimal.New(ca*pow10i[ea-eb]+cb, eb)
+		}
+		if eb > ea && db+int(eb-ea) <= 17 {
+			return decimal.New(cb*pow10i[eb-ea]+ca, ea)
+		}
+	}
+	if ea == eb || ea-eb >= 64 || eb-ea >= 64 {
+		return a.Add(b)
+	}
+	ba, bb := a.Coefficient(), b.Coefficient()
+	if ea > eb {
+		ba.Mul(ba, pow10[ea-eb])
+		ea = eb
+	} else {
+		bb.Mul(bb, pow10[eb-ea])
+	}
+	return decimal.NewFromBigInt(ba.Add(ba, bb), ea)
+}
+
+// small returns the coefficient of d and its number of digits when it has
+// at most 17 digits. decimal.NumDigits is avoided: above 2^53 it computes
+// a power of ten with big.Int.Exp.
+func small(d decimal.Decimal) (int64, int, bool) {
+	c := d.CoefficientInt64()
+	if c > -(1<<53) && c < 1<<53 {
+		// Int64 returns the low 64 bits: a small result is the value only
+		// when the coefficient really is small, which NumDigits confirms
+		// cheaply (its float fast path) for such values.
+		if n := d.NumDigits(); n <= 16 {
+			return c, n, true
+		}
+	}
+	return 0, 0, false
+}
+
+// sub returns a - b exactly (see add).
+func sub(a, b decimal.Decimal) decimal.Decimal {
+	if b.IsZero() {
+		return a
+	}
+	return add(a, b.Neg())
+}
+
+// mul returns a × b exactly, with an int64 fast path.
+func mul(a, b decimal.Decimal) decimal.Decimal {
+	ca, da, oka := small(a)
+	cb, db, okb := small(b)
+	if oka && okb && da+db <= 18 {
+		return decimal.New(ca*cb, a.Exponent()+b.Exponent())
+	}
+	return a.Mul(b)
+}
+
+func addAmount(a, b Amount) Amount {
+	return Amount{ExclVAT: add(a.ExclVAT, b.ExclVAT), InclVAT: add(a.InclVAT, b.InclVAT)}
+}
+
 // hours converts a duration to decimal hours.
 func hours(d time.Duration) decimal.Decimal {
 	if d%time.Second == 0 {
@@ -316,7 +428,7 @@ func hours(d time.Duration) decimal.Decimal {
 // session energy at the cut (a min_kwh/max_kwh boundary).
 type cut struct {
 	at          time.Time
-	frac        decimal.Decimal
+	frac        decimal.Decimal // only for energy cuts
 	energy      decimal.Decimal
 	energyExact bool
 }
@@ -329,8 +441,7 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 	if span > 0 {
 		addAt := func(t time.Time) {
 			if t.After(p.Start) && t.Before(end) {
-				f := decimal.NewFromInt(int64(t.Sub(p.Start))).DivRound(decimal.NewFromInt(int64(span)), divPrecision)
-				cuts = append(cuts, cut{at: t, frac: f})
+				cuts = append(cuts, cut{at: t})
 			}
 		}
 		if len(pl.clocks) > 0 {
@@ -394,18 +505,13 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 		if !cuts[i].at.Equal(cuts[j].at) {
 			return cuts[i].at.Before(cuts[j].at)
 		}
-		return cuts[i].frac.LessThan(cuts[j].frac)
+		return cuts[i].energyExact && !cuts[j].energyExact
 	})
 	merged := cuts[:1]
 	for _, c := range cuts[1:] {
-		last := &merged[len(merged)-1]
-		if c.at.Equal(last.at) || c.frac.Equal(last.frac) {
-			if c.energyExact && !last.energyExact {
-				last.energy, last.energyExact, last.frac = c.energy, true, c.frac
-			}
-			continue
+		if !c.at.Equal(merged[len(merged)-1].at) {
+			merged = append(merged, c)
 		}
-		merged = append(merged, c)
 	}
 	// Divide the additive volumes in proportion; the last part takes the
 	// remainder so that the parts add up exactly to the period.
@@ -415,23 +521,30 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 		q := base
 		q.Split = true
 		q.Volumes.Start = start
-		q.EnergyBefore = before.Add(doneE)
+		q.EnergyBefore = add(before, doneE)
 		if i == len(merged) {
 			q.End = end
-			q.Volumes.Energy = p.Energy.Sub(doneE)
-			q.Volumes.Time = p.Time.Sub(doneT)
-			q.Volumes.ParkingTime = p.ParkingTime.Sub(doneP)
-			q.Volumes.ReservationTime = p.ReservationTime.Sub(doneR)
+			q.Volumes.Energy = sub(p.Energy, doneE)
+			q.Volumes.Time = sub(p.Time, doneT)
+			q.Volumes.ParkingTime = sub(p.ParkingTime, doneP)
+			q.Volumes.ReservationTime = sub(p.ReservationTime, doneR)
 		} else {
 			c := merged[i]
 			q.End = c.at
-			e := p.Energy.Mul(c.frac)
-			if c.energyExact {
-				e = c.energy.Sub(before)
+			num, den := int64(c.at.Sub(p.Start)), int64(span)
+			shareOf := func(v decimal.Decimal) decimal.Decimal {
+				if c.energyExact {
+					return share(v, c.frac)
+				}
+				return shareTime(v, num, den)
 			}
-			tt, pp, rr := p.Time.Mul(c.frac), p.ParkingTime.Mul(c.frac), p.ReservationTime.Mul(c.frac)
-			q.Volumes.Energy, q.Volumes.Time = e.Sub(doneE), tt.Sub(doneT)
-			q.Volumes.ParkingTime, q.Volumes.ReservationTime = pp.Sub(doneP), rr.Sub(doneR)
+			e := shareOf(p.Energy)
+			if c.energyExact {
+				e = sub(c.energy, before)
+			}
+			tt, pp, rr := shareOf(p.Time), shareOf(p.ParkingTime), shareOf(p.ReservationTime)
+			q.Volumes.Energy, q.Volumes.Time = sub(e, doneE), sub(tt, doneT)
+			q.Volumes.ParkingTime, q.Volumes.ReservationTime = sub(pp, doneP), sub(rr, doneR)
 			doneE, doneT, doneP, doneR = e, tt, pp, rr
 			start = c.at
 		}
@@ -439,6 +552,46 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 		parts = append(parts, q)
 	}
 	return parts
+}
+
+// share returns v × frac to sharePrecision digits (zero stays zero).
+func share(v, frac decimal.Decimal) decimal.Decimal {
+	if v.IsZero() {
+		return v
+	}
+	return v.Mul(frac).Round(sharePrecision)
+}
+
+// shareTime returns v × num / den to sharePrecision digits, rounded half
+// away from zero, using 128-bit integer arithmetic when it fits.
+func shareTime(v decimal.Decimal, num, den int64) decimal.Decimal {
+	if v.IsZero() {
+		return v
+	}
+	scale := int(v.Exponent()) + sharePrecision
+	if scale >= 0 && v.NumDigits()+scale <= 18 && num >= 0 && den > 0 {
+		c := v.CoefficientInt64()
+		neg := c < 0
+		if neg {
+			c = -c
+		}
+		hi, lo := bits.Mul64(uint64(c*pow10i[scale]), uint64(num))
+		if hi < uint64(den) {
+			q, r := bits.Div64(hi, lo, uint64(den))
+			if r >= uint64(den)-r {
+				q++
+			}
+			if q < 1<<63 {
+				out := int64(q)
+				if neg {
+					out = -out
+				}
+				return decimal.New(out, -sharePrecision)
+			}
+		}
+	}
+	f := decimal.NewFromInt(num).DivRound(decimal.NewFromInt(den), divPrecision)
+	return share(v, f)
 }
 
 // clockOf returns the local time of day of t in whole minutes, and -1 when
@@ -480,6 +633,19 @@ func (pl *plan) line(p *Part, d Dimension, reservation bool) (Line, bool) {
 	return l, false
 }
 
+// vat returns 1 + vat/100 for a component with VAT, computed once per call.
+func (pl *plan) vat(e, c int) decimal.Decimal {
+	f := pl.vatFactor[e]
+	if f == nil {
+		f = make([]decimal.Decimal, len(pl.t.Elements[e].Components))
+		pl.vatFactor[e] = f
+	}
+	if f[c].IsZero() {
+		f[c] = add(pl.t.Elements[e].Components[c].VAT.Shift(-2), one)
+	}
+	return f[c]
+}
+
 // applySteps applies step_size once for ENERGY, once for TIME and
 // PARKING_TIME combined and once for reservation time (mod_cdrs "step_size"):
 // the last priced line of the group determines the dimension and the
@@ -517,12 +683,12 @@ func applySteps(parts []Part, steps []Step) []Step {
 			for j := range parts[i].Lines {
 				l := &parts[i].Lines[j]
 				if l.Element >= 0 && l.Reservation == g.reservation && l.Dimension == last.Dimension {
-					total = total.Add(l.Volume)
+					total = add(total, l.Volume)
 				}
 			}
 		}
 		billed := roundUp(total, last.Dimension, last.StepSize)
-		last.Billed = last.Volume.Add(billed.Sub(total))
+		last.Billed = add(last.Volume, sub(billed, total))
 		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
 			Total: total, Billed: billed, Part: lp, Line: ll})
 	}
