@@ -176,7 +176,7 @@ func normalizeStrings(fs *fault.Fields, path string, v reflect.Value, multiline 
 	switch v.Kind() {
 	case reflect.String:
 		s := strings.TrimSpace(v.String())
-		if bad := controlChar(s, multiline); bad != 0 {
+		if bad, found := controlChar(s, multiline); found {
 			fs.Add(path, "must not contain control characters (found U+%04X)", bad)
 		}
 		v.SetString(s)
@@ -199,15 +199,15 @@ func normalizeStrings(fs *fault.Fields, path string, v reflect.Value, multiline 
 }
 
 // controlChar returns the first control character in s (tab and newline
-// are allowed in multiline fields), or 0.
-func controlChar(s string, multiline bool) rune {
+// are allowed in multiline fields); found is false when there is none.
+func controlChar(s string, multiline bool) (r rune, found bool) {
 	for _, r := range s {
 		if multiline && (r == '\t' || r == '\n') {
 			continue
 		}
 		if unicode.IsControl(r) {
-			return r
+			return r, true
 		}
 	}
-	return 0
+	return 0, false
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/roamnode/roamnode/domain/fault"
 )
@@ -61,6 +62,8 @@ func WriteError(c *fiber.Ctx, err error, log *slog.Logger) error {
 	case func() bool { _, ok := fault.As(err); return ok }():
 		f, _ := fault.As(err)
 		ae = &apiError{Status: fiber.StatusBadRequest, Code: f.Code, Message: f.Message, Fields: f.Fields}
+	case isDataException(err):
+		ae = &apiError{Status: fiber.StatusBadRequest, Code: "invalid_value", Message: "a value in the request cannot be stored or compared (e.g. a NUL character)"}
 	case errors.As(err, &fe):
 		code := map[int]string{404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited"}[fe.Code]
 		if code == "" {
@@ -82,4 +85,12 @@ func WriteError(c *fiber.Ctx, err error, log *slog.Logger) error {
 		ae.Fields = []fault.Field{}
 	}
 	return c.Status(ae.Status).JSON(errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}})
+}
+
+// isDataException reports a Postgres data exception (SQLSTATE class 22):
+// the request carried a value Postgres refuses, such as a NUL byte in a
+// filter — the client's fault, never a 500.
+func isDataException(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && len(pe.Code) == 5 && pe.Code[:2] == "22"
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func setup(t *testing.T, opts ...func(*adminapi.Options)) *harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	app := node.App(node.Deps{Pool: testDB.Pool, Redis: rdb, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Admin: o})
+	app := node.App(node.Deps{Pool: testDB.Pool, Redis: rdb, Log: testLog(), Version: "test", Admin: o})
 	h := &harness{t: t, app: app, rdb: rdb, user: "boot-" + uuid.NewString()[:8], secret: access.NewSecret()}
 	require.NoError(t, db.Q(testDB.Pool).UpsertBootstrapAccount(context.Background(), gen.UpsertBootstrapAccountParams{
 		ID: uuid.Must(uuid.NewV7()), PublicID: h.user, SecretHash: access.HashSecret(h.secret), CreatedAt: time.Now()}))
@@ -157,4 +158,12 @@ func (h *harness) customer(adminID string, extra map[string]any) resp {
 func (h *harness) account(perms []string, admins []string) (string, string) {
 	r := h.must(201, h.do("POST", "/main/v1/api-account", map[string]any{"name": "acct", "permissions": perms, "administration_ids": admins}))
 	return r.str("public_id"), r.str("secret")
+}
+
+// testLog discards logs unless ROAMNODE_TEST_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("ROAMNODE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

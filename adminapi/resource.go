@@ -34,7 +34,7 @@ func parseKey(raw string) (key, error) {
 	}
 	if strings.HasPrefix(s, extRefPrefix) {
 		ref := s[len(extRefPrefix):]
-		if strings.TrimSpace(ref) == "" || controlChar(ref, false) != 0 {
+		if _, bad := controlChar(ref, false); bad || strings.TrimSpace(ref) == "" {
 			return key{}, badRequest("invalid_parameter", "invalid path parameter", field("id", "ext_ref. must be followed by an external reference"))
 		}
 		return key{Ref: ref}, nil
