@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -39,7 +40,13 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	if err := env.Parse(&c); err != nil {
 		var agg env.AggregateError
 		if errors.As(err, &agg) && len(agg.Errors) > 0 {
-			return c, agg.Errors[0]
+			err = agg.Errors[0]
+		}
+		var pe env.ParseError
+		if errors.As(err, &pe) {
+			if f, ok := reflect.TypeOf(c).FieldByName(pe.Name); ok {
+				return c, fmt.Errorf("%s is malformed: %v", f.Tag.Get("env"), pe.Err)
+			}
 		}
 		return c, err
 	}

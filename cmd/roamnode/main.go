@@ -42,6 +42,7 @@ commands:
   worker                               run background workers only
   migrate                              apply database migrations
   seed demo                            load the demo tenant (idempotent)
+  tariff <price|validate|lint|explain> offline OCPI tariff tool (no database)
   version                              print the product version
 
 configuration is read from the environment (see README.md)`
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "--help", "-h":
 		fmt.Fprintln(stdout, usage)
 		return 0
+	case "tariff":
+		return runTariff(rest, stdout, stderr)
 	case "serve", "worker", "migrate", "seed":
 	default:
 		fmt.Fprintf(stderr, "roamnode: unknown command %q\n%s\n", cmd, usage)

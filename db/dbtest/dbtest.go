@@ -42,8 +42,8 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
-// withDB returns dsn with its database name replaced.
-func withDB(dsn, name string) string {
+// WithDB returns dsn with its database name replaced.
+func WithDB(dsn, name string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		panic(fmt.Sprintf("dbtest: bad DATABASE_URL: %v", err))
@@ -76,7 +76,7 @@ type Database struct {
 // New creates a fresh database cloned from the migrated template. Call
 // Close (usually from TestMain) to drop it.
 func New(ctx context.Context) (*Database, error) {
-	admin, err := pgx.Connect(ctx, withDB(ServerURL(), "postgres"))
+	admin, err := pgx.Connect(ctx, WithDB(ServerURL(), "postgres"))
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: connect to Postgres at %s: %w", ServerURL(), err)
 	}
@@ -102,7 +102,7 @@ func New(ctx context.Context) (*Database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: create %s: %w", name, err)
 	}
-	dsn := withDB(ServerURL(), name)
+	dsn := WithDB(ServerURL(), name)
 	pool, err := db.Open(ctx, dsn, 20)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, tmpl string) error {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
 		return fmt.Errorf("dbtest: create template: %w", err)
 	}
-	pool, err := db.Open(ctx, withDB(ServerURL(), building), 2)
+	pool, err := db.Open(ctx, WithDB(ServerURL(), building), 2)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (d *Database) Close() {
 	d.Pool.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, withDB(ServerURL(), "postgres"))
+	admin, err := pgx.Connect(ctx, WithDB(ServerURL(), "postgres"))
 	if err != nil {
 		return
 	}
