@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -139,6 +140,8 @@ func observe(d Deps) fiber.Handler {
 		}
 		c.Set("X-Request-ID", rid)
 		err := c.Next()
+		var fe *fiber.Error
+		unmatched := errors.As(err, &fe) && fe.Code == fiber.StatusNotFound
 		if err != nil {
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
 				_ = c.SendStatus(fiber.StatusInternalServerError)
@@ -146,7 +149,7 @@ func observe(d Deps) fiber.Handler {
 		}
 		status := c.Response().StatusCode()
 		route := c.Route().Path
-		if status == fiber.StatusNotFound && (route == "/" || route == "") {
+		if unmatched { // the router found no route: one label for all such paths
 			route = "unmatched"
 		}
 		dur := time.Since(start)
