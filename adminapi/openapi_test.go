@@ -214,7 +214,14 @@ func (c *oaClient) validate(req *http.Request, call oaCall, r oaResp) {
 	ctx := context.Background()
 	route, params, err := c.spec.router.FindRoute(req)
 	if err != nil {
-		// Only unknown routes may miss the document, and they answer 404.
+		// Only unknown routes may miss the document: they answer 404, or
+		// 405 when the path exists with other methods.
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			require.Equal(c.t, http.StatusMethodNotAllowed, r.Status, "%s %s", req.Method, req.URL)
+			c.validateComponent("MethodNotAllowed", r)
+			c.cov.add("unrouted", r.Status)
+			return
+		}
 		require.Equal(c.t, http.StatusNotFound, r.Status, "%s %s is not in the document: %v", req.Method, req.URL, err)
 		c.validateComponent("NotFound", r)
 		c.cov.add("unrouted", r.Status)
@@ -570,6 +577,9 @@ func TestOpenAPIContract(t *testing.T) {
 	nr := c.do(404, "GET", "/main/v1/nothing-here", nil)
 	require.Equal(t, "not_found", nr.errCode())
 	c.do(404, "GET", "/main/v2/seller", nil, oaAnonymous())
+	c.do(405, "DELETE", "/main/v1/seller", nil)
+	c.do(405, "PUT", "/main/v1/customer/"+custID, map[string]any{"name": "x"})
+	c.do(405, "GET", "/main/v1/api-account/"+acID+"/rotate-secret", nil)
 
 	// 429: a node with a tiny rate limit.
 	limited := &oaClient{t: t, spec: spec, user: user, secret: secret, cov: cov,
@@ -605,7 +615,7 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 		}
 	}
-	for _, code := range []string{"400", "401", "403", "404", "429", "500"} {
+	for _, code := range []string{"400", "401", "403", "404", "405", "429", "500"} {
 		require.True(t, cov.seen[code], "no %s response was validated", code)
 	}
 }
