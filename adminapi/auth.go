@@ -18,6 +18,9 @@ import (
 // authenticate checks HTTP Basic credentials against the API accounts and
 // applies the rate limits (per client IP always, per account once known).
 func (a *API) authenticate(c *fiber.Ctx) (access.Account, error) {
+	if acct, ok := c.Locals(systemKey{}).(access.Account); ok {
+		return acct, nil // the in-process system client (see Internal)
+	}
 	ip := c.IP()
 	user, secret, ok := basicAuth(c.Get(fiber.HeaderAuthorization))
 	if !ok {

@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: roamnode seed demo")
 			return 2
 		}
-		err = withPool(ctx, cfg, func(pool *pgxpool.Pool) error { return seedDemo(ctx, pool, log, stdout) })
+		err = withPool(ctx, cfg, func(pool *pgxpool.Pool) error { return seedDemo(ctx, pool, log) })
 	case "serve":
 		err = serve(ctx, cfg, log, !*noWorker, !*noMigrate && cfg.AutoMigrate)
 	case "worker":

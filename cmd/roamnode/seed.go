@@ -3,109 +3,62 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/roamnode/roamnode/db"
-	"github.com/roamnode/roamnode/domain/event"
-	"github.com/roamnode/roamnode/domain/fault"
-	"github.com/roamnode/roamnode/domain/party"
-	"github.com/roamnode/roamnode/domain/tenant"
+	"github.com/roamnode/roamnode/adminapi"
 )
 
-// seedDemo loads a coherent demo tenant: a seller, an administration in
-// EUR, customers with billing addresses. It is idempotent: records are keyed
-// by external reference and only created when missing. Later capabilities
-// (rate plans, tokens, EVSEs) extend it the same way.
-func seedDemo(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, out io.Writer) error {
-	created := 0
-	err := db.InTx(ctx, pool, func(tx pgx.Tx) error {
-		// One seeder at a time (two replicas running `seed demo` together).
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(727275)"); err != nil {
-			return err
-		}
-		seller, n, err := ensure(ctx, tx, "demo-seller", func(ref string) (tenant.Seller, error) { return db.Seller(ctx, tx, nil, ref, false) },
-			func(now time.Time, id uuid.UUID) (tenant.Seller, error) {
-				s := tenant.Seller{ID: id, ExternalReference: ptr("demo-seller"), Name: "Demo Mobility B.V.", Country: "NL",
-					VATNumber: ptr("NL123456789B01"), CreatedAt: now, UpdatedAt: now}
-				return s, db.SaveSeller(ctx, tx, s, true)
-			}, "seller")
+// demoRecord is one record of the demo tenant, written with a
+// create-or-update by external reference.
+type demoRecord struct {
+	resource, ref string
+	body          map[string]any
+}
+
+// demoTenant is a coherent demo tenant: a seller, an administration in EUR,
+// customers with billing addresses. Later capabilities (rate plans, tokens,
+// EVSEs) append their records.
+var demoTenant = []demoRecord{
+	{"seller", "demo-seller", map[string]any{"name": "Demo Mobility B.V.", "country": "NL", "vat_number": "NL123456789B01"}},
+	{"administration", "demo-eur", map[string]any{"seller_external_reference": "demo-seller", "name": "Demo Netherlands", "currency": "EUR", "locale_id": "nl-NL", "min_invoice_amount": "5.00"}},
+	{"customer", "demo-customer-1", map[string]any{"administration_external_reference": "demo-eur", "name": "J. de Vries", "country": "NL", "entity_type": "person",
+		"billing_email": "jdevries@example.com", "locale_id": "nl-NL", "reimbursement_vat": "exempt"}},
+	{"customer", "demo-customer-2", map[string]any{"administration_external_reference": "demo-eur", "name": "Tulip Logistics B.V.", "country": "NL", "entity_type": "organisation",
+		"company_reg_num": "12345678", "vat_number": "NL001234567B01", "billing_email": "finance@tulip.example", "billing_phone": "+31 20 123 4567", "reimbursement_vat": "applies"}},
+	{"customer", "demo-customer-3", map[string]any{"administration_external_reference": "demo-eur", "name": "Gardening Enterprise Ltd", "country": "GB", "entity_type": "organisation",
+		"company_reg_num": "6984621", "locale_id": "en-GB", "reimbursement_vat": "unknown"}},
+	{"billing-address", "demo-customer-1-address", map[string]any{"party_external_reference": "demo-customer-1", "addressee": "J. de Vries",
+		"address_line1": "Keizersgracht 100", "postal_code": "1015 CJ", "locality": "Amsterdam", "country": "NL", "valid_from": "2024-01-01T00:00:00Z"}},
+	{"billing-address", "demo-customer-2-address", map[string]any{"party_external_reference": "demo-customer-2", "addressee": "Tulip Logistics B.V., attn. Finance",
+		"address_line1": "Havenstraat 1", "postal_code": "3011 AA", "locality": "Rotterdam", "country": "NL", "valid_from": "2024-01-01T00:00:00Z"}},
+	{"billing-address", "demo-customer-3-address", map[string]any{"party_external_reference": "demo-customer-3", "addressee": "Gardening Enterprise Ltd",
+		"address_line1": "1 Kew Road", "postal_code": "TW9 3AB", "locality": "Richmond", "country": "GB", "valid_from": "2024-01-01T00:00:00Z"}},
+}
+
+// seedDemo loads the demo tenant through the Admin API's own handlers (as
+// the in-process system client), so seeded data obeys every validation rule
+// and emits the same outbox events. It is idempotent: create-or-update by
+// external reference, and an unchanged record is neither written nor
+// announced again.
+func seedDemo(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	api := adminapi.New(pool, nil, log, adminapi.Options{Version: version}).Internal()
+	created, kept := 0, 0
+	for _, r := range demoTenant {
+		status, body, err := api.Do("POST", "/main/v1/"+r.resource+"/ext_ref."+r.ref, r.body)
 		if err != nil {
 			return err
 		}
-		created += n
-		admin, n, err := ensure(ctx, tx, "demo-eur", func(ref string) (tenant.Administration, error) {
-			return db.Administration(ctx, tx, nil, ref, false)
-		}, func(now time.Time, id uuid.UUID) (tenant.Administration, error) {
-			a := tenant.Administration{ID: id, ExternalReference: ptr("demo-eur"), SellerID: seller.ID, Name: "Demo Netherlands",
-				Currency: "EUR", LocaleID: ptr("nl-NL"), CreatedAt: now, UpdatedAt: now}
-			return a, db.SaveAdministration(ctx, tx, a, true)
-		}, "administration")
-		if err != nil {
-			return err
+		switch status {
+		case 201:
+			created++
+		case 200:
+			kept++
+		default:
+			return fmt.Errorf("seed %s %s: HTTP %d: %s", r.resource, r.ref, status, body)
 		}
-		created += n
-		customers := []party.Customer{
-			{Name: "J. de Vries", Country: "NL", EntityType: party.Person, BillingEmail: ptr("jdevries@example.com"), LocaleID: ptr("nl-NL"), ReimbursementVAT: party.VATExempt},
-			{Name: "Tulip Logistics B.V.", Country: "NL", EntityType: party.Organisation, CompanyRegNum: ptr("12345678"), VATNumber: ptr("NL001234567B01"),
-				BillingEmail: ptr("finance@tulip.example"), BillingPhone: ptr("+31 20 123 4567"), ReimbursementVAT: party.VATApplies},
-			{Name: "Gardening Enterprise Ltd", Country: "GB", EntityType: party.Organisation, CompanyRegNum: ptr("6984621"), LocaleID: ptr("en-GB"), ReimbursementVAT: party.VATUnknown},
-		}
-		for i, c := range customers {
-			ref := fmt.Sprintf("demo-customer-%d", i+1)
-			cust, n, err := ensure(ctx, tx, ref, func(ref string) (party.Customer, error) { return db.Customer(ctx, tx, nil, ref, false) },
-				func(now time.Time, id uuid.UUID) (party.Customer, error) {
-					c.ID, c.AdministrationID, c.ExternalReference, c.CreatedAt, c.UpdatedAt = id, admin.ID, ptr(ref), now, now
-					if err := c.Validate(); err != nil {
-						return c, err
-					}
-					return c, db.SaveCustomer(ctx, tx, c, true)
-				}, "customer")
-			if err != nil {
-				return err
-			}
-			created += n
-			_, n, err = ensure(ctx, tx, ref+"-address", func(ref string) (db.ScopedBillingAddress, error) { return db.BillingAddress(ctx, tx, nil, ref, false) },
-				func(now time.Time, id uuid.UUID) (db.ScopedBillingAddress, error) {
-					from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-					b := party.BillingAddress{ID: id, PartyID: cust.ID, ExternalReference: ptr(ref + "-address"), Addressee: cust.Name,
-						AddressLine1: ptr(fmt.Sprintf("Keizersgracht %d", 100+i)), PostalCode: ptr("1015 CJ"), Locality: ptr("Amsterdam"),
-						Country: "NL", ValidFrom: &from, CreatedAt: now, UpdatedAt: now}
-					return db.ScopedBillingAddress{BillingAddress: b, AdministrationID: &admin.ID}, db.SaveBillingAddress(ctx, tx, b, true)
-				}, "billing-address")
-			if err != nil {
-				return err
-			}
-			created += n
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	log.Info("demo tenant ready", "created", created)
+	log.Info("demo tenant ready", "created", created, "already_present", kept)
 	return nil
 }
-
-// ensure returns the record with external reference ref, creating it (and
-// its outbox event) when missing; n is 1 when it was created.
-func ensure[T any](ctx context.Context, tx pgx.Tx, ref string, get func(string) (T, error), create func(time.Time, uuid.UUID) (T, error), kind string) (T, int, error) {
-	v, err := get(ref)
-	if err == nil || !fault.Is(err, fault.KindNotFound) {
-		return v, 0, err
-	}
-	id := uuid.Must(uuid.NewV7())
-	sec, nsec := id.Time().UnixTime()
-	v, err = create(time.Unix(sec, nsec).UTC(), id)
-	if err != nil {
-		return v, 0, fmt.Errorf("seed %s %s: %w", kind, ref, err)
-	}
-	return v, 1, db.AppendEvent(ctx, tx, event.New(kind, event.Create, nil, map[string]any{"id": id, "external_reference": ref}))
-}
-
-func ptr[T any](v T) *T { return &v }
