@@ -309,7 +309,9 @@ func oaRedis(t *testing.T) *redis.Client {
 }
 
 // oaBootstrap creates a bootstrap account (every permission, every
-// administration) as cmd/roamnode does and returns its credentials.
+// administration) as cmd/roamnode does, and returns its credentials. It
+// uses testDB, the package's database that TestMain (main_test.go) sets up
+// with dbtest.Main.
 func oaBootstrap(t *testing.T) (string, string) {
 	t.Helper()
 	user, secret := "oa-"+uuid.NewString()[:8], access.NewSecret()
@@ -572,6 +574,20 @@ func TestOpenAPIContract(t *testing.T) {
 	c.do(200, "POST", "/main/v1/api-account/ext_ref."+acRef+"-2/rotate-secret", nil)
 	c.do(400, "POST", "/main/v1/api-account/"+uuid.NewString()+"/rotate-secret", nil)
 	c.do(400, "POST", "/main/v1/api-account/ext_ref./rotate-secret", nil)
+
+	// Every documented input field is one the server knows: a body with
+	// all of them (null) and one made-up field reports only the made-up one.
+	for seg, schema := range map[string]string{"seller": "Seller", "administration": "Administration", "customer": "Customer",
+		"billing-address": "BillingAddress", "api-account": "ApiAccount"} {
+		for _, kind := range []string{"Create", "Merge"} {
+			b := map[string]any{"zz_made_up": 1}
+			for name := range spec.doc.Components.Schemas[schema+kind].Value.Properties {
+				b[name] = nil
+			}
+			r := c.do(400, "POST", "/main/v1/"+seg, b)
+			require.Equal(t, "zz_made_up", r.Header.Get("X-RN-Unknown-Fields"), "%s%s documents a field the server does not know", schema, kind)
+		}
+	}
 
 	// Unknown routes: 404 with the error body and the common headers.
 	nr := c.do(404, "GET", "/main/v1/nothing-here", nil)
