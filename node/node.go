@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/adminapi"
+	"github.com/roamnode/roamnode/ocpi"
 )
 
 // Deps are the node's connections and settings.
@@ -49,7 +50,11 @@ func App(d Deps) *fiber.App {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		JSONEncoder:           marshalJSON,
+		// Each surface answers errors in its own format.
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			if strings.HasPrefix(c.Path(), "/ocpi") {
+				return ocpi.WriteError(c, err, d.Log)
+			}
 			return adminapi.WriteError(c, err, d.Log)
 		},
 	})

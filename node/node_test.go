@@ -137,6 +137,14 @@ func TestMetricsAndUnknownRoutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 404, res.StatusCode, "404 only for unknown routes")
 	require.Contains(t, res.Header.Get("Content-Type"), "application/json")
+	// The OCPI surface answers even unknown paths with an OCPI envelope.
+	res, err = app.Test(httptest.NewRequest("GET", "/ocpi/2.2.1/nothing", nil), -1)
+	require.NoError(t, err)
+	require.Equal(t, 404, res.StatusCode)
+	var env map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&env))
+	require.Equal(t, float64(2000), env["status_code"])
+	require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`, env["timestamp"])
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	req.Header.Set("X-Request-ID", "abc-123")
 	res, err = app.Test(req, -1)
