@@ -8,6 +8,7 @@ import (
 
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/iso"
 	"github.com/roamnode/roamnode/domain/party"
 )
 
@@ -71,9 +72,17 @@ func customerResource() *resource[party.Customer, customerView, customerInput] {
 			if err != nil {
 				return nil, err
 			}
+			country, err := filterChecked(a.Filters, "country", iso.Country, "an ISO 3166-1 alpha-2 country code")
+			if err != nil {
+				return nil, err
+			}
+			et, err := filterChecked(a.Filters, "entity_type", func(v string) bool { return v == "person" || v == "organisation" }, "person or organisation")
+			if err != nil {
+				return nil, err
+			}
 			return db.ListCustomers(ctx, q, gen.ListCustomersParams{AllAdmins: a.Account.AllAdministrations,
 				AdminIds: nonNil(a.Account.AdministrationIDs), After: a.After, AdministrationID: admin,
-				Country: filterString(a.Filters, "country"), EntityType: filterString(a.Filters, "entity_type"),
+				Country: country, EntityType: et,
 				ExternalReference: filterString(a.Filters, "external_reference"), CreatedGte: gte, CreatedLt: lt, PageLimit: a.Limit})
 		},
 		view: func(c party.Customer) customerView {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func parsePage(q url.Values, filters []string) (page, error) {
 		return p, nil
 	}
 	if v := q.Get("after"); v != "" {
-		id, err := uuid.Parse(v)
+		id, err := parseID(v)
 		if err != nil {
 			return p, badRequest("invalid_parameter", "invalid query parameter", field("after", "must be the id of an item"))
 		}
@@ -111,7 +112,7 @@ func filterUUID(q url.Values, name string) (*uuid.UUID, error) {
 	if v == "" {
 		return nil, nil
 	}
-	id, err := uuid.Parse(v)
+	id, err := parseID(v)
 	if err != nil {
 		return nil, badRequest("invalid_parameter", "invalid query parameter", field(name, "must be a UUID"))
 	}
@@ -123,6 +124,25 @@ func filterString(q url.Values, name string) *string {
 		return &v
 	}
 	return nil
+}
+
+// filterChecked parses an optional filter whose values follow a rule (a
+// country code, an enum): a value that can never match is a 400, not an
+// empty page.
+func filterChecked(q url.Values, name string, ok func(string) bool, want string) (*string, error) {
+	v := filterString(q, name)
+	if v != nil && !ok(*v) {
+		return nil, badRequest("invalid_parameter", "invalid query parameter", field(name, "must be "+want))
+	}
+	return v, nil
+}
+
+// parseID accepts only the canonical 36-character UUID form.
+func parseID(s string) (uuid.UUID, error) {
+	if len(s) != 36 {
+		return uuid.UUID{}, errors.New("not a canonical UUID")
+	}
+	return uuid.Parse(s)
 }
 
 func filterTime(q url.Values, name string) (*time.Time, error) {

@@ -2,6 +2,7 @@ package adminapi_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,12 @@ func TestSeekPagination(t *testing.T) {
 	bad = h.must(400, h.do("GET", "/main/v1/customer?contry=NL", nil))
 	require.Equal(t, []string{"contry"}, bad.fields())
 	h.must(400, h.do("GET", "/main/v1/customer?administration_id=nope", nil))
+	// Filter values that can never match are refused, not answered with an empty page.
+	for _, q := range []string{"country=Netherlands", "entity_type=robot", "after={" + ids[0] + "}", "administration_id=urn:uuid:" + adm} {
+		h.must(400, h.do("GET", "/main/v1/customer?"+q, nil))
+	}
+	h.must(400, h.do("GET", "/main/v1/administration?currency=EURO", nil))
+	h.must(400, h.do("GET", "/main/v1/customer/"+strings.ReplaceAll(ids[0], "-", ""), nil))
 	// created_gte / created_lt.
 	c0 := h.must(200, h.do("GET", "/main/v1/customer/"+ids[0], nil)).str("created_at")
 	r = h.must(200, h.do("GET", base+"&created_lt="+url.QueryEscape(c0), nil))

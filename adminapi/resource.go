@@ -39,7 +39,7 @@ func parseKey(raw string) (key, error) {
 		}
 		return key{Ref: ref}, nil
 	}
-	id, err := uuid.Parse(s)
+	id, err := parseID(s)
 	if err != nil {
 		return key{}, badRequest("invalid_parameter", "invalid path parameter", field("id", "must be a UUID or ext_ref.<external reference>"))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/iso"
 	"github.com/roamnode/roamnode/domain/tenant"
 )
 
@@ -43,7 +44,11 @@ func sellerResource() *resource[tenant.Seller, sellerView, sellerInput] {
 			return db.Seller(ctx, q, k.ID, k.Ref, lock)
 		},
 		list: func(ctx context.Context, q db.Querier, a listArgs) ([]tenant.Seller, error) {
-			return db.ListSellers(ctx, q, gen.ListSellersParams{After: a.After, Country: filterString(a.Filters, "country"),
+			country, err := filterChecked(a.Filters, "country", iso.Country, "an ISO 3166-1 alpha-2 country code")
+			if err != nil {
+				return nil, err
+			}
+			return db.ListSellers(ctx, q, gen.ListSellersParams{After: a.After, Country: country,
 				ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 		},
 		view: func(s tenant.Seller) sellerView {
@@ -108,9 +113,13 @@ func administrationResource() *resource[tenant.Administration, administrationVie
 			if err != nil {
 				return nil, err
 			}
+			currency, err := filterChecked(a.Filters, "currency", iso.Currency, "a supported ISO 4217 currency code")
+			if err != nil {
+				return nil, err
+			}
 			return db.ListAdministrations(ctx, q, gen.ListAdministrationsParams{AllAdmins: a.Account.AllAdministrations,
 				AdminIds: nonNil(a.Account.AdministrationIDs), After: a.After, SellerID: seller,
-				Currency: filterString(a.Filters, "currency"), ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
+				Currency: currency, ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 		},
 		view: func(a tenant.Administration) administrationView {
 			return administrationView{ID: a.ID, ExternalReference: a.ExternalReference, SellerID: a.SellerID, Name: a.Name,

@@ -211,7 +211,9 @@ func TestDecimals(t *testing.T) {
 	t.Parallel()
 	h := setup(t)
 	_, adm := h.tenant()
-	set := func(v any) resp { return h.do("POST", "/main/v1/administration/"+adm, map[string]any{"min_invoice_amount": v}) }
+	set := func(v any) resp {
+		return h.do("POST", "/main/v1/administration/"+adm, map[string]any{"min_invoice_amount": v})
+	}
 	require.Equal(t, "12.5", h.must(200, set("12.50")).str("min_invoice_amount"))
 	// Rounded to 12 fractional digits.
 	require.Equal(t, "0.123456789012", h.must(200, set("0.1234567890123456")).str("min_invoice_amount"))
