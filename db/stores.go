@@ -379,3 +379,8 @@ func int32Ptr(v *int) *int32 {
 	i := int32(*v)
 	return &i
 }
+
+// conflictOn is a conflict reported on one field.
+func conflictOn(path, message string) error {
+	return &fault.Error{Kind: fault.KindConflict, Code: "conflict", Message: message, Fields: []fault.Field{{Path: path, Message: message}}}
+}

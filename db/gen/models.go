@@ -69,6 +69,20 @@ type OutboxEvent struct {
 	Data             []byte
 }
 
+type OwnParty struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	CountryCode       string
+	PartyID           string
+	Role              string
+	Name              string
+	Website           *string
+	LogoUrl           *string
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type Party struct {
 	ID                uuid.UUID
 	Role              string
@@ -87,6 +101,75 @@ type Party struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type RoamingAgreement struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	PartnerID         uuid.UUID
+	Role              string
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type RoamingConnection struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	Name              string
+	Kind              string
+	Status            string
+	InitiatedBy       string
+	OurTokenHash      []byte
+	OurTokenHint      *string
+	OurTokenIsA       bool
+	PendingTokenHash  []byte
+	TheirToken        *string
+	TheirTokenHint    *string
+	TheirVersionsUrl  *string
+	Version           *string
+	TheirEndpoints    []byte
+	TheirRoles        []byte
+	TokenBase64       bool
+	LastContactAt     *time.Time
+	StatusMessage     *string
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type RoamingExchange struct {
+	ID            uuid.UUID
+	At            time.Time
+	Direction     string
+	ConnectionID  *uuid.UUID
+	CountryCode   *string
+	PartyID       *string
+	Method        string
+	Url           string
+	HttpStatus    int32
+	OcpiStatus    *int32
+	DurationMs    float64
+	RequestID     *string
+	CorrelationID *string
+	RequestBody   *string
+	ResponseBody  *string
+	Error         *string
+}
+
+type RoamingPartyID struct {
+	ID             uuid.UUID
+	PartnerID      uuid.UUID
+	ConnectionID   *uuid.UUID
+	CountryCode    string
+	PartyID        string
+	Role           string
+	HubStatus      *string
+	HubLastUpdated *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 type Seller struct {
