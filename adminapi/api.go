@@ -23,6 +23,7 @@ type Options struct {
 	RateBurst    int    // default burst
 	AccountCache int    // seconds an authenticated account is cached in-process
 	RatePrefix   string // Redis key prefix of the rate-limit buckets (default "rn:rl:")
+	PublicURL    string // how partners reach this node (for the OCPI versions URL we hand out)
 }
 
 // API is the Admin API.
@@ -89,6 +90,7 @@ func (a *API) Mount(app *fiber.App) {
 	billingAddressResource().mount(a, v1)
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
+	// MOUNT-ROAMING
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

@@ -21,6 +21,10 @@ import (
 // Q returns the generated queries bound to q (a pool or a transaction).
 func Q(q Querier) *gen.Queries { return gen.New(q) }
 
+// NotFound turns pgx.ErrNoRows into a domain not-found error (for callers
+// of generated queries outside this package).
+func NotFound(err error, what string, key any) error { return notFound(err, what, key) }
+
 // notFound turns pgx.ErrNoRows into a domain not-found error naming what.
 func notFound(err error, what string, key any) error {
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -42,6 +42,9 @@ func App(d Deps) *fiber.App {
 	if d.Admin.Version == "" {
 		d.Admin.Version = d.Version
 	}
+	if d.Admin.PublicURL == "" {
+		d.Admin.PublicURL = d.PublicURL
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "roamnode " + d.Version,
 		DisableStartupMessage: true,

@@ -32,7 +32,7 @@ const (
 // "<family>:read", "<family>:write", or "*" for everything (including
 // families added in later versions).
 var Families = []string{
-	"seller", "administration", "customer", "api-account",
+	"seller", "administration", "customer", "api-account", "roaming",
 }
 
 // All is the permission that grants every family at write level.
