@@ -1083,6 +1083,20 @@ func (q *Queries) PruneExchanges(ctx context.Context, at time.Time) (int64, erro
 	return result.RowsAffected(), nil
 }
 
+const setPartyIDConnection = `-- name: SetPartyIDConnection :exec
+UPDATE roaming_party_id SET connection_id = $2, updated_at = now() WHERE id = $1
+`
+
+type SetPartyIDConnectionParams struct {
+	ID           uuid.UUID
+	ConnectionID *uuid.UUID
+}
+
+func (q *Queries) SetPartyIDConnection(ctx context.Context, arg SetPartyIDConnectionParams) error {
+	_, err := q.db.Exec(ctx, setPartyIDConnection, arg.ID, arg.ConnectionID)
+	return err
+}
+
 const setPendingToken = `-- name: SetPendingToken :exec
 UPDATE roaming_connection SET pending_token_hash = $2, updated_at = now() WHERE id = $1
 `

@@ -170,3 +170,6 @@ LIMIT sqlc.arg(page_limit);
 
 -- name: PruneExchanges :execrows
 DELETE FROM roaming_exchange WHERE at < $1;
+
+-- name: SetPartyIDConnection :exec
+UPDATE roaming_party_id SET connection_id = $2, updated_at = now() WHERE id = $1;
