@@ -382,6 +382,7 @@ type sample struct {
 	ErrKind string // transport error class when Status is 0
 	Created bool   // upsert answered 201
 	Items   int    // read: items in the page
+	ErrBody string // first bytes of a non-2xx answer (or the transport error)
 }
 
 // recorder collects one worker's samples per kind (no locking: merged at
@@ -463,7 +464,9 @@ func (l *loadgen) run(ctx context.Context) (report, error) {
 				}
 				s := sample{Latency: t1.Sub(t0), Status: r.Status}
 				if err != nil {
-					s.Status, s.ErrKind = 0, errKind(err)
+					s.Status, s.ErrKind, s.ErrBody = 0, errKind(err), err.Error()
+				} else if s.Status < 200 || s.Status >= 300 {
+					s.ErrBody = truncate(r.Body, 300)
 				}
 				if s.Status == http.StatusCreated {
 					s.Created = true
@@ -533,6 +536,15 @@ func errKind(err error) string {
 	}
 }
 
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 func truncate(b []byte, n int) string {
 	if len(b) > n {
 		return string(b[:n]) + "…"
@@ -566,14 +578,16 @@ type stats struct {
 	Success  int            `json:"success"`
 	Errors   int            `json:"errors"`
 	ByStatus map[string]int `json:"errors_by_status,omitempty"`
-	RPS      float64        `json:"requests_per_second"`
-	OKRPS    float64        `json:"success_per_second"`
-	P50      float64        `json:"p50_ms"`
-	P90      float64        `json:"p90_ms"`
-	P99      float64        `json:"p99_ms"`
-	Max      float64        `json:"max_ms"`
-	Mean     float64        `json:"mean_ms"`
-	Created  int            `json:"created,omitempty"`
+	// Examples holds up to three distinct error answers per status.
+	Examples map[string][]string `json:"error_examples,omitempty"`
+	RPS      float64             `json:"requests_per_second"`
+	OKRPS    float64             `json:"success_per_second"`
+	P50      float64             `json:"p50_ms"`
+	P90      float64             `json:"p90_ms"`
+	P99      float64             `json:"p99_ms"`
+	Max      float64             `json:"max_ms"`
+	Mean     float64             `json:"mean_ms"`
+	Created  int                 `json:"created,omitempty"`
 	// CreatedFraction is created / success for upserts.
 	CreatedFraction float64 `json:"created_fraction,omitempty"`
 	// ItemsPerPage is the mean number of items in a successful read.
@@ -618,7 +632,12 @@ func ms(d time.Duration) float64 {
 
 // summarise computes the stats of samples measured over secs seconds.
 func summarise(kind string, samples []sample, secs float64) stats {
-	st := stats{Kind: kind, Requests: len(samples), ByStatus: map[string]int{}}
+	st := stats{Kind: kind, Requests: len(samples), ByStatus: map[string]int{}, Examples: map[string][]string{}}
+	example := func(key, text string) {
+		if len(st.Examples[key]) < 3 && !contains(st.Examples[key], text) {
+			st.Examples[key] = append(st.Examples[key], text)
+		}
+	}
 	lat := make([]time.Duration, len(samples))
 	var sum time.Duration
 	items := 0
@@ -635,13 +654,15 @@ func summarise(kind string, samples []sample, secs float64) stats {
 		case s.Status == 0:
 			st.Errors++
 			st.ByStatus[s.ErrKind]++
+			example(s.ErrKind, s.ErrBody)
 		default:
 			st.Errors++
 			st.ByStatus[strconv.Itoa(s.Status)]++
+			example(strconv.Itoa(s.Status), s.ErrBody)
 		}
 	}
 	if len(st.ByStatus) == 0 {
-		st.ByStatus = nil
+		st.ByStatus, st.Examples = nil, nil
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	st.P50, st.P90, st.P99 = ms(percentile(lat, 50)), ms(percentile(lat, 90)), ms(percentile(lat, 99))
@@ -759,6 +780,11 @@ func writeTable(w io.Writer, rep report) {
 				parts[i] = fmt.Sprintf("%s: %d", k, r.ByStatus[k])
 			}
 			fmt.Fprintf(w, "%s errors by status: %s\n", r.Kind, strings.Join(parts, ", "))
+			for _, k := range keys {
+				for _, e := range r.Examples[k] {
+					fmt.Fprintf(w, "  %s example: %s\n", k, e)
+				}
+			}
 		}
 	}
 	for _, v := range rep.Targets {

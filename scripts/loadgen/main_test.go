@@ -95,15 +95,16 @@ func TestSummarise(t *testing.T) {
 		{Latency: 4 * time.Millisecond, Status: 201, Created: true},
 		{Latency: 1 * time.Millisecond, Status: 200},
 		{Latency: 3 * time.Millisecond, Status: 200},
-		{Latency: 2 * time.Millisecond, Status: 429},
-		{Latency: 10 * time.Millisecond, Status: 0, ErrKind: "timeout"},
-		{Latency: 5 * time.Millisecond, Status: 500},
+		{Latency: 2 * time.Millisecond, Status: 429, ErrBody: "slow down"},
+		{Latency: 10 * time.Millisecond, Status: 0, ErrKind: "timeout", ErrBody: "deadline"},
+		{Latency: 5 * time.Millisecond, Status: 500, ErrBody: "boom"},
 	}
 	st := summarise(kindUpsert, samples, 2)
 	require.Equal(t, 6, st.Requests)
 	require.Equal(t, 3, st.Success)
 	require.Equal(t, 3, st.Errors)
 	require.Equal(t, map[string]int{"429": 1, "500": 1, "timeout": 1}, st.ByStatus)
+	require.Equal(t, map[string][]string{"429": {"slow down"}, "500": {"boom"}, "timeout": {"deadline"}}, st.Examples)
 	require.Equal(t, 3.0, st.RPS)
 	require.Equal(t, 1.5, st.OKRPS)
 	require.Equal(t, 3.0, st.P50) // sorted 1,2,3,4,5,10: rank 3
@@ -193,6 +194,7 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.upserts++
 		if f.failEvery > 0 && f.upserts%f.failEvery == 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprint(w, "unavailable")
 			return
 		}
 		ref := strings.TrimPrefix(r.URL.Path, "/main/v1/customer/ext_ref.")
@@ -287,6 +289,7 @@ func TestRunAgainstFakeNode(t *testing.T) {
 	var out bytes.Buffer
 	writeTable(&out, rep)
 	require.Contains(t, out.String(), "upsert errors by status: 503:")
+	require.Contains(t, out.String(), "503 example: unavailable")
 	require.Contains(t, out.String(), "MISSED")
 }
 
