@@ -141,6 +141,10 @@ func Decode(body []byte, v any) error {
 //     ("roles[0].business_details.name");
 //   - unknown fields are ignored: a receiver must tolerate fields added by
 //     later versions or custom modules.
+//
+// Like encoding/json it decodes on top of what v holds (fields absent from
+// the body keep their value, slice elements are reused), so pass a zero
+// value unless that merge is intended.
 func Unmarshal(body []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -334,27 +338,62 @@ func Validate(v any) error {
 		}
 		rv = rv.Elem()
 	}
-	var err error
+	var msgs []string
 	switch rv.Kind() {
 	case reflect.Struct:
-		err = Validator().Struct(rv.Interface())
+		m, err := violations(rv, "")
+		if err != nil {
+			return fmt.Errorf("ocpi: validate %T: %w", v, err)
+		}
+		msgs = m
 	case reflect.Slice, reflect.Array:
-		err = Validator().Var(rv.Interface(), "dive")
-	default:
+		// validator's Var(…, "dive") does not validate struct elements, so
+		// each element is validated on its own under its index.
+		for i := 0; i < rv.Len(); i++ {
+			ev := rv.Index(i)
+			for ev.Kind() == reflect.Pointer && !ev.IsNil() {
+				ev = ev.Elem()
+			}
+			if ev.Kind() != reflect.Struct {
+				continue
+			}
+			m, err := violations(ev, "["+strconv.Itoa(i)+"]")
+			if err != nil {
+				return fmt.Errorf("ocpi: validate %T: %w", v, err)
+			}
+			msgs = append(msgs, m...)
+		}
+	}
+	if len(msgs) == 0 {
 		return nil
 	}
+	return Fail(fiber.StatusOK, StatusInvalidParams, "invalid or missing parameters: "+strings.Join(msgs, "; "))
+}
+
+// violations validates the struct value rv and renders each violation as
+// "path: message", with path prefixed by prefix.
+func violations(rv reflect.Value, prefix string) ([]string, error) {
+	err := Validator().Struct(rv.Interface())
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	var ves validator.ValidationErrors
 	if !errors.As(err, &ves) {
-		return fmt.Errorf("ocpi: validate %T: %w", v, err)
+		return nil, err
 	}
 	msgs := make([]string, 0, len(ves))
 	for _, fe := range ves {
-		msgs = append(msgs, fieldPath(fe)+": "+violation(fe))
+		p := fieldPath(fe)
+		switch {
+		case prefix == "":
+		case p == "body":
+			p = prefix
+		default:
+			p = prefix + "." + p
+		}
+		msgs = append(msgs, p+": "+violation(fe))
 	}
-	return Fail(fiber.StatusOK, StatusInvalidParams, "invalid or missing parameters: "+strings.Join(msgs, "; "))
+	return msgs, nil
 }
 
 // fieldPath is the JSON path of a violation: the namespace without the
