@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/domain/access"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // Options configure the Admin API.
@@ -24,6 +25,9 @@ type Options struct {
 	AccountCache int    // seconds an authenticated account is cached in-process
 	RatePrefix   string // Redis key prefix of the rate-limit buckets (default "rn:rl:")
 	PublicURL    string // how partners reach this node (for the OCPI versions URL we hand out)
+	// Registrar runs OCPI credentials handshakes for the roaming-connection
+	// actions (register, rotate, unregister).
+	Registrar *roaming.Registrar
 }
 
 // API is the Admin API.

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // apiError is an error with its HTTP status, the single form in which the
@@ -54,6 +55,7 @@ type errorDetail struct {
 func WriteError(c *fiber.Ctx, err error, log *slog.Logger) error {
 	var ae *apiError
 	var fe *fiber.Error
+	var he *roaming.HandshakeError
 	switch {
 	case errors.As(err, &ae):
 	case fault.Is(err, fault.KindForbidden):
@@ -62,6 +64,14 @@ func WriteError(c *fiber.Ctx, err error, log *slog.Logger) error {
 	case func() bool { _, ok := fault.As(err); return ok }():
 		f, _ := fault.As(err)
 		ae = &apiError{Status: fiber.StatusBadRequest, Code: f.Code, Message: f.Message, Fields: f.Fields}
+	case errors.As(err, &he):
+		// A partner's failure is a 502 (the partner, not the request, is at
+		// fault) unless it is a plain incompatibility the operator must solve.
+		status := fiber.StatusBadGateway
+		if he.OCPI == 3002 || he.OCPI == 3003 {
+			status = fiber.StatusBadRequest
+		}
+		ae = &apiError{Status: status, Code: "partner_error", Message: he.Error()}
 	case isDataException(err):
 		ae = &apiError{Status: fiber.StatusBadRequest, Code: "invalid_value", Message: "a value in the request cannot be stored or compared (e.g. a NUL character)"}
 	case errors.As(err, &fe):

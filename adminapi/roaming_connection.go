@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -175,5 +176,82 @@ func (a *API) mountRoaming(v1 fiber.Router) {
 	agreementResource().mount(a, v1)
 	connectionResource(a.opts.PublicURL).mount(a, v1)
 	v1.Post("/roaming-connection/:key/token-a", a.handle("roaming", access.Write, issueTokenA))
+	v1.Post("/roaming-connection/:key/register", a.handle("roaming", access.Write, registerAction))
+	v1.Post("/roaming-connection/:key/rotate", a.handle("roaming", access.Write, rotateAction))
+	v1.Post("/roaming-connection/:key/unregister", a.handle("roaming", access.Write, unregisterAction))
 	exchangeRoutes(a, v1)
 }
+
+// ConnectionView renders a connection as the Admin API does (for outbox
+// events written outside this package).
+func ConnectionView(c partner.Connection, versionsURL string) any {
+	return connectionViewOf(c, versionsURL)
+}
+
+// handshake runs one credentials action of the registrar on a connection
+// and answers with the connection as it is afterwards.
+func handshake(run func(rq *request, c *fiber.Ctx, id uuid.UUID, body body) error) handler {
+	return func(c *fiber.Ctx, rq *request) error {
+		if rq.api.opts.Registrar == nil {
+			return &apiError{Status: fiber.StatusServiceUnavailable, Code: "unavailable", Message: "OCPI handshakes are not available on this node"}
+		}
+		k, err := parseKey(c.Params("key"))
+		if err != nil {
+			return err
+		}
+		b := body{}
+		if len(c.Body()) > 0 {
+			if b, err = parseBody(c.Body()); err != nil {
+				return err
+			}
+		}
+		conn, err := db.Connection(c.UserContext(), rq.api.pool, k.ID, k.Ref, false)
+		if err != nil {
+			return err
+		}
+		if err := run(rq, c, conn.ID, b); err != nil {
+			return err
+		}
+		conn, err = db.Connection(c.UserContext(), rq.api.pool, &conn.ID, "", false)
+		if err != nil {
+			return err
+		}
+		return c.JSON(connectionViewOf(conn, rq.api.opts.PublicURL+"/ocpi/versions"))
+	}
+}
+
+// registerInput is the body of POST /roaming-connection/{id}/register.
+type registerInput struct {
+	VersionsURL string `json:"versions_url"`
+	Token       string `json:"token"`
+}
+
+var (
+	// register: outbound registration with the partner's versions URL and
+	// token A (credentials → Registration, we are the Sender).
+	registerAction = handshake(func(rq *request, c *fiber.Ctx, id uuid.UUID, b body) error {
+		var in registerInput
+		if err := decodeInto(b, &in); err != nil {
+			return err
+		}
+		if unknown := unknownFields(b, jsonNames(in)); len(unknown) > 0 {
+			c.Set("X-RN-Unknown-Fields", strings.Join(unknown, ","))
+		}
+		return rq.api.opts.Registrar.Register(c.UserContext(), id, in.VersionsURL, in.Token)
+	})
+	// rotate: new tokens both ways (outbound PUT of our credentials).
+	rotateAction = handshake(func(rq *request, c *fiber.Ctx, id uuid.UUID, _ body) error {
+		return rq.api.opts.Registrar.Rotate(c.UserContext(), id)
+	})
+	// unregister: outbound DELETE; {"force": true} ends the connection even
+	// when the partner cannot be told.
+	unregisterAction = handshake(func(rq *request, c *fiber.Ctx, id uuid.UUID, b body) error {
+		var in struct {
+			Force bool `json:"force"`
+		}
+		if err := decodeInto(b, &in); err != nil {
+			return err
+		}
+		return rq.api.opts.Registrar.Unregister(c.UserContext(), id, in.Force)
+	})
+)

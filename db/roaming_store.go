@@ -108,3 +108,59 @@ func (t roamingTx) LinkParties(ctx context.Context, connID uuid.UUID, roles []pa
 	}
 	return nil
 }
+
+// HubClient is a party behind a hub, as the hub's client info reports it.
+type HubClient struct {
+	Ref         partner.PartyRef
+	Role        partner.Role
+	Status      string
+	LastUpdated time.Time
+}
+
+// UpsertHubClient records a hub's client info (mod_hub_client_info →
+// receiver PUT): the party becomes (or stays) a roaming partner party id
+// reached through the hub connection. An update older than the stored one
+// is ignored, so out-of-order pushes cannot roll the status back.
+func UpsertHubClient(ctx context.Context, pool *pgxpool.Pool, connID uuid.UUID, h HubClient) error {
+	return InTx(ctx, pool, func(tx pgx.Tx) error {
+		q := Q(tx)
+		// Serialise concurrent pushes for the same party.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7273))", h.Ref.String()+"/"+string(h.Role)); err != nil {
+			return err
+		}
+		existing, err := q.PartyIDByRef(ctx, gen.PartyIDByRefParams{CountryCode: h.Ref.CountryCode, PartyID: h.Ref.PartyID, Role: string(h.Role)})
+		if err == nil {
+			return q.UpdateHubStatus(ctx, gen.UpdateHubStatusParams{ID: existing.ID, HubStatus: &h.Status, HubLastUpdated: &h.LastUpdated, ConnectionID: &connID})
+		}
+		if !fault.Is(notFound(err, "", ""), fault.KindNotFound) {
+			return err
+		}
+		now := time.Now().UTC()
+		pid := uuid.Must(uuid.NewV7())
+		country := h.Ref.CountryCode
+		if !iso.Country(country) {
+			country = "ZZ"
+		}
+		if err := q.InsertPartner(ctx, gen.InsertPartnerParams{ID: pid, Name: h.Ref.String(), Country: country, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		return q.InsertPartyID(ctx, gen.InsertPartyIDParams{ID: uuid.Must(uuid.NewV7()), PartnerID: pid, ConnectionID: &connID,
+			CountryCode: h.Ref.CountryCode, PartyID: h.Ref.PartyID, Role: string(h.Role), HubStatus: &h.Status, HubLastUpdated: &h.LastUpdated, CreatedAt: now})
+	})
+}
+
+// HubClients returns what hubs reported about a party (one per role).
+func HubClients(ctx context.Context, q Querier, ref partner.PartyRef) ([]HubClient, error) {
+	rows, err := Q(q).PartyIDsByParty(ctx, gen.PartyIDsByPartyParams{CountryCode: ref.CountryCode, PartyID: ref.PartyID})
+	if err != nil {
+		return nil, err
+	}
+	var out []HubClient
+	for _, r := range rows {
+		if r.HubStatus == nil || r.HubLastUpdated == nil {
+			continue
+		}
+		out = append(out, HubClient{Ref: ref, Role: partner.Role(r.Role), Status: *r.HubStatus, LastUpdated: *r.HubLastUpdated})
+	}
+	return out, nil
+}

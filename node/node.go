@@ -23,7 +23,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/adminapi"
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/partner"
 	"github.com/roamnode/roamnode/ocpi"
+	"github.com/roamnode/roamnode/ocpi/module"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // Deps are the node's connections and settings.
@@ -35,7 +39,16 @@ type Deps struct {
 	PublicURL string
 	AccessLog bool
 	Admin     adminapi.Options
+	// Recorder receives every OCPI exchange in both directions (the
+	// exchange log); nil discards them.
+	Recorder roaming.Recorder
+	// Client tunes outbound OCPI calls.
+	Client roaming.Options
 }
+
+type discard struct{}
+
+func (discard) Record(context.Context, roaming.Exchange) {}
 
 // App builds the Fiber app.
 func App(d Deps) *fiber.App {
@@ -65,6 +78,16 @@ func App(d Deps) *fiber.App {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": d.Version}) })
 	app.Get("/readyz", readyz(d))
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry(), promhttp.HandlerOpts{})))
+	if d.Recorder == nil {
+		d.Recorder = discard{}
+	}
+	client := roaming.NewClient(d.Client, d.Recorder)
+	versionsURL := strings.TrimRight(d.PublicURL, "/") + "/ocpi/versions"
+	registrar := roaming.NewRegistrar(db.RoamingStore{Pool: d.Pool, View: func(c partner.Connection) any {
+		return adminapi.ConnectionView(c, versionsURL)
+	}}, client, d.PublicURL)
+	module.New(d.Pool, registrar, d.Recorder, d.Log, module.Options{PublicURL: d.PublicURL}).Mount(app)
+	d.Admin.Registrar = registrar
 	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)
 	return app
 }

@@ -160,8 +160,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	}
 	defer rdb.Close()
 
+	exchanges := db.NewExchangeLog(pool, log, 10000)
+	defer exchanges.Close() // after the app has drained: flushes what is queued
 	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: log, Version: version, PublicURL: cfg.PublicURL, AccessLog: cfg.AccessLog,
-		Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL}})
+		Recorder: exchanges, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL}})
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -1036,6 +1036,46 @@ func (q *Queries) PartyIDByRef(ctx context.Context, arg PartyIDByRefParams) (Roa
 	return i, err
 }
 
+const partyIDsByParty = `-- name: PartyIDsByParty :many
+SELECT id, partner_id, connection_id, country_code, party_id, role, hub_status, hub_last_updated, created_at, updated_at FROM roaming_party_id WHERE country_code = $1 AND party_id = $2 ORDER BY role
+`
+
+type PartyIDsByPartyParams struct {
+	CountryCode string
+	PartyID     string
+}
+
+func (q *Queries) PartyIDsByParty(ctx context.Context, arg PartyIDsByPartyParams) ([]RoamingPartyID, error) {
+	rows, err := q.db.Query(ctx, partyIDsByParty, arg.CountryCode, arg.PartyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RoamingPartyID
+	for rows.Next() {
+		var i RoamingPartyID
+		if err := rows.Scan(
+			&i.ID,
+			&i.PartnerID,
+			&i.ConnectionID,
+			&i.CountryCode,
+			&i.PartyID,
+			&i.Role,
+			&i.HubStatus,
+			&i.HubLastUpdated,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const partyIDsOf = `-- name: PartyIDsOf :many
 SELECT id, partner_id, connection_id, country_code, party_id, role, hub_status, hub_last_updated, created_at, updated_at FROM roaming_party_id WHERE partner_id = ANY($1::uuid[]) ORDER BY country_code, party_id, role
 `

@@ -173,3 +173,6 @@ DELETE FROM roaming_exchange WHERE at < $1;
 
 -- name: SetPartyIDConnection :exec
 UPDATE roaming_party_id SET connection_id = $2, updated_at = now() WHERE id = $1;
+
+-- name: PartyIDsByParty :many
+SELECT * FROM roaming_party_id WHERE country_code = $1 AND party_id = $2 ORDER BY role;
