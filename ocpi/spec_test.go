@@ -266,7 +266,7 @@ func TestHandlersConformToOfficialOpenAPI(t *testing.T) {
 		all := []map[string]any{}
 		for i := p.Offset; i < 3 && i < p.Offset+p.Limit; i++ {
 			all = append(all, map[string]any{"country_code": "NL", "party_id": "RNO", "id": "T" + strconv.Itoa(i), "currency": "EUR",
-				"elements": []any{map[string]any{"price_components": []any{map[string]any{"type": "ENERGY", "price": 0.25, "step_size": 1}}}},
+				"elements":     []any{map[string]any{"price_components": []any{map[string]any{"type": "ENERGY", "price": 0.25, "step_size": 1}}}},
 				"last_updated": "2024-05-01T10:00:00Z"})
 		}
 		return WritePage(c, base, p, 3, all)
