@@ -30,6 +30,7 @@ type Config struct {
 	WorkerConc      int           `env:"ROAMNODE_WORKER_CONCURRENCY" envDefault:"10"`
 	ShutdownTimeout time.Duration `env:"ROAMNODE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	AccessLog       bool          `env:"ROAMNODE_ACCESS_LOG" envDefault:"true"`
+	ExchangeKeep    time.Duration `env:"ROAMNODE_EXCHANGE_RETENTION" envDefault:"720h"`
 	LogLevel        string        `env:"ROAMNODE_LOG_LEVEL" envDefault:"info"`
 }
 
@@ -85,6 +86,9 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	}
 	if c.RateRPS < 0 || c.RateBurst < c.RateRPS {
 		return c, errors.New("ROAMNODE_RATE_LIMIT_BURST must be at least ROAMNODE_RATE_LIMIT_RPS (and both ≥ 0)")
+	}
+	if c.ExchangeKeep < time.Hour {
+		return c, errors.New("ROAMNODE_EXCHANGE_RETENTION must be at least 1h (e.g. 720h for 30 days)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -178,7 +178,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	if withWorker {
 		g.Go(func() error {
 			return worker.Run(gctx, worker.Deps{Pool: pool, Redis: rdb, Log: log},
-				worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations()...)
+				worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(cfg)...)
 		})
 	}
 	err = g.Wait()
@@ -200,11 +200,13 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer rdb.Close()
 	return worker.Run(ctx, worker.Deps{Pool: pool, Redis: rdb, Log: log},
-		worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations()...)
+		worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(cfg)...)
 }
 
 // registrations lists every capability's worker tasks.
-func registrations() []worker.Registration { return nil }
+func registrations(cfg Config) []worker.Registration {
+	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep)}
+}
 
 // bootstrapAccount creates or updates the API account named by
 // ROAMNODE_ADMIN_ID with every permission on every administration.
