@@ -143,6 +143,25 @@ func load(file string) (*spec, error) {
 		s.err = fmt.Errorf("ocpitest: load %s: %w", file, s.err)
 		return s, s.err
 	}
+	// The interface files require the OCPIToken scheme but it is declared
+	// in components/schema.yaml, which they only reach through schema
+	// $refs; declare it in each document so that security resolves.
+	common, err := loader.LoadFromFile(filepath.Join(Dir(), "components", "schema.yaml"))
+	if err != nil {
+		s.err = fmt.Errorf("ocpitest: load components/schema.yaml: %w", err)
+		return s, s.err
+	}
+	if s.doc.Components == nil {
+		s.doc.Components = &openapi3.Components{}
+	}
+	if s.doc.Components.SecuritySchemes == nil {
+		s.doc.Components.SecuritySchemes = openapi3.SecuritySchemes{}
+	}
+	for name, sch := range common.Components.SecuritySchemes {
+		if _, ok := s.doc.Components.SecuritySchemes[name]; !ok {
+			s.doc.Components.SecuritySchemes[name] = sch
+		}
+	}
 	s.router, s.err = gorillamux.NewRouter(s.doc)
 	if s.err != nil {
 		s.err = fmt.Errorf("ocpitest: router for %s: %w", file, s.err)
@@ -344,4 +363,57 @@ func Call(t testing.TB, app *fiber.App, req *http.Request) (*http.Response, []by
 	}
 	ValidateResponse(t, req.Method, req.URL.RequestURI(), res.StatusCode, res.Header, body)
 	return res, body
+}
+
+// ValidateRequest fails t when a request to method path (one of our paths,
+// see SpecPath) does not conform to the official OpenAPI files; see
+// CheckRequest.
+func ValidateRequest(t testing.TB, method, path string, header http.Header, body []byte) {
+	t.Helper()
+	if err := CheckRequest(method, path, header, body); err != nil {
+		t.Fatalf("request %s %s does not conform to OCPI 2.2.1: %v\nbody: %s", method, path, err, body)
+	}
+}
+
+// CheckRequest checks a request against the official operation for our
+// path: path and query parameters, the required X-Request-ID and
+// X-Correlation-ID headers, routing header lengths, the body schema, and
+// the presence of the Authorization header (the OCPIToken security scheme;
+// its form is not checked, ocpi.TokenCandidates covers that).
+// An outbound client can check what it sends to a partner by passing our
+// path of the same interface, e.g. /ocpi/2.2.1/emsp/locations/… for a push
+// to a partner eMSP's locations receiver.
+func CheckRequest(method, path string, header http.Header, body []byte) error {
+	file, specPath, err := SpecPath(path)
+	if err != nil {
+		return err
+	}
+	s, err := load(file)
+	if err != nil {
+		return err
+	}
+	_, query, _ := strings.Cut(path, "?")
+	u := specPath
+	if query != "" {
+		u += "?" + query
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req := httptest.NewRequest(method, u, rd)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	route, params, err := s.router.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("%s %s (%s in %s): %w", method, path, specPath, file, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{formats}}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		return fmt.Errorf("official schema (%s, operation %s): %w", file, route.Operation.OperationID, err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ func hdr(kv ...string) http.Header {
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Request-ID", "0190a0e8-7c4e-7b1a-9c41-2d2f0f6a1b11")
 	h.Set("X-Correlation-ID", "0190a0e8-7c4e-7b1a-9c41-2d2f0f6a1b12")
+	h.Set("Authorization", "Token dG9rZW4tYw==")
 	for i := 0; i+1 < len(kv); i += 2 {
 		h.Set(kv[i], kv[i+1])
 	}
@@ -145,4 +146,32 @@ func TestValidateResponseFailsTheTest(t *testing.T) {
 	require.False(t, ft.failed)
 	ValidateResponse(ft, "GET", "/ocpi/versions", 200, hdr(), []byte(`{"data":[],"timestamp":"2024-05-01T10:00:00Z"}`))
 	require.True(t, ft.failed)
+}
+
+func TestCheckRequest(t *testing.T) {
+	h := hdr()
+	body := []byte(`{"country_code":"NL","party_id":"EXA","role":"CPO","status":"PLANNED","last_updated":"2024-05-01T10:00:00Z"}`)
+	require.NoError(t, CheckRequest("PUT", "/ocpi/2.2.1/hubclientinfo/NL/EXA", h, body))
+	err := CheckRequest("PUT", "/ocpi/2.2.1/hubclientinfo/NL/EXA", h, []byte(`{"country_code":"NL","party_id":"EXA","role":"CPO","status":"ONLINE","last_updated":"2024-05-01T10:00:00Z"}`))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "status")
+	err = CheckRequest("PUT", "/ocpi/2.2.1/hubclientinfo/NLD/EXA", h, body)
+	require.Error(t, err, "country_code path parameter is 2 characters")
+	noIDs := http.Header{"Content-Type": {"application/json"}}
+	require.Error(t, CheckRequest("PUT", "/ocpi/2.2.1/hubclientinfo/NL/EXA", noIDs, body), "X-Request-ID is required")
+	require.NoError(t, CheckRequest("GET", "/ocpi/2.2.1/cpo/tariffs?offset=0&limit=10&date_from=2024-01-01T00:00:00Z", h, nil))
+	require.Error(t, CheckRequest("GET", "/ocpi/2.2.1/cpo/tariffs?offset=-1", h, nil))
+	ft := &fakeT{TB: t}
+	ValidateRequest(ft, "GET", "/ocpi/versions", h, nil)
+	require.False(t, ft.failed)
+	ValidateRequest(ft, "GET", "/ocpi/versions", noIDs, nil)
+	require.True(t, ft.failed)
+}
+
+func TestCheckRequestNeedsAuthorization(t *testing.T) {
+	h := hdr()
+	h.Del("Authorization")
+	err := CheckRequest("GET", "/ocpi/versions", h, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "security")
 }
