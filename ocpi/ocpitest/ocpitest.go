@@ -378,8 +378,8 @@ func ValidateRequest(t testing.TB, method, path string, header http.Header, body
 // CheckRequest checks a request against the official operation for our
 // path: path and query parameters, the required X-Request-ID and
 // X-Correlation-ID headers, routing header lengths, the body schema, and
-// the presence of the Authorization header (the OCPIToken security scheme;
-// its form is not checked, ocpi.TokenCandidates covers that).
+// an Authorization header "Token <t>" (the token's encoding is not
+// checked; ocpi.TokenCandidates accepts both forms).
 // An outbound client can check what it sends to a partner by passing our
 // path of the same interface, e.g. /ocpi/2.2.1/emsp/locations/… for a push
 // to a partner eMSP's locations receiver.
@@ -412,8 +412,16 @@ func CheckRequest(method, path string, header http.Header, body []byte) error {
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{formats}}}
+	var errs []error
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		return fmt.Errorf("official schema (%s, operation %s): %w", file, route.Operation.OperationID, err)
+		errs = append(errs, fmt.Errorf("official schema (%s, operation %s): %w", file, route.Operation.OperationID, err))
 	}
-	return nil
+	// transport_and_format → "Authorization header": every request MUST
+	// carry "Token <encoded token>" (kin-openapi's no-op authentication
+	// does not check that the header is there).
+	kw, tok, _ := strings.Cut(strings.TrimSpace(req.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(kw, "Token") || strings.TrimSpace(tok) == "" {
+		errs = append(errs, errors.New(`security: the Authorization header "Token <credentials token>" is missing`))
+	}
+	return errors.Join(errs...)
 }
