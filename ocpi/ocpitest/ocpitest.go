@@ -97,7 +97,12 @@ func SpecPath(path string) (file, specPath string, err error) {
 	case segs[2] == "credentials" || segs[2] == "hubclientinfo":
 		iface := "interface.yaml"
 		if segs[2] == "hubclientinfo" {
+			// The collection is the sender interface (the list of the
+			// parties we host); /{country_code}/{party_id} is the receiver.
 			iface = "receiver-interface.yaml"
+			if len(segs) == 3 {
+				iface = "sender-interface.yaml"
+			}
 		}
 		return "modules/" + segs[2] + "/" + iface, "/" + strings.Join(segs[2:], "/"), nil
 	case len(segs) >= 4 && (segs[2] == "cpo" || segs[2] == "emsp"):
