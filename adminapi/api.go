@@ -94,7 +94,7 @@ func (a *API) Mount(app *fiber.App) {
 	billingAddressResource().mount(a, v1)
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
-	// MOUNT-ROAMING
+	a.mountRoaming(v1)
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,7 @@ import (
 	"github.com/roamnode/roamnode/db/dbtest"
 	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/access"
+	"github.com/roamnode/roamnode/domain/partner"
 	"github.com/roamnode/roamnode/node"
 )
 
@@ -388,7 +390,7 @@ func TestOpenAPIContract(t *testing.T) {
 	spec := loadOASpec(t)
 	user, secret := oaBootstrap(t)
 	cov := &oaCoverage{seen: map[string]bool{}}
-	c := &oaClient{t: t, spec: spec, app: oaApp(t, node.Deps{}), user: user, secret: secret, cov: cov}
+	c := &oaClient{t: t, spec: spec, app: oaApp(t, node.Deps{PublicURL: oaPublicURL}), user: user, secret: secret, cov: cov}
 	tag := uuid.NewString()[:8] // keeps external references unique across runs
 
 	// Meta.
@@ -577,10 +579,14 @@ func TestOpenAPIContract(t *testing.T) {
 	c.do(400, "POST", "/main/v1/api-account/"+uuid.NewString()+"/rotate-secret", nil)
 	c.do(400, "POST", "/main/v1/api-account/ext_ref./rotate-secret", nil)
 
+	// Roaming: own parties, partners, agreements, connections, exchange log.
+	rm := oaRoaming(t, c, tag, t0)
+
 	// Every documented input field is one the server knows: a body with
 	// all of them (null) and one made-up field reports only the made-up one.
 	for seg, schema := range map[string]string{"seller": "Seller", "administration": "Administration", "customer": "Customer",
-		"billing-address": "BillingAddress", "api-account": "ApiAccount"} {
+		"billing-address": "BillingAddress", "api-account": "ApiAccount", "own-party": "OwnParty", "roaming-partner": "RoamingPartner",
+		"roaming-agreement": "RoamingAgreement", "roaming-connection": "RoamingConnection"} {
 		for _, kind := range []string{"Create", "Merge"} {
 			b := map[string]any{"zz_made_up": 1}
 			for name := range spec.doc.Components.Schemas[schema+kind].Value.Properties {
@@ -598,6 +604,8 @@ func TestOpenAPIContract(t *testing.T) {
 	c.do(405, "DELETE", "/main/v1/seller", nil)
 	c.do(405, "PUT", "/main/v1/customer/"+custID, map[string]any{"name": "x"})
 	c.do(405, "GET", "/main/v1/api-account/"+acID+"/rotate-secret", nil)
+	c.do(405, "GET", "/main/v1/roaming-connection/"+rm.connectionID+"/token-a", nil)
+	c.do(405, "DELETE", "/main/v1/roaming-exchange/"+rm.exchangeID, nil)
 
 	// 429: a node with a tiny rate limit.
 	limited := &oaClient{t: t, spec: spec, user: user, secret: secret, cov: cov,
@@ -621,6 +629,7 @@ func TestOpenAPIContract(t *testing.T) {
 	ie := broken.do(500, "GET", "/main/v1/customer", nil)
 	require.Equal(t, "internal", ie.errCode())
 	broken.do(500, "POST", "/main/v1/customer/"+custID, map[string]any{"name": "x", "typo": 1})
+	broken.do(500, "GET", "/main/v1/roaming-exchange?errors_only=true", nil)
 
 	// Coverage: every documented success of every operation was exercised,
 	// and every error status.
@@ -654,4 +663,310 @@ func (c *oaClient) raw(method, path string) oaResp {
 	vreq.SetBasicAuth(c.user, c.secret)
 	c.validate(vreq, oaCall{}, r)
 	return r
+}
+
+// oaPublicURL is the public URL of the contract test's node: the OCPI
+// versions URL handed out with token A derives from it.
+const oaPublicURL = "https://node.example.com"
+
+// oaRoamingIDs are records oaRoaming made, for the routing checks that
+// follow it.
+type oaRoamingIDs struct {
+	connectionID string
+	exchangeID   string
+}
+
+// oaRoaming exercises the roaming resources (permission family
+// "roaming"): own parties, roaming partners, agreements, connections with
+// their token A, and the exchange log. The OCPI registration and the
+// exchange-log producers are not Admin API operations, so a registration
+// and a few exchanges are written the way those producers do, through the
+// stores.
+func oaRoaming(t *testing.T, c *oaClient, tag string, t0 time.Time) oaRoamingIDs {
+	t.Helper()
+	ctx := context.Background()
+	// party returns a random OCPI party (country code starting with
+	// first, 3 hex digits), so that repeated runs on the same database and
+	// the other roaming tests do not collide.
+	party := func(first string) (string, string) {
+		u := uuid.New()
+		return first + string(rune('A'+int(u[0])%26)), strings.ToUpper(strings.ReplaceAll(u.String(), "-", "")[2:5])
+	}
+	find := func(items []any, key, want string) map[string]any {
+		for _, x := range items {
+			if m := x.(map[string]any); m[key] == want {
+				return m
+			}
+		}
+		t.Fatalf("no item with %s %s in %v", key, want, items)
+		return nil
+	}
+
+	// ---- own parties: the identity is case-insensitive on input, stored
+	// upper case, and immutable.
+	opCC, opPID := party("Y")
+	opRef := "OP-" + tag
+	op := c.do(201, "POST", "/main/v1/own-party", map[string]any{"country_code": strings.ToLower(opCC), "party_id": strings.ToLower(opPID), "role": "emsp",
+		"name": "  Our eMSP  ", "website": "https://example.com", "logo_url": " ", "external_reference": opRef})
+	require.Equal(t, []string{opCC, opPID, "EMSP", "Our eMSP"}, []string{op.str("country_code"), op.str("party_id"), op.str("role"), op.str("name")})
+	require.Nil(t, op.JSON["logo_url"], "an empty optional string is null")
+	opID := op.str("id")
+	c.do(200, "GET", "/main/v1/own-party/"+opID, nil)
+	c.do(200, "GET", "/main/v1/own-party/ext_ref."+opRef, nil)
+	require.Len(t, c.do(200, "GET", "/main/v1/own-party?role=EMSP&external_reference="+opRef, nil).items(), 1)
+	om := c.do(200, "POST", "/main/v1/own-party/"+opID, map[string]any{"country_code": "BE", "party_id": "ZZZ", "role": "CPO", "name": "Renamed", "website": nil})
+	require.Equal(t, []string{opCC, opPID, "EMSP", "Renamed"}, []string{om.str("country_code"), om.str("party_id"), om.str("role"), om.str("name")})
+	require.Nil(t, om.JSON["website"])
+	oc := c.do(201, "POST", "/main/v1/own-party/ext_ref."+opRef+"-cpo", map[string]any{"country_code": opCC, "party_id": opPID, "role": "CPO", "name": "Our CPO"})
+	require.Equal(t, opRef+"-cpo", oc.str("external_reference"), "the same party id may play both roles")
+	c.do(200, "POST", "/main/v1/own-party/ext_ref."+opRef+"-cpo", map[string]any{"external_updated_at": t0, "logo_url": "https://example.com/logo.png"})
+	c.do(204, "POST", "/main/v1/own-party/ext_ref."+opRef+"-cpo", map[string]any{"external_updated_at": t0.Add(-time.Second), "name": "stale"})
+	dup := c.do(400, "POST", "/main/v1/own-party", map[string]any{"country_code": opCC, "party_id": opPID, "role": "CPO", "name": "again"})
+	require.Equal(t, "duplicate", dup.errCode())
+	bad := c.do(400, "POST", "/main/v1/own-party", map[string]any{"country_code": "NLD", "party_id": "T", "role": "HUB", "name": "", "website": "ftp://x"}, oaDocRejects())
+	require.ElementsMatch(t, []string{"party_id", "role", "name", "website"}, bad.errPaths())
+	c.do(400, "POST", "/main/v1/own-party", map[string]any{"country_code": "NL", "party_id": "ABC", "role": "CPO", "name": strings.Repeat("n", 101)}, oaDocRejects())
+	c.do(400, "GET", "/main/v1/own-party?role=emsp", nil, oaDocRejects())
+
+	// ---- roaming partners: party ids with a role, separator optional.
+	pc, pp := party("Z")
+	pc2, _ := party("Z")
+	prRef := "RP-" + tag
+	pr := c.do(201, "POST", "/main/v1/roaming-partner", map[string]any{"name": "Partner " + tag, "country": "DE", "external_reference": prRef,
+		"party_ids": []map[string]any{{"party": strings.ToLower(pc + "*" + pp), "role": "cpo"}, {"party": pc + "-" + pp, "role": "EMSP"}}})
+	prID := pr.str("id")
+	first := find(pr.JSON["party_ids"].([]any), "role", "CPO")
+	require.Equal(t, map[string]any{"party": pc + "-" + pp, "country_code": pc, "party_id": pp, "role": "CPO", "connection_id": nil, "hub_status": nil}, first)
+	c.do(200, "GET", "/main/v1/roaming-partner/"+prID, nil)
+	require.Len(t, c.do(200, "GET", "/main/v1/roaming-partner?"+url.Values{"party": {strings.ToLower(pc + pp)}, "external_reference": {prRef}}.Encode(), nil).items(), 1)
+	pr2 := c.do(201, "POST", "/main/v1/roaming-partner/ext_ref."+prRef+"-2", map[string]any{"name": "Second " + tag, "country": "BE"})
+	require.Empty(t, pr2.JSON["party_ids"])
+	c.do(200, "POST", "/main/v1/roaming-partner/ext_ref."+prRef+"-2", map[string]any{"external_updated_at": t0, "party_ids": []map[string]any{{"party": pc2 + pp, "role": "NSP"}}})
+	c.do(204, "POST", "/main/v1/roaming-partner/ext_ref."+prRef+"-2", map[string]any{"external_updated_at": t0.Add(-time.Second), "party_ids": nil})
+	taken := c.do(400, "POST", "/main/v1/roaming-partner/ext_ref."+prRef+"-2", map[string]any{"party_ids": []map[string]any{{"party": pc + "-" + pp, "role": "CPO"}}})
+	require.Equal(t, "conflict", taken.errCode(), "a party id belongs to one partner")
+	require.Equal(t, []string{"party_ids"}, taken.errPaths())
+	bp := c.do(400, "POST", "/main/v1/roaming-partner", map[string]any{"name": "x", "country": "NL",
+		"party_ids": []map[string]any{{"party": "NL-TOOLONG", "role": "CPO"}, {"party": "DE-ABC", "role": "KING"}}}, oaDocRejects())
+	require.ElementsMatch(t, []string{"party_ids[0].party", "party_ids[1].role"}, bp.errPaths())
+	c.do(400, "POST", "/main/v1/roaming-partner", map[string]any{"name": "x", "country": "nl"}, oaDocRejects())
+	c.do(400, "GET", "/main/v1/roaming-partner?party=NL-TOOLONG", nil, oaDocRejects())
+	c.do(400, "GET", "/main/v1/roaming-partner?connection_id=nope", nil, oaDocRejects())
+
+	// ---- roaming agreements: one per partner and role at any instant.
+	agRef := "AG-" + tag
+	ag := c.do(201, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": prID, "role": "msp", "valid_from": "2024-01-01T00:00:30Z",
+		"valid_until": "2025-01-01T00:00:00Z", "external_reference": agRef})
+	require.Equal(t, "2024-01-01T00:00:00Z", ag.str("valid_from"), "validity periods are truncated to the minute")
+	agID := ag.str("id")
+	c.do(200, "GET", "/main/v1/roaming-agreement/"+agID, nil)
+	require.Len(t, c.do(200, "GET", "/main/v1/roaming-agreement?partner_id="+prID+"&role=msp&valid_at=2024-06-01T00:00:00Z&external_reference="+agRef, nil).items(), 1)
+	ag2 := c.do(201, "POST", "/main/v1/roaming-agreement/ext_ref."+agRef+"-2", map[string]any{"partner_external_reference": prRef, "role": "cpo"})
+	require.Equal(t, "valid_from", ag2.Header.Get("X-RN-Implicit-Fields"))
+	require.Equal(t, prID, ag2.str("partner_id"))
+	am := c.do(200, "POST", "/main/v1/roaming-agreement/"+agID, map[string]any{"partner_id": pr2.str("id"), "valid_until": nil})
+	require.Equal(t, prID, am.str("partner_id"), "the partner is immutable")
+	require.Nil(t, am.JSON["valid_until"])
+	c.do(200, "POST", "/main/v1/roaming-agreement/"+agID, map[string]any{"external_updated_at": t0})
+	c.do(204, "POST", "/main/v1/roaming-agreement/"+agID, map[string]any{"external_updated_at": t0.Add(-time.Second), "role": "cpo"})
+	ov := c.do(400, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": prID, "role": "msp", "valid_from": "2030-01-01T00:00:00Z"})
+	require.Equal(t, "overlapping_validity", ov.errCode())
+	c.do(400, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": prID, "partner_external_reference": prRef, "role": "msp"}, oaDocRejects())
+	c.do(400, "POST", "/main/v1/roaming-agreement", map[string]any{"role": "msp"}, oaDocRejects())
+	c.do(400, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": prID, "role": "MSP"}, oaDocRejects())
+	c.do(400, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": uuid.NewString(), "role": "msp"})
+	c.do(400, "GET", "/main/v1/roaming-agreement?role=CPO", nil, oaDocRejects())
+
+	// ---- roaming connections: token A is shown once, on creation and
+	// when a new one is issued.
+	cnRef := "CN-" + tag
+	cn := c.do(201, "POST", "/main/v1/roaming-connection", map[string]any{"name": "Peer " + tag})
+	require.Equal(t, "external_reference,kind", cn.Header.Get("X-RN-Implicit-Fields"))
+	require.Equal(t, []string{"peer_to_peer", "pending", oaPublicURL + "/ocpi/versions"}, []string{cn.str("kind"), cn.str("status"), cn.str("versions_url")})
+	tokenA, cnID := cn.str("token_a"), cn.str("id")
+	g := c.do(200, "GET", "/main/v1/roaming-connection/"+cnID, nil)
+	require.NotContains(t, string(g.Raw), tokenA, "token A is never readable back")
+	require.Equal(t, "…"+tokenA[len(tokenA)-4:], g.str("our_token_hint"))
+	cu := c.do(200, "POST", "/main/v1/roaming-connection/"+cnID, map[string]any{"token_base64": false, "external_reference": cnRef, "status": "registered"})
+	require.Equal(t, "pending", cu.str("status"), "the status is read-only")
+	require.Equal(t, false, cu.JSON["token_base64"])
+	cu = c.do(200, "POST", "/main/v1/roaming-connection/ext_ref."+cnRef, map[string]any{"token_base64": nil, "external_updated_at": t0})
+	require.Equal(t, false, cu.JSON["token_base64"], "null keeps the current value")
+	c.do(204, "POST", "/main/v1/roaming-connection/ext_ref."+cnRef, map[string]any{"external_updated_at": t0.Add(-time.Second), "name": "stale"})
+	hub := c.do(201, "POST", "/main/v1/roaming-connection/ext_ref."+cnRef+"-hub", map[string]any{"name": "Hub " + tag, "kind": "hub"})
+	require.Len(t, hub.str("token_a"), 43)
+	hubID := hub.str("id")
+	ta := c.do(200, "POST", "/main/v1/roaming-connection/"+cnID+"/token-a", nil)
+	require.NotEqual(t, tokenA, ta.str("token_a"))
+	require.Equal(t, "…"+ta.str("token_a")[len(ta.str("token_a"))-4:], ta.str("our_token_hint"))
+	c.do(200, "POST", "/main/v1/roaming-connection/ext_ref."+cnRef+"/token-a", nil)
+	c.do(400, "POST", "/main/v1/roaming-connection/"+uuid.NewString()+"/token-a", nil)
+	bc := c.do(400, "POST", "/main/v1/roaming-connection", map[string]any{"name": " ", "kind": "mesh"}, oaDocRejects())
+	require.ElementsMatch(t, []string{"name", "kind"}, bc.errPaths())
+	c.do(400, "GET", "/main/v1/roaming-connection?status=active", nil, oaDocRejects())
+
+	// A registration (OCPI credentials module, not an Admin API operation)
+	// fills in what the partner sent; a registered connection gets no new
+	// token A.
+	hubUUID := uuid.MustParse(hubID)
+	conn, err := db.Connection(ctx, testDB.Pool, &hubUUID, "", false)
+	require.NoError(t, err)
+	conn.Registered("our-token-"+tag, "their-token-"+tag, "https://hub.example.com/ocpi/versions", "2.2.1",
+		[]partner.Endpoint{{Identifier: "credentials", Role: "RECEIVER", URL: "https://hub.example.com/ocpi/2.2.1/credentials"},
+			{Identifier: "locations", Role: "SENDER", URL: "https://hub.example.com/ocpi/2.2.1/locations"}},
+		[]partner.CredentialsRole{{Role: partner.RoleHub, CountryCode: "DE", PartyID: "HUB", Name: "The Hub"}}, "partner", time.Now().UTC())
+	require.NoError(t, db.SaveConnection(ctx, testDB.Pool, conn, false))
+	rg := c.do(200, "GET", "/main/v1/roaming-connection/"+hubID, nil)
+	require.Equal(t, []string{"registered", "2.2.1", "…" + tag[4:]}, []string{rg.str("status"), rg.str("version"), rg.str("their_token_hint")})
+	require.Len(t, rg.JSON["their_endpoints"], 2)
+	require.Len(t, rg.JSON["their_roles"], 1)
+	require.Len(t, c.do(200, "GET", "/main/v1/roaming-connection?status=registered&kind=hub&external_reference="+cnRef+"-hub", nil).items(), 1)
+	reg := c.do(400, "POST", "/main/v1/roaming-connection/"+hubID+"/token-a", nil)
+	require.Equal(t, "conflict", reg.errCode())
+
+	// A party id learnt from the hub (hubclientinfo) keeps its connection
+	// and status when the list, fetched with GET, is sent back changed.
+	prUUID := uuid.MustParse(prID)
+	p, err := db.Partner(ctx, testDB.Pool, &prUUID, "", false)
+	require.NoError(t, err)
+	connected := "CONNECTED"
+	for i := range p.PartyIDs {
+		if p.PartyIDs[i].Role == partner.RoleEMSP {
+			p.PartyIDs[i].ConnectionID, p.PartyIDs[i].HubStatus = &hubUUID, &connected
+		}
+	}
+	require.NoError(t, db.SavePartner(ctx, testDB.Pool, p, false))
+	hp := c.do(200, "GET", "/main/v1/roaming-partner?connection_id="+hubID, nil)
+	require.Len(t, hp.items(), 1)
+	back := append(hp.items()[0]["party_ids"].([]any), map[string]any{"party": pc + pp, "role": "SCSP"})
+	pe := c.do(200, "POST", "/main/v1/roaming-partner/"+prID, map[string]any{"party_ids": back})
+	ids := pe.JSON["party_ids"].([]any)
+	require.Len(t, ids, 3)
+	emsp := find(ids, "role", "EMSP")
+	require.Equal(t, []any{hubID, "CONNECTED"}, []any{emsp["connection_id"], emsp["hub_status"]})
+
+	// ---- the exchange log, read-only. Its producers (the OCPI server and
+	// client) write entries like these.
+	corr, now := "corr-"+tag, time.Now().UTC().Truncate(time.Millisecond)
+	cnUUID := uuid.MustParse(cnID)
+	str := func(s string) *string { return &s }
+	i32 := func(n int32) *int32 { return &n }
+	var exIDs []string
+	for _, e := range []gen.InsertExchangeParams{
+		{At: now.Add(-3 * time.Second), Direction: "inbound", ConnectionID: &cnUUID, CountryCode: str(pc), PartyID: str(pp), Method: "GET",
+			Url: "/ocpi/2.2.1/emsp/tokens", HttpStatus: 200, OcpiStatus: i32(1000), DurationMs: 12.5, RequestID: str("req-" + tag),
+			CorrelationID: &corr, ResponseBody: str(`{"status_code":1000,"data":[]}`)},
+		{At: now.Add(-2 * time.Second), Direction: "outbound", ConnectionID: &hubUUID, Method: "POST", Url: "https://hub.example.com/ocpi/2.2.1/commands",
+			HttpStatus: 200, OcpiStatus: i32(2001), DurationMs: 80.25, CorrelationID: &corr, RequestBody: str(`{"response_url":"…"}`),
+			ResponseBody: str(`{"status_code":2001}`)},
+		{At: now.Add(-time.Second), Direction: "outbound", Method: "PUT", Url: "https://gone.example.com/ocpi/2.2.1/locations/NL/TDR/1",
+			HttpStatus: 0, DurationMs: 3000.5, CorrelationID: &corr, Error: str("dial tcp: connection refused")},
+	} {
+		e.ID = uuid.Must(uuid.NewV7())
+		require.NoError(t, db.Q(testDB.Pool).InsertExchange(ctx, e))
+		exIDs = append(exIDs, e.ID.String())
+	}
+	ex := c.do(200, "GET", "/main/v1/roaming-exchange?correlation_id="+corr, nil)
+	require.Len(t, ex.items(), 3)
+	require.Equal(t, []any{exIDs[0], pc + "-" + pp, 12.5, float64(1000)}, []any{ex.items()[0]["id"], ex.items()[0]["party"], ex.items()[0]["duration_ms"], ex.items()[0]["ocpi_status"]})
+	require.Nil(t, ex.items()[2]["party"])
+	one := c.do(200, "GET", "/main/v1/roaming-exchange/"+exIDs[1], nil)
+	require.Equal(t, "outbound", one.str("direction"))
+	failed := c.do(200, "GET", "/main/v1/roaming-exchange?errors_only=true&correlation_id="+corr, nil)
+	require.Equal(t, []any{exIDs[1], exIDs[2]}, []any{failed.items()[0]["id"], failed.items()[1]["id"]}, "an OCPI error or an HTTP error")
+	all := url.Values{"connection_id": {cnID}, "direction": {"inbound"}, "method": {"GET"}, "http_status": {"200"}, "ocpi_status": {"1000"},
+		"request_id": {"req-" + tag}, "correlation_id": {corr}, "party": {strings.ToLower(pc) + "*" + pp}, "errors_only": {"false"},
+		"at_gte": {now.Add(-time.Minute).Format(time.RFC3339)}, "at_lt": {now.Add(time.Minute).Format(time.RFC3339)}}
+	require.Len(t, c.do(200, "GET", "/main/v1/roaming-exchange?"+all.Encode(), nil).items(), 1)
+	p1 := c.do(200, "GET", "/main/v1/roaming-exchange?page_size=2&correlation_id="+corr, nil)
+	require.Len(t, p1.items(), 2)
+	require.Equal(t, "<"+p1.str("link_next")+`>; rel="next"`, p1.Header.Get("Link"))
+	require.Len(t, c.do(200, "GET", p1.str("link_next"), nil).items(), 1)
+	cg := c.do(400, "GET", "/main/v1/roaming-exchange?created_gt="+url.QueryEscape(now.Add(-time.Hour).Format(time.RFC3339)), nil)
+	require.Equal(t, []string{"created_gt"}, cg.errPaths(), "the exchange log starts at a moment with at_gte")
+	c.do(400, "GET", "/main/v1/roaming-exchange?after="+uuid.NewString(), nil)
+	c.do(400, "GET", "/main/v1/roaming-exchange?direction=sideways", nil, oaDocRejects())
+	c.do(400, "GET", "/main/v1/roaming-exchange?http_status=ok", nil, oaDocRejects())
+	c.do(400, "GET", "/main/v1/roaming-exchange?party=nope", nil, oaDocRejects())
+	c.do(400, "GET", "/main/v1/roaming-exchange?errors_only=maybe", nil, oaDocRejects())
+	require.Equal(t, "unknown_parameter", c.do(400, "GET", "/main/v1/roaming-exchange?connection=x", nil).errCode())
+	c.do(400, "GET", "/main/v1/roaming-exchange/ext_ref.x", nil, oaDocRejects())
+	require.Equal(t, "not_found", c.do(400, "GET", "/main/v1/roaming-exchange/"+uuid.NewString(), nil).errCode())
+
+	// ---- the roaming permission family.
+	c.do(401, "GET", "/main/v1/roaming-exchange", nil, oaAnonymous())
+	rd := c.do(201, "POST", "/main/v1/api-account", map[string]any{"name": "roaming reader", "permissions": []string{"roaming:read"}})
+	rdAs := oaAs(rd.str("public_id"), rd.str("secret"))
+	c.do(200, "GET", "/main/v1/roaming-connection/"+cnID, nil, rdAs)
+	c.do(200, "GET", "/main/v1/roaming-exchange/"+exIDs[0], nil, rdAs)
+	c.do(403, "POST", "/main/v1/roaming-connection/"+cnID+"/token-a", nil, rdAs)
+	c.do(403, "POST", "/main/v1/own-party/"+opID, map[string]any{"name": "x"}, rdAs)
+	c.do(403, "POST", "/main/v1/roaming-agreement", map[string]any{"partner_id": prID, "role": "cpo"}, rdAs)
+	nr := c.do(201, "POST", "/main/v1/api-account", map[string]any{"name": "no roaming", "permissions": []string{"customer:read"}})
+	nrAs := oaAs(nr.str("public_id"), nr.str("secret"))
+	c.do(403, "GET", "/main/v1/roaming-exchange", nil, nrAs)
+	c.do(403, "GET", "/main/v1/roaming-partner/"+prID, nil, nrAs)
+	c.do(200, "POST", "/main/v1/api-account/"+nr.str("id"), map[string]any{"permissions": []string{"customer:read", "roaming:write"}})
+	c.do(200, "GET", "/main/v1/own-party/"+opID, nil, nrAs)
+	oaHandshakes(t, c, tag)
+	return oaRoamingIDs{connectionID: cnID, exchangeID: exIDs[0]}
+}
+
+// oaFakePartner is a minimal OCPI 2.2.1 platform: versions, version
+// details with a credentials endpoint, and a credentials module that
+// answers every POST and PUT with a fresh token. It never calls back, which
+// is all the handshake actions' responses need.
+func oaFakePartner(t *testing.T) string {
+	t.Helper()
+	var srv *httptest.Server
+	n := 0
+	env := func(w http.ResponseWriter, data any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": data, "status_code": 1000, "timestamp": "2024-01-01T00:00:00Z"})
+	}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/versions":
+			env(w, []map[string]any{{"version": "2.2.1", "url": srv.URL + "/2.2.1"}})
+		case r.URL.Path == "/2.2.1":
+			env(w, map[string]any{"version": "2.2.1", "endpoints": []map[string]any{
+				{"identifier": "credentials", "role": "SENDER", "url": srv.URL + "/credentials"},
+				{"identifier": "credentials", "role": "RECEIVER", "url": srv.URL + "/credentials"}}})
+		case r.URL.Path == "/credentials" && r.Method == "DELETE":
+			env(w, nil)
+		case r.URL.Path == "/credentials":
+			n++
+			env(w, map[string]any{"token": fmt.Sprintf("fake-partner-token-%d", n), "url": srv.URL + "/versions",
+				"roles": []map[string]any{{"role": "CPO", "party_id": "FKE", "country_code": "NL", "business_details": map[string]any{"name": "Fake CPO"}}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// oaHandshakes exercises the connection actions that talk to a partner:
+// register, rotate and unregister against a fake partner, a partner that is
+// not there (502), and the refusals (400).
+func oaHandshakes(t *testing.T, c *oaClient, tag string) {
+	t.Helper()
+	partnerURL := oaFakePartner(t)
+	cn := c.do(201, "POST", "/main/v1/roaming-connection", map[string]any{"name": "Outbound " + tag})
+	id := cn.str("id")
+	// The partner is unreachable: 502, and the connection is unchanged.
+	gw := c.do(502, "POST", "/main/v1/roaming-connection/"+id+"/register", map[string]any{"versions_url": "http://127.0.0.1:1/versions", "token": "x"})
+	require.Equal(t, "partner_error", gw.errCode())
+	c.do(400, "POST", "/main/v1/roaming-connection/"+id+"/register", map[string]any{"token": "x"}, oaDocRejects())
+	c.do(400, "POST", "/main/v1/roaming-connection/"+id+"/rotate", nil)
+	c.do(400, "POST", "/main/v1/roaming-connection/"+id+"/unregister", map[string]any{"force": true})
+	// Against a working partner: registered, rotated, unregistered.
+	r := c.do(200, "POST", "/main/v1/roaming-connection/"+id+"/register", map[string]any{"versions_url": partnerURL + "/versions", "token": "partner-token-a"})
+	require.Equal(t, "registered", r.str("status"))
+	require.Equal(t, "us", r.str("initiated_by"))
+	c.do(400, "POST", "/main/v1/roaming-connection/"+id+"/register", map[string]any{"versions_url": partnerURL + "/versions", "token": "again"})
+	r = c.do(200, "POST", "/main/v1/roaming-connection/"+id+"/rotate", nil)
+	require.Equal(t, "…en-2", r.str("their_token_hint"))
+	r = c.do(200, "POST", "/main/v1/roaming-connection/"+id+"/unregister", nil)
+	require.Equal(t, "unregistered", r.str("status"))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,9 @@ func App(d Deps) *fiber.App {
 		},
 	})
 	app.Use(observe(d))
+	// A panicking handler answers 500 (through the surface's error format)
+	// instead of taking the process down.
+	app.Use(recover.New())
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": d.Version}) })
 	app.Get("/readyz", readyz(d))
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry(), promhttp.HandlerOpts{})))

@@ -137,10 +137,11 @@ func TestMetricsAndUnknownRoutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 404, res.StatusCode, "404 only for unknown routes")
 	require.Contains(t, res.Header.Get("Content-Type"), "application/json")
-	// The OCPI surface answers even unknown paths with an OCPI envelope.
+	// The OCPI surface answers even unknown paths with an OCPI envelope
+	// (authentication comes first, so without a token that is a 401).
 	res, err = app.Test(httptest.NewRequest("GET", "/ocpi/2.2.1/nothing", nil), -1)
 	require.NoError(t, err)
-	require.Equal(t, 404, res.StatusCode)
+	require.Equal(t, 401, res.StatusCode)
 	var env map[string]any
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&env))
 	require.Equal(t, float64(2000), env["status_code"])

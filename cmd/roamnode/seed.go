@@ -18,7 +18,8 @@ type demoRecord struct {
 }
 
 // demoTenant is a coherent demo tenant: a seller, an administration in EUR,
-// customers with billing addresses. Later capabilities (rate plans, tokens,
+// customers with billing addresses, and our own OCPI parties (an eMSP and a
+// CPO) for partners to register with. Later capabilities (rate plans, tokens,
 // EVSEs) append their records.
 var demoTenant = []demoRecord{
 	{"seller", "demo-seller", map[string]any{"name": "Demo Mobility B.V.", "country": "NL", "vat_number": "NL123456789B01"}},
@@ -29,6 +30,8 @@ var demoTenant = []demoRecord{
 		"company_reg_num": "12345678", "vat_number": "NL001234567B01", "billing_email": "finance@tulip.example", "billing_phone": "+31 20 123 4567", "reimbursement_vat": "applies"}},
 	{"customer", "demo-customer-3", map[string]any{"administration_external_reference": "demo-eur", "name": "Gardening Enterprise Ltd", "country": "GB", "entity_type": "organisation",
 		"company_reg_num": "6984621", "locale_id": "en-GB", "reimbursement_vat": "unknown"}},
+	{"own-party", "demo-emsp", map[string]any{"country_code": "NL", "party_id": "RNE", "role": "EMSP", "name": "Demo Mobility eMSP", "website": "https://example.com"}},
+	{"own-party", "demo-cpo", map[string]any{"country_code": "NL", "party_id": "RNC", "role": "CPO", "name": "Demo Mobility CPO", "website": "https://example.com"}},
 	{"billing-address", "demo-customer-1-address", map[string]any{"party_external_reference": "demo-customer-1", "addressee": "J. de Vries",
 		"address_line1": "Keizersgracht 100", "postal_code": "1015 CJ", "locality": "Amsterdam", "country": "NL", "valid_from": "2024-01-01T00:00:00Z"}},
 	{"billing-address", "demo-customer-2-address", map[string]any{"party_external_reference": "demo-customer-2", "addressee": "Tulip Logistics B.V., attn. Finance",
