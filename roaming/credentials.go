@@ -376,4 +376,3 @@ func endpointOf(eps []model.Endpoint, module string) (string, bool) {
 	}
 	return "", false
 }
-

@@ -49,4 +49,3 @@ func pickOwnParty(parties []partner.OwnParty, role partner.Role, r ocpi.Routing)
 	}
 	return partner.OwnParty{}, ocpi.InvalidParam("OCPI-to-party-id", "this node hosts several "+string(role)+" parties: set OCPI-to-country-code and OCPI-to-party-id")
 }
-
