@@ -257,7 +257,24 @@ func referencePairs(names []string) []string {
 // before it counts as "in the future" (clock skew between systems).
 const staleFuture = 5 * time.Second
 
+// write runs one write. A create-or-update by external reference that
+// races another request creating the same reference loses on the unique
+// constraint; it is then retried once, finds the record, and updates it,
+// so that neither client sees a spurious "duplicate".
 func (r *resource[R, V, I]) write(c *fiber.Ctx, rq *request, b body, k *key) error {
+	err := r.writeOnce(c, rq, b, k)
+	if k != nil && k.Ref != "" && isDuplicateRef(err) {
+		err = r.writeOnce(c, rq, b, k)
+	}
+	return err
+}
+
+func isDuplicateRef(err error) bool {
+	f, ok := fault.As(err)
+	return ok && f.Code == "duplicate" && len(f.Fields) == 1 && f.Fields[0].Path == "external_reference"
+}
+
+func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key) error {
 	ctx := c.UserContext()
 	var eua *time.Time
 	if raw, ok := b["external_updated_at"]; ok && string(raw) != "null" {

@@ -2,7 +2,9 @@ package adminapi_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,4 +282,34 @@ func TestOutboxInSameTransaction(t *testing.T) {
 		"SELECT data FROM outbox_event WHERE kind = 'customer' AND data->>'id' = $1 ORDER BY seq DESC LIMIT 1", c).Scan(&data))
 	require.Equal(t, "changed", data["name"])
 	require.Equal(t, adm, data["administration_id"])
+}
+
+// Clients racing to create-or-update the same new external reference all
+// succeed: one creates, the others update.
+func TestConcurrentExtRefUpsert(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	_, adm := h.tenant()
+	for round := 0; round < 5; round++ {
+		ref := "race-" + uuid.NewString()
+		var wg sync.WaitGroup
+		statuses := make([]int, 8)
+		for i := range statuses {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				statuses[i] = h.do("POST", "/main/v1/customer/ext_ref."+ref, map[string]any{"administration_id": adm,
+					"name": "n" + strconv.Itoa(i), "country": "NL", "entity_type": "person"}).Status
+			}(i)
+		}
+		wg.Wait()
+		created := 0
+		for _, st := range statuses {
+			require.Contains(t, []int{200, 201}, st, "%v", statuses)
+			if st == 201 {
+				created++
+			}
+		}
+		require.Equal(t, 1, created, "exactly one creates: %v", statuses)
+	}
 }
