@@ -299,11 +299,6 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 			rec, err := r.load(ctx, tx, *k, true)
 			switch {
 			case err == nil:
-				if k.ID == nil { // loaded by reference: lock it by id now
-					if rec, err = r.load(ctx, tx, key{ID: r.meta(&rec).ID}, true); err != nil {
-						return err
-					}
-				}
 				if err := r.visible(rq.account, rec); err != nil {
 					return err
 				}

@@ -20,6 +20,8 @@ func OwnParty(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bo
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockOwnParty(ctx, *id)
+	case lock:
+		r, err = Q(q).LockOwnPartyByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetOwnParty(ctx, *id)
 	default:
@@ -70,6 +72,8 @@ func Connection(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock 
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockConnection(ctx, *id)
+	case lock:
+		r, err = Q(q).LockConnectionByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetConnection(ctx, *id)
 	default:
@@ -148,6 +152,8 @@ func Partner(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock boo
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockPartner(ctx, *id)
+	case lock:
+		r, err = Q(q).LockPartnerByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetPartner(ctx, *id)
 	default:
@@ -237,6 +243,8 @@ func Agreement(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock b
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockAgreement(ctx, *id)
+	case lock:
+		r, err = Q(q).LockAgreementByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetAgreement(ctx, *id)
 	default:

@@ -104,6 +104,8 @@ func Seller(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockSeller(ctx, *id)
+	case lock:
+		r, err = Q(q).LockSellerByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetSeller(ctx, *id)
 	default:
@@ -143,6 +145,8 @@ func Administration(ctx context.Context, q Querier, id *uuid.UUID, ref string, l
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockAdministration(ctx, *id)
+	case lock:
+		r, err = Q(q).LockAdministrationByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetAdministration(ctx, *id)
 	default:
@@ -187,6 +191,8 @@ func Customer(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bo
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockCustomer(ctx, *id)
+	case lock:
+		r, err = Q(q).LockCustomerByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetCustomer(ctx, *id)
 	default:
@@ -246,6 +252,10 @@ func BillingAddress(ctx context.Context, q Querier, id *uuid.UUID, ref string, l
 		var l gen.LockBillingAddressRow
 		l, err = Q(q).LockBillingAddress(ctx, *id)
 		r = gen.GetBillingAddressRow(l)
+	case lock:
+		var l gen.LockBillingAddressByRefRow
+		l, err = Q(q).LockBillingAddressByRef(ctx, &ref)
+		r = gen.GetBillingAddressRow(l)
 	case id != nil:
 		r, err = Q(q).GetBillingAddress(ctx, *id)
 	default:
@@ -297,6 +307,8 @@ func APIAccount(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock 
 	switch {
 	case id != nil && lock:
 		r, err = Q(q).LockAPIAccount(ctx, *id)
+	case lock:
+		r, err = Q(q).LockAPIAccountByRef(ctx, &ref)
 	case id != nil:
 		r, err = Q(q).GetAPIAccount(ctx, *id)
 	default:

@@ -208,6 +208,32 @@ func (q *Queries) LockAPIAccount(ctx context.Context, id uuid.UUID) (ApiAccount,
 	return i, err
 }
 
+const lockAPIAccountByRef = `-- name: LockAPIAccountByRef :one
+SELECT id, external_reference, public_id, name, secret_hash, permissions, all_administrations, administration_ids, rate_limit_rps, rate_limit_burst, disabled, external_updated_at, created_at, updated_at FROM api_account WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockAPIAccountByRef(ctx context.Context, externalReference *string) (ApiAccount, error) {
+	row := q.db.QueryRow(ctx, lockAPIAccountByRef, externalReference)
+	var i ApiAccount
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.PublicID,
+		&i.Name,
+		&i.SecretHash,
+		&i.Permissions,
+		&i.AllAdministrations,
+		&i.AdministrationIds,
+		&i.RateLimitRps,
+		&i.RateLimitBurst,
+		&i.Disabled,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const updateAPIAccount = `-- name: UpdateAPIAccount :exec
 UPDATE api_account SET external_reference = $2, name = $3, secret_hash = $4, permissions = $5,
     all_administrations = $6, administration_ids = $7, rate_limit_rps = $8, rate_limit_burst = $9,

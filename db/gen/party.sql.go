@@ -466,12 +466,88 @@ func (q *Queries) LockBillingAddress(ctx context.Context, id uuid.UUID) (LockBil
 	return i, err
 }
 
+const lockBillingAddressByRef = `-- name: LockBillingAddressByRef :one
+SELECT b.id, b.party_id, b.external_reference, b.addressee, b.address_line1, b.address_line2, b.postal_code, b.locality, b.region, b.country, b.valid_from, b.valid_until, b.external_updated_at, b.created_at, b.updated_at, p.administration_id FROM billing_address b JOIN party p ON p.id = b.party_id WHERE b.external_reference = $1 FOR UPDATE OF b
+`
+
+type LockBillingAddressByRefRow struct {
+	ID                uuid.UUID
+	PartyID           uuid.UUID
+	ExternalReference *string
+	Addressee         string
+	AddressLine1      *string
+	AddressLine2      *string
+	PostalCode        *string
+	Locality          *string
+	Region            *string
+	Country           string
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	AdministrationID  *uuid.UUID
+}
+
+func (q *Queries) LockBillingAddressByRef(ctx context.Context, externalReference *string) (LockBillingAddressByRefRow, error) {
+	row := q.db.QueryRow(ctx, lockBillingAddressByRef, externalReference)
+	var i LockBillingAddressByRefRow
+	err := row.Scan(
+		&i.ID,
+		&i.PartyID,
+		&i.ExternalReference,
+		&i.Addressee,
+		&i.AddressLine1,
+		&i.AddressLine2,
+		&i.PostalCode,
+		&i.Locality,
+		&i.Region,
+		&i.Country,
+		&i.ValidFrom,
+		&i.ValidUntil,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AdministrationID,
+	)
+	return i, err
+}
+
 const lockCustomer = `-- name: LockCustomer :one
 SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party WHERE id = $1 AND role = 'customer' FOR UPDATE
 `
 
 func (q *Queries) LockCustomer(ctx context.Context, id uuid.UUID) (Party, error) {
 	row := q.db.QueryRow(ctx, lockCustomer, id)
+	var i Party
+	err := row.Scan(
+		&i.ID,
+		&i.Role,
+		&i.AdministrationID,
+		&i.ExternalReference,
+		&i.Name,
+		&i.Country,
+		&i.EntityType,
+		&i.CompanyRegNum,
+		&i.VatNumber,
+		&i.BillingEmail,
+		&i.BillingPhone,
+		&i.LocaleID,
+		&i.ReimbursementVat,
+		&i.WithholdBilling,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockCustomerByRef = `-- name: LockCustomerByRef :one
+SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party WHERE external_reference = $1 AND role = 'customer' FOR UPDATE
+`
+
+func (q *Queries) LockCustomerByRef(ctx context.Context, externalReference *string) (Party, error) {
+	row := q.db.QueryRow(ctx, lockCustomerByRef, externalReference)
 	var i Party
 	err := row.Scan(
 		&i.ID,

@@ -922,12 +922,67 @@ func (q *Queries) LockAgreement(ctx context.Context, id uuid.UUID) (RoamingAgree
 	return i, err
 }
 
+const lockAgreementByRef = `-- name: LockAgreementByRef :one
+SELECT id, external_reference, partner_id, role, valid_from, valid_until, external_updated_at, created_at, updated_at FROM roaming_agreement WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockAgreementByRef(ctx context.Context, externalReference *string) (RoamingAgreement, error) {
+	row := q.db.QueryRow(ctx, lockAgreementByRef, externalReference)
+	var i RoamingAgreement
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.PartnerID,
+		&i.Role,
+		&i.ValidFrom,
+		&i.ValidUntil,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const lockConnection = `-- name: LockConnection :one
 SELECT id, external_reference, name, kind, status, initiated_by, our_token_hash, our_token_hint, our_token_is_a, pending_token_hash, their_token, their_token_hint, their_versions_url, version, their_endpoints, their_roles, token_base64, last_contact_at, status_message, external_updated_at, created_at, updated_at FROM roaming_connection WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockConnection(ctx context.Context, id uuid.UUID) (RoamingConnection, error) {
 	row := q.db.QueryRow(ctx, lockConnection, id)
+	var i RoamingConnection
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.Name,
+		&i.Kind,
+		&i.Status,
+		&i.InitiatedBy,
+		&i.OurTokenHash,
+		&i.OurTokenHint,
+		&i.OurTokenIsA,
+		&i.PendingTokenHash,
+		&i.TheirToken,
+		&i.TheirTokenHint,
+		&i.TheirVersionsUrl,
+		&i.Version,
+		&i.TheirEndpoints,
+		&i.TheirRoles,
+		&i.TokenBase64,
+		&i.LastContactAt,
+		&i.StatusMessage,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockConnectionByRef = `-- name: LockConnectionByRef :one
+SELECT id, external_reference, name, kind, status, initiated_by, our_token_hash, our_token_hint, our_token_is_a, pending_token_hash, their_token, their_token_hint, their_versions_url, version, their_endpoints, their_roles, token_base64, last_contact_at, status_message, external_updated_at, created_at, updated_at FROM roaming_connection WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockConnectionByRef(ctx context.Context, externalReference *string) (RoamingConnection, error) {
+	row := q.db.QueryRow(ctx, lockConnectionByRef, externalReference)
 	var i RoamingConnection
 	err := row.Scan(
 		&i.ID,
@@ -979,12 +1034,64 @@ func (q *Queries) LockOwnParty(ctx context.Context, id uuid.UUID) (OwnParty, err
 	return i, err
 }
 
+const lockOwnPartyByRef = `-- name: LockOwnPartyByRef :one
+SELECT id, external_reference, country_code, party_id, role, name, website, logo_url, external_updated_at, created_at, updated_at FROM own_party WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockOwnPartyByRef(ctx context.Context, externalReference *string) (OwnParty, error) {
+	row := q.db.QueryRow(ctx, lockOwnPartyByRef, externalReference)
+	var i OwnParty
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.CountryCode,
+		&i.PartyID,
+		&i.Role,
+		&i.Name,
+		&i.Website,
+		&i.LogoUrl,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const lockPartner = `-- name: LockPartner :one
 SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party WHERE id = $1 AND role = 'roaming_partner' FOR UPDATE
 `
 
 func (q *Queries) LockPartner(ctx context.Context, id uuid.UUID) (Party, error) {
 	row := q.db.QueryRow(ctx, lockPartner, id)
+	var i Party
+	err := row.Scan(
+		&i.ID,
+		&i.Role,
+		&i.AdministrationID,
+		&i.ExternalReference,
+		&i.Name,
+		&i.Country,
+		&i.EntityType,
+		&i.CompanyRegNum,
+		&i.VatNumber,
+		&i.BillingEmail,
+		&i.BillingPhone,
+		&i.LocaleID,
+		&i.ReimbursementVat,
+		&i.WithholdBilling,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockPartnerByRef = `-- name: LockPartnerByRef :one
+SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party WHERE external_reference = $1 AND role = 'roaming_partner' FOR UPDATE
+`
+
+func (q *Queries) LockPartnerByRef(ctx context.Context, externalReference *string) (Party, error) {
+	row := q.db.QueryRow(ctx, lockPartnerByRef, externalReference)
 	var i Party
 	err := row.Scan(
 		&i.ID,

@@ -294,12 +294,54 @@ func (q *Queries) LockAdministration(ctx context.Context, id uuid.UUID) (Adminis
 	return i, err
 }
 
+const lockAdministrationByRef = `-- name: LockAdministrationByRef :one
+SELECT id, external_reference, seller_id, name, currency, locale_id, min_invoice_amount, external_updated_at, created_at, updated_at FROM administration WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockAdministrationByRef(ctx context.Context, externalReference *string) (Administration, error) {
+	row := q.db.QueryRow(ctx, lockAdministrationByRef, externalReference)
+	var i Administration
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.SellerID,
+		&i.Name,
+		&i.Currency,
+		&i.LocaleID,
+		&i.MinInvoiceAmount,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const lockSeller = `-- name: LockSeller :one
 SELECT id, external_reference, name, country, vat_number, external_updated_at, created_at, updated_at FROM seller WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockSeller(ctx context.Context, id uuid.UUID) (Seller, error) {
 	row := q.db.QueryRow(ctx, lockSeller, id)
+	var i Seller
+	err := row.Scan(
+		&i.ID,
+		&i.ExternalReference,
+		&i.Name,
+		&i.Country,
+		&i.VatNumber,
+		&i.ExternalUpdatedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockSellerByRef = `-- name: LockSellerByRef :one
+SELECT id, external_reference, name, country, vat_number, external_updated_at, created_at, updated_at FROM seller WHERE external_reference = $1 FOR UPDATE
+`
+
+func (q *Queries) LockSellerByRef(ctx context.Context, externalReference *string) (Seller, error) {
+	row := q.db.QueryRow(ctx, lockSellerByRef, externalReference)
 	var i Seller
 	err := row.Scan(
 		&i.ID,

@@ -33,3 +33,6 @@ INSERT INTO api_account (id, public_id, name, secret_hash, permissions, all_admi
 VALUES ($1, $2, 'bootstrap administrator', $3, '{*}', true, $4, $4)
 ON CONFLICT (public_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, permissions = '{*}',
     all_administrations = true, disabled = false, updated_at = EXCLUDED.updated_at;
+
+-- name: LockAPIAccountByRef :one
+SELECT * FROM api_account WHERE external_reference = $1 FOR UPDATE;

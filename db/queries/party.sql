@@ -62,3 +62,9 @@ UPDATE billing_address SET external_reference = $2, addressee = $3, address_line
     postal_code = $6, locality = $7, region = $8, country = $9, valid_from = $10, valid_until = $11,
     external_updated_at = $12, updated_at = $13
 WHERE id = $1;
+
+-- name: LockCustomerByRef :one
+SELECT * FROM party WHERE external_reference = $1 AND role = 'customer' FOR UPDATE;
+
+-- name: LockBillingAddressByRef :one
+SELECT b.*, p.administration_id FROM billing_address b JOIN party p ON p.id = b.party_id WHERE b.external_reference = $1 FOR UPDATE OF b;

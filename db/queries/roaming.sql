@@ -176,3 +176,15 @@ UPDATE roaming_party_id SET connection_id = $2, updated_at = now() WHERE id = $1
 
 -- name: PartyIDsByParty :many
 SELECT * FROM roaming_party_id WHERE country_code = $1 AND party_id = $2 ORDER BY role;
+
+-- name: LockOwnPartyByRef :one
+SELECT * FROM own_party WHERE external_reference = $1 FOR UPDATE;
+
+-- name: LockConnectionByRef :one
+SELECT * FROM roaming_connection WHERE external_reference = $1 FOR UPDATE;
+
+-- name: LockPartnerByRef :one
+SELECT * FROM party WHERE external_reference = $1 AND role = 'roaming_partner' FOR UPDATE;
+
+-- name: LockAgreementByRef :one
+SELECT * FROM roaming_agreement WHERE external_reference = $1 FOR UPDATE;

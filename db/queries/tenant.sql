@@ -52,3 +52,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 UPDATE administration SET external_reference = $2, name = $3, locale_id = $4, min_invoice_amount = $5,
     external_updated_at = $6, updated_at = $7
 WHERE id = $1;
+
+-- name: LockSellerByRef :one
+SELECT * FROM seller WHERE external_reference = $1 FOR UPDATE;
+
+-- name: LockAdministrationByRef :one
+SELECT * FROM administration WHERE external_reference = $1 FOR UPDATE;
