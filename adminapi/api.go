@@ -37,6 +37,7 @@ type API struct {
 	opts     Options
 	accounts *accountCache
 	limiter  *Limiter
+	known    *idSet
 }
 
 // New returns the Admin API.
@@ -45,7 +46,8 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.RatePrefix != "" {
 		lim.Prefix = opts.RatePrefix
 	}
-	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim}
+	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim,
+		known: newIDSet(200_000)}
 }
 
 // request is what an authenticated handler gets besides the Fiber context.

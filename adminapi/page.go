@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -155,4 +156,32 @@ func filterTime(q url.Values, name string) (*time.Time, error) {
 		return nil, badRequest("invalid_parameter", "invalid query parameter", field(name, "must be an RFC 3339 date-time"))
 	}
 	return &t, nil
+}
+
+// idSet remembers ids known to exist, so that a page request whose after
+// names one skips the existence query: ids are UUIDs of records the API
+// never deletes, so once seen they stay valid. It is bounded; when full it
+// starts over, which only costs a query.
+type idSet struct {
+	mu  sync.RWMutex
+	max int
+	m   map[uuid.UUID]struct{}
+}
+
+func newIDSet(max int) *idSet { return &idSet{max: max, m: make(map[uuid.UUID]struct{})} }
+
+func (s *idSet) has(id uuid.UUID) bool {
+	s.mu.RLock()
+	_, ok := s.m[id]
+	s.mu.RUnlock()
+	return ok
+}
+
+func (s *idSet) add(id uuid.UUID) {
+	s.mu.Lock()
+	if len(s.m) >= s.max {
+		s.m = make(map[uuid.UUID]struct{})
+	}
+	s.m[id] = struct{}{}
+	s.mu.Unlock()
 }

@@ -30,6 +30,7 @@ func TestSeekPagination(t *testing.T) {
 			seen = append(seen, it["id"].(string))
 		}
 		next := r.str("link_next")
+		require.Contains(t, string(r.Raw), `&page_size=3`, "links keep a literal & (no HTML escaping)")
 		require.Equal(t, "<"+next+`>; rel="next"`, r.Header.Get("Link"))
 		u, err := url.Parse(next)
 		require.NoError(t, err)

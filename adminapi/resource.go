@@ -150,7 +150,7 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 	if p.CreatedGT != nil {
 		return r.firstCreatedAfter(c, rq, path, *p.CreatedGT)
 	}
-	if p.After != nil {
+	if p.After != nil && !rq.api.known.has(*p.After) {
 		ok, err := db.Exists(ctx, rq.api.pool, r.table, *p.After)
 		if err != nil {
 			return err
@@ -158,6 +158,7 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 		if !ok {
 			return badRequest("invalid_parameter", "invalid query parameter", field("after", "no item has this id"))
 		}
+		rq.api.known.add(*p.After)
 	}
 	recs, err := r.list(ctx, rq.api.pool, listArgs{Account: rq.account, After: p.After, Limit: p.Size, Filters: q})
 	if err != nil {
@@ -170,6 +171,7 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 	last := p.After
 	if n := len(recs); n > 0 {
 		last = r.meta(&recs[n-1]).ID
+		rq.api.known.add(*last) // the next request's after: no need to check it
 	}
 	if last != nil {
 		out.LinkNext = nextLink(path, q, last)
