@@ -49,3 +49,28 @@ func TestLimiterBucket(t *testing.T) {
 	require.Greater(t, l.Allow(context.Background(), other), time.Duration(0))
 	require.Zero(t, l.Allow(context.Background(), []adminapi.Bucket{{Key: "other", RPS: 10, Burst: 1}}), "the other bucket kept its token")
 }
+
+// Two nodes leasing from one bucket together admit no more than the burst
+// plus what refilled meanwhile plus one unspent lease per node.
+func TestLimiterLeasesHoldAcrossNodes(t *testing.T) {
+	rdb := newRedis(t)
+	prefix := "rn:test:lease:" + time.Now().Format(time.RFC3339Nano) + ":"
+	nodes := make([]*adminapi.Limiter, 2)
+	for i := range nodes {
+		nodes[i] = adminapi.NewLimiter(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		nodes[i].Prefix = prefix
+	}
+	const rps, burst = 200, 200 // lease of 10 tokens
+	b := []adminapi.Bucket{{Key: "acct", RPS: rps, Burst: burst}}
+	start := time.Now()
+	allowed := 0
+	for i := 0; i < 600; i++ {
+		if nodes[i%2].Allow(context.Background(), b) == 0 {
+			allowed++
+		}
+	}
+	elapsed := time.Since(start)
+	maxAllowed := burst + int(elapsed.Seconds()*rps) + 1 + 2*10
+	require.GreaterOrEqual(t, allowed, burst-2*10, "the burst is available")
+	require.LessOrEqual(t, allowed, maxAllowed, "allowed %d in %s", allowed, elapsed)
+}

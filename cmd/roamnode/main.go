@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -138,6 +139,11 @@ func openRedis(cfg Config) (*redis.Client, error) {
 // then stops accepting, drains in-flight requests and tasks within the
 // shutdown timeout, and closes the pools.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrate bool) error {
+	// The node's heap is small; collecting half as often buys CPU for
+	// requests (GC was 3–8 % of it under load). GOGC, when set, wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
