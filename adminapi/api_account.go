@@ -62,7 +62,7 @@ func apiAccountResource() *resource[newAccount, apiAccountView, apiAccountInput]
 			return newAccount{Account: a}, err
 		},
 		list: func(ctx context.Context, q db.Querier, a listArgs) ([]newAccount, error) {
-			accts, err := db.ListAPIAccounts(ctx, q, gen.ListAPIAccountsParams{After: a.After,
+			accts, err := db.ListAPIAccounts(ctx, q, gen.ListAPIAccountsParams{After: seek(a.After),
 				ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 			out := make([]newAccount, len(accts))
 			for i, x := range accts {

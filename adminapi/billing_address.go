@@ -67,7 +67,7 @@ func billingAddressResource() *resource[db.ScopedBillingAddress, billingAddressV
 				return nil, err
 			}
 			return db.ListBillingAddresses(ctx, q, gen.ListBillingAddressesParams{AllAdmins: a.Account.AllAdministrations,
-				AdminIds: nonNil(a.Account.AdministrationIDs), After: a.After, PartyID: p,
+				AdminIds: nonNil(a.Account.AdministrationIDs), After: seek(a.After), PartyID: p,
 				ExternalReference: filterString(a.Filters, "external_reference"), ValidAt: at, PageLimit: a.Limit})
 		},
 		view: func(b db.ScopedBillingAddress) billingAddressView {

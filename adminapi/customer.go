@@ -81,7 +81,7 @@ func customerResource() *resource[party.Customer, customerView, customerInput] {
 				return nil, err
 			}
 			return db.ListCustomers(ctx, q, gen.ListCustomersParams{AllAdmins: a.Account.AllAdministrations,
-				AdminIds: nonNil(a.Account.AdministrationIDs), After: a.After, AdministrationID: admin,
+				AdminIds: nonNil(a.Account.AdministrationIDs), After: seek(a.After), AdministrationID: admin,
 				Country: country, EntityType: et,
 				ExternalReference: filterString(a.Filters, "external_reference"), CreatedGte: gte, CreatedLt: lt, PageLimit: a.Limit})
 		},

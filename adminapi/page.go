@@ -185,3 +185,14 @@ func (s *idSet) add(id uuid.UUID) {
 	s.m[id] = struct{}{}
 	s.mu.Unlock()
 }
+
+// seek is the lower bound of a page: the after id, or the nil UUID (below
+// every id) for the first page. List queries compare "id > bound" without
+// an "IS NULL OR", so that Postgres can use the primary key in a cached
+// generic plan instead of planning every request.
+func seek(after *uuid.UUID) uuid.UUID {
+	if after == nil {
+		return uuid.Nil
+	}
+	return *after
+}

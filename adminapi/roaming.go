@@ -57,7 +57,7 @@ func ownPartyResource() *resource[partner.OwnParty, ownPartyView, ownPartyInput]
 			if err != nil {
 				return nil, err
 			}
-			return db.ListOwnParties(ctx, q, gen.ListOwnPartiesParams{After: a.After, Role: role,
+			return db.ListOwnParties(ctx, q, gen.ListOwnPartiesParams{After: seek(a.After), Role: role,
 				ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 		},
 		view: func(o partner.OwnParty) ownPartyView {
@@ -129,7 +129,7 @@ func partnerResource() *resource[partner.Partner, partnerView, partnerInput] {
 			return db.Partner(ctx, q, k.ID, k.Ref, lock)
 		},
 		list: func(ctx context.Context, q db.Querier, a listArgs) ([]partner.Partner, error) {
-			p := gen.ListPartnersParams{After: a.After, ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit}
+			p := gen.ListPartnersParams{After: seek(a.After), ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit}
 			if v := a.Filters.Get("party"); v != "" {
 				ref, ok := partner.ParsePartyRef(v)
 				if !ok {
@@ -230,7 +230,7 @@ func agreementResource() *resource[partner.Agreement, agreementView, agreementIn
 			if err != nil {
 				return nil, err
 			}
-			return db.ListAgreements(ctx, q, gen.ListAgreementsParams{After: a.After, PartnerID: pid, Role: role,
+			return db.ListAgreements(ctx, q, gen.ListAgreementsParams{After: seek(a.After), PartnerID: pid, Role: role,
 				ExternalReference: filterString(a.Filters, "external_reference"), ValidAt: at, PageLimit: a.Limit})
 		},
 		view: func(a partner.Agreement) agreementView {

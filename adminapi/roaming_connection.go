@@ -76,7 +76,7 @@ func connectionResource(publicURL string) *resource[issuedConnection, connection
 			if err != nil {
 				return nil, err
 			}
-			cs, err := db.ListConnections(ctx, q, gen.ListConnectionsParams{After: a.After, Status: st, Kind: kind,
+			cs, err := db.ListConnections(ctx, q, gen.ListConnectionsParams{After: seek(a.After), Status: st, Kind: kind,
 				ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 			out := make([]issuedConnection, len(cs))
 			for i, c := range cs {

@@ -64,7 +64,7 @@ func exchangeRoutes(a *API, v1 fiber.Router) {
 		if p.CreatedGT != nil {
 			return badRequest("invalid_parameter", "use at_gte on the exchange log", field("created_gt", "is not supported here; use at_gte"))
 		}
-		params := gen.ListExchangesParams{After: p.After, PageLimit: p.Size, Method: filterString(q, "method"),
+		params := gen.ListExchangesParams{After: seek(p.After), PageLimit: p.Size, Method: filterString(q, "method"),
 			RequestID: filterString(q, "request_id"), CorrelationID: filterString(q, "correlation_id")}
 		if params.ConnectionID, err = filterUUID(q, "connection_id"); err != nil {
 			return err

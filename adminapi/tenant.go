@@ -48,7 +48,7 @@ func sellerResource() *resource[tenant.Seller, sellerView, sellerInput] {
 			if err != nil {
 				return nil, err
 			}
-			return db.ListSellers(ctx, q, gen.ListSellersParams{After: a.After, Country: country,
+			return db.ListSellers(ctx, q, gen.ListSellersParams{After: seek(a.After), Country: country,
 				ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 		},
 		view: func(s tenant.Seller) sellerView {
@@ -118,7 +118,7 @@ func administrationResource() *resource[tenant.Administration, administrationVie
 				return nil, err
 			}
 			return db.ListAdministrations(ctx, q, gen.ListAdministrationsParams{AllAdmins: a.Account.AllAdministrations,
-				AdminIds: nonNil(a.Account.AdministrationIDs), After: a.After, SellerID: seller,
+				AdminIds: nonNil(a.Account.AdministrationIDs), After: seek(a.After), SellerID: seller,
 				Currency: currency, ExternalReference: filterString(a.Filters, "external_reference"), PageLimit: a.Limit})
 		},
 		view: func(a tenant.Administration) administrationView {

@@ -135,14 +135,14 @@ func (q *Queries) InsertAPIAccount(ctx context.Context, arg InsertAPIAccountPara
 
 const listAPIAccounts = `-- name: ListAPIAccounts :many
 SELECT id, external_reference, public_id, name, secret_hash, permissions, all_administrations, administration_ids, rate_limit_rps, rate_limit_burst, disabled, external_updated_at, created_at, updated_at FROM api_account
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::text IS NULL OR external_reference = $2)
 ORDER BY id
 LIMIT $3
 `
 
 type ListAPIAccountsParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	ExternalReference *string
 	PageLimit         int32
 }

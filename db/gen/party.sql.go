@@ -260,7 +260,7 @@ func (q *Queries) InsertCustomer(ctx context.Context, arg InsertCustomerParams) 
 const listBillingAddresses = `-- name: ListBillingAddresses :many
 SELECT b.id, b.party_id, b.external_reference, b.addressee, b.address_line1, b.address_line2, b.postal_code, b.locality, b.region, b.country, b.valid_from, b.valid_until, b.external_updated_at, b.created_at, b.updated_at, p.administration_id FROM billing_address b JOIN party p ON p.id = b.party_id
 WHERE ($1::bool OR p.administration_id = ANY($2::uuid[]))
-  AND ($3::uuid IS NULL OR b.id > $3)
+  AND b.id > $3::uuid
   AND ($4::uuid IS NULL OR b.party_id = $4)
   AND ($5::text IS NULL OR b.external_reference = $5)
   AND ($6::timestamptz IS NULL OR tstzrange(b.valid_from, b.valid_until, '[)') @> $6::timestamptz)
@@ -271,7 +271,7 @@ LIMIT $7
 type ListBillingAddressesParams struct {
 	AllAdmins         bool
 	AdminIds          []uuid.UUID
-	After             *uuid.UUID
+	After             uuid.UUID
 	PartyID           *uuid.UUID
 	ExternalReference *string
 	ValidAt           *time.Time
@@ -346,7 +346,7 @@ const listCustomers = `-- name: ListCustomers :many
 SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party
 WHERE role = 'customer'
   AND ($1::bool OR administration_id = ANY($2::uuid[]))
-  AND ($3::uuid IS NULL OR id > $3)
+  AND id > $3::uuid
   AND ($4::uuid IS NULL OR administration_id = $4)
   AND ($5::text IS NULL OR country = $5)
   AND ($6::text IS NULL OR entity_type = $6)
@@ -360,7 +360,7 @@ LIMIT $10
 type ListCustomersParams struct {
 	AllAdmins         bool
 	AdminIds          []uuid.UUID
-	After             *uuid.UUID
+	After             uuid.UUID
 	AdministrationID  *uuid.UUID
 	Country           *string
 	EntityType        *string

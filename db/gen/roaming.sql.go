@@ -571,7 +571,7 @@ func (q *Queries) InsertPartyID(ctx context.Context, arg InsertPartyIDParams) er
 
 const listAgreements = `-- name: ListAgreements :many
 SELECT id, external_reference, partner_id, role, valid_from, valid_until, external_updated_at, created_at, updated_at FROM roaming_agreement
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::uuid IS NULL OR partner_id = $2)
   AND ($3::text IS NULL OR role = $3)
   AND ($4::text IS NULL OR external_reference = $4)
@@ -581,7 +581,7 @@ LIMIT $6
 `
 
 type ListAgreementsParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	PartnerID         *uuid.UUID
 	Role              *string
 	ExternalReference *string
@@ -628,7 +628,7 @@ func (q *Queries) ListAgreements(ctx context.Context, arg ListAgreementsParams) 
 
 const listConnections = `-- name: ListConnections :many
 SELECT id, external_reference, name, kind, status, initiated_by, our_token_hash, our_token_hint, our_token_is_a, pending_token_hash, their_token, their_token_hint, their_versions_url, version, their_endpoints, their_roles, token_base64, last_contact_at, status_message, external_updated_at, created_at, updated_at FROM roaming_connection
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::text IS NULL OR external_reference = $4)
@@ -637,7 +637,7 @@ LIMIT $5
 `
 
 type ListConnectionsParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	Status            *string
 	Kind              *string
 	ExternalReference *string
@@ -695,7 +695,7 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 
 const listExchanges = `-- name: ListExchanges :many
 SELECT id, at, direction, connection_id, country_code, party_id, method, url, http_status, ocpi_status, duration_ms, request_id, correlation_id, request_body, response_body, error FROM roaming_exchange
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::uuid IS NULL OR connection_id = $2)
   AND ($3::text IS NULL OR direction = $3)
   AND ($4::text IS NULL OR method = $4)
@@ -713,7 +713,7 @@ LIMIT $14
 `
 
 type ListExchangesParams struct {
-	After         *uuid.UUID
+	After         uuid.UUID
 	ConnectionID  *uuid.UUID
 	Direction     *string
 	Method        *string
@@ -783,7 +783,7 @@ func (q *Queries) ListExchanges(ctx context.Context, arg ListExchangesParams) ([
 
 const listOwnParties = `-- name: ListOwnParties :many
 SELECT id, external_reference, country_code, party_id, role, name, website, logo_url, external_updated_at, created_at, updated_at FROM own_party
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::text IS NULL OR role = $2)
   AND ($3::text IS NULL OR external_reference = $3)
 ORDER BY id
@@ -791,7 +791,7 @@ LIMIT $4
 `
 
 type ListOwnPartiesParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	Role              *string
 	ExternalReference *string
 	PageLimit         int32
@@ -837,7 +837,7 @@ func (q *Queries) ListOwnParties(ctx context.Context, arg ListOwnPartiesParams) 
 const listPartners = `-- name: ListPartners :many
 SELECT id, role, administration_id, external_reference, name, country, entity_type, company_reg_num, vat_number, billing_email, billing_phone, locale_id, reimbursement_vat, withhold_billing, external_updated_at, created_at, updated_at FROM party
 WHERE role = 'roaming_partner'
-  AND ($1::uuid IS NULL OR id > $1)
+  AND id > $1::uuid
   AND ($2::text IS NULL OR external_reference = $2)
   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM roaming_party_id r WHERE r.partner_id = party.id
         AND r.country_code = $3 AND r.party_id = $4))
@@ -848,7 +848,7 @@ LIMIT $6
 `
 
 type ListPartnersParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	ExternalReference *string
 	CountryCode       *string
 	PartyID           *string

@@ -165,7 +165,7 @@ func (q *Queries) InsertSeller(ctx context.Context, arg InsertSellerParams) erro
 const listAdministrations = `-- name: ListAdministrations :many
 SELECT id, external_reference, seller_id, name, currency, locale_id, min_invoice_amount, external_updated_at, created_at, updated_at FROM administration
 WHERE ($1::bool OR id = ANY($2::uuid[]))
-  AND ($3::uuid IS NULL OR id > $3)
+  AND id > $3::uuid
   AND ($4::uuid IS NULL OR seller_id = $4)
   AND ($5::text IS NULL OR currency = $5)
   AND ($6::text IS NULL OR external_reference = $6)
@@ -176,7 +176,7 @@ LIMIT $7
 type ListAdministrationsParams struct {
 	AllAdmins         bool
 	AdminIds          []uuid.UUID
-	After             *uuid.UUID
+	After             uuid.UUID
 	SellerID          *uuid.UUID
 	Currency          *string
 	ExternalReference *string
@@ -224,7 +224,7 @@ func (q *Queries) ListAdministrations(ctx context.Context, arg ListAdministratio
 
 const listSellers = `-- name: ListSellers :many
 SELECT id, external_reference, name, country, vat_number, external_updated_at, created_at, updated_at FROM seller
-WHERE ($1::uuid IS NULL OR id > $1)
+WHERE id > $1::uuid
   AND ($2::text IS NULL OR country = $2)
   AND ($3::text IS NULL OR external_reference = $3)
 ORDER BY id
@@ -232,7 +232,7 @@ LIMIT $4
 `
 
 type ListSellersParams struct {
-	After             *uuid.UUID
+	After             uuid.UUID
 	Country           *string
 	ExternalReference *string
 	PageLimit         int32

@@ -12,7 +12,7 @@ SELECT * FROM api_account WHERE id = $1 FOR UPDATE;
 
 -- name: ListAPIAccounts :many
 SELECT * FROM api_account
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
 ORDER BY id
 LIMIT sqlc.arg(page_limit);

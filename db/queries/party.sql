@@ -11,7 +11,7 @@ SELECT * FROM party WHERE id = $1 AND role = 'customer' FOR UPDATE;
 SELECT * FROM party
 WHERE role = 'customer'
   AND (sqlc.arg(all_admins)::bool OR administration_id = ANY(sqlc.arg(admin_ids)::uuid[]))
-  AND (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+  AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(administration_id)::uuid IS NULL OR administration_id = sqlc.narg(administration_id))
   AND (sqlc.narg(country)::text IS NULL OR country = sqlc.narg(country))
   AND (sqlc.narg(entity_type)::text IS NULL OR entity_type = sqlc.narg(entity_type))
@@ -45,7 +45,7 @@ SELECT b.*, p.administration_id FROM billing_address b JOIN party p ON p.id = b.
 -- name: ListBillingAddresses :many
 SELECT b.*, p.administration_id FROM billing_address b JOIN party p ON p.id = b.party_id
 WHERE (sqlc.arg(all_admins)::bool OR p.administration_id = ANY(sqlc.arg(admin_ids)::uuid[]))
-  AND (sqlc.narg(after)::uuid IS NULL OR b.id > sqlc.narg(after))
+  AND b.id > sqlc.arg(after)::uuid
   AND (sqlc.narg(party_id)::uuid IS NULL OR b.party_id = sqlc.narg(party_id))
   AND (sqlc.narg(external_reference)::text IS NULL OR b.external_reference = sqlc.narg(external_reference))
   AND (sqlc.narg(valid_at)::timestamptz IS NULL OR tstzrange(b.valid_from, b.valid_until, '[)') @> sqlc.narg(valid_at)::timestamptz)

@@ -9,7 +9,7 @@ SELECT * FROM own_party WHERE id = $1 FOR UPDATE;
 
 -- name: ListOwnParties :many
 SELECT * FROM own_party
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(role)::text IS NULL OR role = sqlc.narg(role))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
 ORDER BY id
@@ -42,7 +42,7 @@ SELECT * FROM roaming_connection WHERE our_token_hash = $1 OR pending_token_hash
 
 -- name: ListConnections :many
 SELECT * FROM roaming_connection
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
   AND (sqlc.narg(kind)::text IS NULL OR kind = sqlc.narg(kind))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
@@ -80,7 +80,7 @@ SELECT * FROM party WHERE id = $1 AND role = 'roaming_partner' FOR UPDATE;
 -- name: ListPartners :many
 SELECT * FROM party
 WHERE role = 'roaming_partner'
-  AND (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+  AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
   AND (sqlc.narg(country_code)::text IS NULL OR EXISTS (SELECT 1 FROM roaming_party_id r WHERE r.partner_id = party.id
         AND r.country_code = sqlc.narg(country_code) AND r.party_id = sqlc.narg(party_id)))
@@ -125,7 +125,7 @@ SELECT * FROM roaming_agreement WHERE id = $1 FOR UPDATE;
 
 -- name: ListAgreements :many
 SELECT * FROM roaming_agreement
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(partner_id)::uuid IS NULL OR partner_id = sqlc.narg(partner_id))
   AND (sqlc.narg(role)::text IS NULL OR role = sqlc.narg(role))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
@@ -152,7 +152,7 @@ SELECT * FROM roaming_exchange WHERE id = $1;
 
 -- name: ListExchanges :many
 SELECT * FROM roaming_exchange
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(connection_id)::uuid IS NULL OR connection_id = sqlc.narg(connection_id))
   AND (sqlc.narg(direction)::text IS NULL OR direction = sqlc.narg(direction))
   AND (sqlc.narg(method)::text IS NULL OR method = sqlc.narg(method))

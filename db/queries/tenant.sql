@@ -9,7 +9,7 @@ SELECT * FROM seller WHERE id = $1 FOR UPDATE;
 
 -- name: ListSellers :many
 SELECT * FROM seller
-WHERE (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(country)::text IS NULL OR country = sqlc.narg(country))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
 ORDER BY id
@@ -36,7 +36,7 @@ SELECT * FROM administration WHERE id = $1 FOR UPDATE;
 -- name: ListAdministrations :many
 SELECT * FROM administration
 WHERE (sqlc.arg(all_admins)::bool OR id = ANY(sqlc.arg(admin_ids)::uuid[]))
-  AND (sqlc.narg(after)::uuid IS NULL OR id > sqlc.narg(after))
+  AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(seller_id)::uuid IS NULL OR seller_id = sqlc.narg(seller_id))
   AND (sqlc.narg(currency)::text IS NULL OR currency = sqlc.narg(currency))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
