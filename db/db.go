@@ -13,6 +13,7 @@ import (
 	"log/slog"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,9 +34,12 @@ func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
-	// numeric columns scan into shopspring decimals, never floats.
+	// numeric columns scan into shopspring decimals, never floats; uuid
+	// columns into google/uuid natively (not through database/sql's text
+	// round trip, which was a tenth of the CPU of a list page).
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		pgxdecimal.Register(c.TypeMap())
+		pgxuuid.Register(c.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
