@@ -347,7 +347,14 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 			stale = true // 003 → Stale update prevention: older than stored → ignored
 			return nil
 		}
-		merged, err := mergeDoc(r.view(*cur), b, r.immutable)
+		// Each representation is marshalled once: before (the merge base
+		// and the no-op check), after (the no-op check), and the saved
+		// record (response and outbox event).
+		before, err := json.Marshal(r.view(*cur))
+		if err != nil {
+			return err
+		}
+		merged, err := mergeDoc(before, b, r.immutable)
 		if err != nil {
 			return err
 		}
@@ -366,19 +373,24 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 		} else {
 			*nm.ExternalUpdatedAt = *m.ExternalUpdatedAt
 		}
-		before, _ := json.Marshal(r.view(*cur))
-		after, _ := json.Marshal(r.view(rec))
+		after, err := json.Marshal(r.view(rec))
+		if err != nil {
+			return err
+		}
 		if bytes.Equal(before, after) && !r.hidden(*cur, rec) {
-			out = withStale(r.view(rec), false) // nothing changed: no write, no event
+			out = withStale(after, false) // nothing changed: no write, no event
 			return nil
 		}
 		*nm.UpdatedAt = time.Now().UTC()
 		if err := r.save(ctx, tx, rec, false); err != nil {
 			return err
 		}
-		v := r.view(rec)
-		out = withStale(v, false)
-		return db.AppendEvent(ctx, tx, event.New(r.name, event.Update, r.scope(rec), v))
+		saved, err := json.Marshal(r.view(rec))
+		if err != nil {
+			return err
+		}
+		out = withStale(saved, false)
+		return db.AppendEvent(ctx, tx, event.New(r.name, event.Update, r.scope(rec), json.RawMessage(saved)))
 	})
 	if err != nil {
 		return err
@@ -386,6 +398,10 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 	if stale {
 		c.Set("X-RN-Stale-Update", "true")
 		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if raw, ok := out.(json.RawMessage); ok { // already encoded: send as is
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Status(status).Send(raw)
 	}
 	return c.Status(status).JSON(out)
 }
@@ -414,11 +430,7 @@ func (r *resource[R, V, I]) reportImplicit(c *fiber.Ctx, b body) {
 
 // mergeDoc applies the body to the current representation per RFC 7396;
 // immutable fields keep their current value whatever the body says.
-func mergeDoc(current any, b body, immutable []string) (body, error) {
-	cur, err := json.Marshal(current)
-	if err != nil {
-		return nil, err
-	}
+func mergeDoc(cur []byte, b body, immutable []string) (body, error) {
 	patch := body{}
 	for k, v := range b {
 		if !contains(immutable, k) {
@@ -437,9 +449,9 @@ func mergeDoc(current any, b body, immutable []string) (body, error) {
 	return out, nil
 }
 
-// withStale adds "stale_update" to a merge response (003 → Merge endpoints).
-func withStale(v any, stale bool) json.RawMessage {
-	b, _ := json.Marshal(v)
+// withStale adds "stale_update" to a merge response's JSON object (003 →
+// Merge endpoints).
+func withStale(b []byte, stale bool) json.RawMessage {
 	s := "false"
 	if stale {
 		s = "true"
