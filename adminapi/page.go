@@ -165,24 +165,31 @@ func filterTime(q url.Values, name string) (*time.Time, error) {
 type idSet struct {
 	mu  sync.RWMutex
 	max int
-	m   map[uuid.UUID]struct{}
+	m   map[tableID]struct{}
 }
 
-func newIDSet(max int) *idSet { return &idSet{max: max, m: make(map[uuid.UUID]struct{})} }
+// tableID keys the set by table: an id is a valid after only for the
+// resource it belongs to.
+type tableID struct {
+	table string
+	id    uuid.UUID
+}
 
-func (s *idSet) has(id uuid.UUID) bool {
+func newIDSet(max int) *idSet { return &idSet{max: max, m: make(map[tableID]struct{})} }
+
+func (s *idSet) has(table string, id uuid.UUID) bool {
 	s.mu.RLock()
-	_, ok := s.m[id]
+	_, ok := s.m[tableID{table, id}]
 	s.mu.RUnlock()
 	return ok
 }
 
-func (s *idSet) add(id uuid.UUID) {
+func (s *idSet) add(table string, id uuid.UUID) {
 	s.mu.Lock()
 	if len(s.m) >= s.max {
-		s.m = make(map[uuid.UUID]struct{})
+		s.m = make(map[tableID]struct{})
 	}
-	s.m[id] = struct{}{}
+	s.m[tableID{table, id}] = struct{}{}
 	s.mu.Unlock()
 }
 

@@ -65,6 +65,9 @@ func TestSeekPagination(t *testing.T) {
 		bad := h.must(400, h.do("GET", base+"&page_size="+ps, nil))
 		require.Equal(t, []string{"page_size"}, bad.fields())
 	}
+	// An id of another resource is not a valid after, even one this node
+	// has seen.
+	h.must(400, h.do("GET", "/main/v1/seller?after="+ids[0], nil))
 	// Unknown after: 400, as is a malformed one.
 	bad := h.must(400, h.do("GET", base+"&after="+uuid.NewString(), nil))
 	require.Equal(t, []string{"after"}, bad.fields())

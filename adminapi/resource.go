@@ -150,7 +150,7 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 	if p.CreatedGT != nil {
 		return r.firstCreatedAfter(c, rq, path, *p.CreatedGT)
 	}
-	if p.After != nil && !rq.api.known.has(*p.After) {
+	if p.After != nil && !rq.api.known.has(r.table, *p.After) {
 		ok, err := db.Exists(ctx, rq.api.pool, r.table, *p.After)
 		if err != nil {
 			return err
@@ -158,7 +158,7 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 		if !ok {
 			return badRequest("invalid_parameter", "invalid query parameter", field("after", "no item has this id"))
 		}
-		rq.api.known.add(*p.After)
+		rq.api.known.add(r.table, *p.After)
 	}
 	recs, err := r.list(ctx, rq.api.pool, listArgs{Account: rq.account, After: p.After, Limit: p.Size, Filters: q})
 	if err != nil {
@@ -169,9 +169,9 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 		out.Items[i] = r.view(rec)
 	}
 	last := p.After
-	if n := len(recs); n > 0 {
-		last = r.meta(&recs[n-1]).ID
-		rq.api.known.add(*last) // the next request's after: no need to check it
+	for i := range recs { // any of them may be a later request's after
+		last = r.meta(&recs[i]).ID
+		rq.api.known.add(r.table, *last)
 	}
 	if last != nil {
 		out.LinkNext = nextLink(path, q, last)
@@ -335,6 +335,9 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 			if err := r.save(ctx, tx, rec, true); err != nil {
 				return err
 			}
+			// Known to exist once committed; a failed commit only leaves
+			// an id that no request will ever name.
+			rq.api.known.add(r.table, *m.ID)
 			v := r.view(rec)
 			out, status = any(v), fiber.StatusCreated
 			if r.created != nil {
