@@ -254,6 +254,30 @@ func TestRegistrationFailures(t *testing.T) {
 	r = a.admin(400, "POST", "/main/v1/roaming-connection/"+ca["id"].(string)+"/register",
 		map[string]any{"versions_url": srv + "/versions", "token": "x"})
 	require.Contains(t, r["error"].(map[string]any)["message"], "2.1.1")
+	// A partner whose 2.2.1 endpoints lack the credentials module: refused
+	// (3003, no matching endpoints), the connection unchanged.
+	mux := http.NewServeMux()
+	var base string
+	envelope := func(w http.ResponseWriter, data string) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":` + data + `,"status_code":1000,"timestamp":"2024-01-01T00:00:00Z"}`))
+	}
+	mux.HandleFunc("/versions", func(w http.ResponseWriter, _ *http.Request) {
+		envelope(w, `[{"version":"2.2.1","url":"`+base+`/2.2.1"}]`)
+	})
+	mux.HandleFunc("/2.2.1", func(w http.ResponseWriter, _ *http.Request) {
+		envelope(w, `{"version":"2.2.1","endpoints":[{"identifier":"locations","role":"SENDER","url":"`+base+`/locations"}]}`)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base = "http://" + ln.Addr().String()
+	srv2 := &http.Server{Handler: mux}
+	go func() { _ = srv2.Serve(ln) }()
+	defer srv2.Close()
+	r = a.admin(400, "POST", "/main/v1/roaming-connection/"+ca["id"].(string)+"/register",
+		map[string]any{"versions_url": base + "/versions", "token": "x"})
+	require.Contains(t, r["error"].(map[string]any)["message"], "credentials module")
+	require.Equal(t, "pending", a.admin(200, "GET", "/main/v1/roaming-connection/"+ca["id"].(string), nil)["status"])
 	// Missing fields.
 	a.admin(400, "POST", "/main/v1/roaming-connection/"+ca["id"].(string)+"/register", map[string]any{})
 	// Wrong credentials from a partner: 2001 naming the problem (HTTP 200:
