@@ -196,7 +196,9 @@ func (s *Server) record(c *fiber.Ctx) error {
 			return herr
 		}
 	}
-	e := roaming.Exchange{ID: roaming.NewExchangeID(), At: start.UTC(), Direction: roaming.DirectionInbound, Method: c.Method(),
+	// The entry outlives the request: every string taken from the context
+	// is copied (Fiber's strings point into buffers fasthttp reuses).
+	e := roaming.Exchange{ID: roaming.NewExchangeID(), At: start.UTC(), Direction: roaming.DirectionInbound, Method: strings.Clone(c.Method()),
 		URL: s.publicURL + string(c.Request().URI().RequestURI()), HTTPStatus: c.Response().StatusCode(),
 		DurationMs: float64(time.Since(start).Microseconds()) / 1000,
 		RequestID:  string(c.Response().Header.Peek("X-Request-ID")), CorrelationID: string(c.Response().Header.Peek("X-Correlation-ID")),
@@ -208,7 +210,7 @@ func (s *Server) record(c *fiber.Ctx) error {
 		id := cl.conn.ID
 		e.ConnectionID = &id
 		if r, err := ocpi.RoutingFrom(c); err == nil && r.HasFrom() {
-			e.CountryCode, e.PartyID = r.FromCountry, r.FromParty
+			e.CountryCode, e.PartyID = strings.Clone(r.FromCountry), strings.Clone(r.FromParty)
 		}
 		s.touch(c.UserContext(), id, start)
 	}
