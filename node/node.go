@@ -44,6 +44,9 @@ type Deps struct {
 	Recorder roaming.Recorder
 	// Client tunes outbound OCPI calls.
 	Client roaming.Options
+	// ExchangeBodyBytes is how much of each body the exchange log keeps
+	// (both directions; 0 = 4096).
+	ExchangeBodyBytes int
 }
 
 type discard struct{}
@@ -84,12 +87,15 @@ func App(d Deps) *fiber.App {
 	if d.Recorder == nil {
 		d.Recorder = discard{}
 	}
+	if d.ExchangeBodyBytes > 0 {
+		d.Client.LogBodyBytes = d.ExchangeBodyBytes
+	}
 	client := roaming.NewClient(d.Client, d.Recorder)
 	versionsURL := strings.TrimRight(d.PublicURL, "/") + "/ocpi/versions"
 	registrar := roaming.NewRegistrar(db.RoamingStore{Pool: d.Pool, View: func(c partner.Connection) any {
 		return adminapi.ConnectionView(c, versionsURL)
 	}}, client, d.PublicURL)
-	module.New(d.Pool, registrar, d.Recorder, d.Log, module.Options{PublicURL: d.PublicURL}).Mount(app)
+	module.New(d.Pool, registrar, d.Recorder, d.Log, module.Options{PublicURL: d.PublicURL, LogBodyBytes: d.ExchangeBodyBytes}).Mount(app)
 	d.Admin.Registrar = registrar
 	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)
 	return app

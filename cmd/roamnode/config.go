@@ -31,6 +31,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"ROAMNODE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	AccessLog       bool          `env:"ROAMNODE_ACCESS_LOG" envDefault:"true"`
 	ExchangeKeep    time.Duration `env:"ROAMNODE_EXCHANGE_RETENTION" envDefault:"720h"`
+	ExchangeBody    int           `env:"ROAMNODE_EXCHANGE_BODY_BYTES" envDefault:"4096"`
 	LogLevel        string        `env:"ROAMNODE_LOG_LEVEL" envDefault:"info"`
 }
 
@@ -86,6 +87,9 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	}
 	if c.RateRPS < 0 || c.RateBurst < c.RateRPS {
 		return c, errors.New("ROAMNODE_RATE_LIMIT_BURST must be at least ROAMNODE_RATE_LIMIT_RPS (and both ≥ 0)")
+	}
+	if c.ExchangeBody < 256 || c.ExchangeBody > 1<<20 {
+		return c, errors.New("ROAMNODE_EXCHANGE_BODY_BYTES must be between 256 and 1048576")
 	}
 	if c.ExchangeKeep < time.Hour {
 		return c, errors.New("ROAMNODE_EXCHANGE_RETENTION must be at least 1h (e.g. 720h for 30 days)")

@@ -29,6 +29,8 @@ func TestConfigNamesTheBadSetting(t *testing.T) {
 		{map[string]string{"ROAMNODE_RATE_LIMIT_RPS": "600"}, "ROAMNODE_RATE_LIMIT_BURST"},
 		{map[string]string{"ROAMNODE_SHUTDOWN_TIMEOUT": "soon"}, "ROAMNODE_SHUTDOWN_TIMEOUT"},
 		{map[string]string{"ROAMNODE_LOG_LEVEL": "loud"}, "ROAMNODE_LOG_LEVEL"},
+		{map[string]string{"ROAMNODE_EXCHANGE_BODY_BYTES": "10"}, "ROAMNODE_EXCHANGE_BODY_BYTES"},
+		{map[string]string{"ROAMNODE_EXCHANGE_RETENTION": "5m"}, "ROAMNODE_EXCHANGE_RETENTION"},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

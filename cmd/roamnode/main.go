@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	exchanges := db.NewExchangeLog(pool, log, 10000)
 	defer exchanges.Close() // after the app has drained: flushes what is queued
 	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: log, Version: version, PublicURL: cfg.PublicURL, AccessLog: cfg.AccessLog,
-		Recorder: exchanges, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL}})
+		Recorder: exchanges, ExchangeBodyBytes: cfg.ExchangeBody, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL}})
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
