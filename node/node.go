@@ -106,7 +106,9 @@ func App(d Deps) *fiber.App {
 // encoding/json replacement that compiles encoders per type instead of
 // reflecting per value: JSON encoding was the largest node-side cost of
 // list pages (docs/performance.md).
-func marshalJSON(v any) ([]byte, error) { return gojson.MarshalWithOption(v, gojson.DisableHTMLEscape()) }
+func marshalJSON(v any) ([]byte, error) {
+	return gojson.MarshalWithOption(v, gojson.DisableHTMLEscape())
+}
 
 // readyz reports 200 when Postgres and Redis answer, else 503 naming each
 // failing dependency. The pools reconnect by themselves, so readiness
