@@ -13,13 +13,13 @@ import (
 	"log/slog"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
-	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 //go:embed migrations/*.sql
