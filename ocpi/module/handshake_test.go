@@ -200,6 +200,15 @@ func TestRegistrationBothWays(t *testing.T) {
 	require.True(t, a.works(cTok3))
 	require.True(t, b.works(bTok3))
 
+	// A PUT whose new endpoints cannot be read fails with 3001 and changes
+	// nothing: the tokens in use keep working on both sides.
+	st, env = a.ocpi(cTok3, true, "PUT", "/ocpi/2.2.1/credentials", map[string]any{"token": "new-token-b", "url": "http://127.0.0.1:1/versions",
+		"roles": []map[string]any{{"role": "EMSP", "party_id": "BBB", "country_code": "DE", "business_details": map[string]any{"name": "B"}}}})
+	require.Equal(t, 200, st)
+	require.Equal(t, float64(3001), env["status_code"])
+	require.True(t, a.works(cTok3), "old state kept after a failed PUT")
+	require.Equal(t, bTok3, a.theirToken(ca["id"].(string)))
+
 	// A unregisters (outbound DELETE): nothing works any more, both sides
 	// know it.
 	un := a.admin(200, "POST", "/main/v1/roaming-connection/"+ca["id"].(string)+"/unregister", nil)
