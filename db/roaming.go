@@ -15,20 +15,9 @@ import (
 
 // OwnParty loads an own party by id or external reference.
 func OwnParty(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (partner.OwnParty, error) {
-	var r gen.OwnParty
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockOwnParty(ctx, *id)
-	case lock:
-		r, err = Q(q).LockOwnPartyByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetOwnParty(ctx, *id)
-	default:
-		r, err = Q(q).GetOwnPartyByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "own party", id, ref, lock, Q(q).GetOwnParty, Q(q).LockOwnParty, Q(q).GetOwnPartyByRef, Q(q).LockOwnPartyByRef)
 	if err != nil {
-		return partner.OwnParty{}, notFound(err, "own party", keyOf(id, ref))
+		return partner.OwnParty{}, err
 	}
 	return ownPartyOf(r), nil
 }
@@ -67,20 +56,9 @@ func SaveOwnParty(ctx context.Context, q Querier, o partner.OwnParty, isNew bool
 
 // Connection loads a roaming connection by id or external reference.
 func Connection(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (partner.Connection, error) {
-	var r gen.RoamingConnection
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockConnection(ctx, *id)
-	case lock:
-		r, err = Q(q).LockConnectionByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetConnection(ctx, *id)
-	default:
-		r, err = Q(q).GetConnectionByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "roaming connection", id, ref, lock, Q(q).GetConnection, Q(q).LockConnection, Q(q).GetConnectionByRef, Q(q).LockConnectionByRef)
 	if err != nil {
-		return partner.Connection{}, notFound(err, "roaming connection", keyOf(id, ref))
+		return partner.Connection{}, err
 	}
 	return connectionOf(r), nil
 }
@@ -147,20 +125,9 @@ func TouchConnection(ctx context.Context, q Querier, id uuid.UUID, at time.Time)
 
 // Partner loads a roaming partner with its party ids.
 func Partner(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (partner.Partner, error) {
-	var r gen.Party
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockPartner(ctx, *id)
-	case lock:
-		r, err = Q(q).LockPartnerByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetPartner(ctx, *id)
-	default:
-		r, err = Q(q).GetPartnerByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "roaming partner", id, ref, lock, Q(q).GetPartner, Q(q).LockPartner, Q(q).GetPartnerByRef, Q(q).LockPartnerByRef)
 	if err != nil {
-		return partner.Partner{}, notFound(err, "roaming partner", keyOf(id, ref))
+		return partner.Partner{}, err
 	}
 	ps, err := withPartyIDs(ctx, q, []gen.Party{r})
 	if err != nil {
@@ -238,20 +205,9 @@ func SavePartner(ctx context.Context, q Querier, p partner.Partner, isNew bool) 
 
 // Agreement loads a roaming agreement.
 func Agreement(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (partner.Agreement, error) {
-	var r gen.RoamingAgreement
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockAgreement(ctx, *id)
-	case lock:
-		r, err = Q(q).LockAgreementByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetAgreement(ctx, *id)
-	default:
-		r, err = Q(q).GetAgreementByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "roaming agreement", id, ref, lock, Q(q).GetAgreement, Q(q).LockAgreement, Q(q).GetAgreementByRef, Q(q).LockAgreementByRef)
 	if err != nil {
-		return partner.Agreement{}, notFound(err, "roaming agreement", keyOf(id, ref))
+		return partner.Agreement{}, err
 	}
 	return agreementOf(r), nil
 }

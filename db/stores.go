@@ -99,20 +99,9 @@ func AppendEvent(ctx context.Context, q Querier, ev event.Event) error {
 
 // Seller loads a seller by id (lock: FOR UPDATE) or by external reference.
 func Seller(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (tenant.Seller, error) {
-	var r gen.Seller
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockSeller(ctx, *id)
-	case lock:
-		r, err = Q(q).LockSellerByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetSeller(ctx, *id)
-	default:
-		r, err = Q(q).GetSellerByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "seller", id, ref, lock, Q(q).GetSeller, Q(q).LockSeller, Q(q).GetSellerByRef, Q(q).LockSellerByRef)
 	if err != nil {
-		return tenant.Seller{}, notFound(err, "seller", keyOf(id, ref))
+		return tenant.Seller{}, err
 	}
 	return sellerOf(r), nil
 }
@@ -140,20 +129,9 @@ func SaveSeller(ctx context.Context, q Querier, s tenant.Seller, isNew bool) err
 
 // Administration loads an administration by id or external reference.
 func Administration(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (tenant.Administration, error) {
-	var r gen.Administration
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockAdministration(ctx, *id)
-	case lock:
-		r, err = Q(q).LockAdministrationByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetAdministration(ctx, *id)
-	default:
-		r, err = Q(q).GetAdministrationByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "administration", id, ref, lock, Q(q).GetAdministration, Q(q).LockAdministration, Q(q).GetAdministrationByRef, Q(q).LockAdministrationByRef)
 	if err != nil {
-		return tenant.Administration{}, notFound(err, "administration", keyOf(id, ref))
+		return tenant.Administration{}, err
 	}
 	return administrationOf(r), nil
 }
@@ -186,20 +164,9 @@ func SaveAdministration(ctx context.Context, q Querier, a tenant.Administration,
 
 // Customer loads a customer by id or external reference.
 func Customer(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (party.Customer, error) {
-	var r gen.Party
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockCustomer(ctx, *id)
-	case lock:
-		r, err = Q(q).LockCustomerByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetCustomer(ctx, *id)
-	default:
-		r, err = Q(q).GetCustomerByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "customer", id, ref, lock, Q(q).GetCustomer, Q(q).LockCustomer, Q(q).GetCustomerByRef, Q(q).LockCustomerByRef)
 	if err != nil {
-		return party.Customer{}, notFound(err, "customer", keyOf(id, ref))
+		return party.Customer{}, err
 	}
 	return customerOf(r), nil
 }
@@ -302,20 +269,9 @@ func SaveBillingAddress(ctx context.Context, q Querier, b party.BillingAddress, 
 
 // APIAccount loads an API account by id or external reference.
 func APIAccount(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (access.Account, error) {
-	var r gen.ApiAccount
-	var err error
-	switch {
-	case id != nil && lock:
-		r, err = Q(q).LockAPIAccount(ctx, *id)
-	case lock:
-		r, err = Q(q).LockAPIAccountByRef(ctx, &ref)
-	case id != nil:
-		r, err = Q(q).GetAPIAccount(ctx, *id)
-	default:
-		r, err = Q(q).GetAPIAccountByRef(ctx, &ref)
-	}
+	r, err := lookup(ctx, "api account", id, ref, lock, Q(q).GetAPIAccount, Q(q).LockAPIAccount, Q(q).GetAPIAccountByRef, Q(q).LockAPIAccountByRef)
 	if err != nil {
-		return access.Account{}, notFound(err, "api account", keyOf(id, ref))
+		return access.Account{}, err
 	}
 	return accountOf(r), nil
 }
@@ -364,6 +320,29 @@ func SaveAPIAccount(ctx context.Context, q Querier, a access.Account, isNew bool
 }
 
 // ---- small mapping helpers
+
+// lookup loads one record by id or by external reference, with FOR UPDATE
+// when lock is set, and turns "no rows" into a not-found error naming what.
+func lookup[R any](ctx context.Context, what string, id *uuid.UUID, ref string, lock bool,
+	byID, lockByID func(context.Context, uuid.UUID) (R, error),
+	byRef, lockByRef func(context.Context, *string) (R, error)) (R, error) {
+	var r R
+	var err error
+	switch {
+	case id != nil && lock:
+		r, err = lockByID(ctx, *id)
+	case id != nil:
+		r, err = byID(ctx, *id)
+	case lock:
+		r, err = lockByRef(ctx, &ref)
+	default:
+		r, err = byRef(ctx, &ref)
+	}
+	if err != nil {
+		return r, notFound(err, what, keyOf(id, ref))
+	}
+	return r, nil
+}
 
 func keyOf(id *uuid.UUID, ref string) string {
 	if id != nil {
