@@ -6,7 +6,7 @@
 package adminapi
 
 import (
-	"embed"
+	_ "embed" // for the //go:embed of the OpenAPI document
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
@@ -102,4 +102,3 @@ func (a *API) Mount(app *fiber.App) {
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).
 func OpenAPI() []byte { return openapiDoc }
 
-var _ embed.FS
