@@ -101,4 +101,3 @@ func (a *API) Mount(app *fiber.App) {
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).
 func OpenAPI() []byte { return openapiDoc }
-
