@@ -73,9 +73,6 @@ func (a *API) handle(family string, level access.Level, h handler) fiber.Handler
 	}
 }
 
-//go:embed openapi.json
-var openapiDoc []byte
-
 // Mount registers the Admin API under /main.
 func (a *API) Mount(app *fiber.App) {
 	main := app.Group("/main", func(c *fiber.Ctx) error {
