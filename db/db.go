@@ -71,7 +71,10 @@ func migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub, goose.WithSessionLocker(locker))
+	// Out-of-order is allowed because capabilities are built in parallel:
+	// a database that already has a later migration still gets an earlier
+	// one that landed after it (each migration touches its own tables).
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return err
 	}
