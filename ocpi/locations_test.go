@@ -10,7 +10,6 @@ import (
 	"github.com/roamnode/roamnode/domain/fault"
 )
 
-
 // TestLocationExamples decodes, validates and checks every official
 // Location example and the Hours examples.
 func TestLocationExamples(t *testing.T) {

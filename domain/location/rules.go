@@ -49,9 +49,9 @@ func (s Status) Valid() bool {
 // ParkingType, ParkingRestriction, ImageCategory, EnvironmentalImpactCategory)
 // accept any CiString so that values added by later versions pass.
 var (
-	ConnectorFormats      = []string{"SOCKET", "CABLE"}
-	PowerTypes            = []string{"AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"}
-	EnergySourceCategories= []string{"NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"}
+	ConnectorFormats       = []string{"SOCKET", "CABLE"}
+	PowerTypes             = []string{"AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"}
+	EnergySourceCategories = []string{"NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"}
 )
 
 // OneOf reports whether v is one of the allowed values.
