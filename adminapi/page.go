@@ -184,12 +184,31 @@ func (s *idSet) has(table string, id uuid.UUID) bool {
 	return ok
 }
 
-func (s *idSet) add(table string, id uuid.UUID) {
+func (s *idSet) add(table string, id uuid.UUID) { s.addAll(table, []uuid.UUID{id}) }
+
+// addAll adds a page's ids. It checks under the read lock first: after
+// warm-up almost every listed id is already known, and concurrent pages
+// then never contend on the write lock.
+func (s *idSet) addAll(table string, ids []uuid.UUID) {
+	s.mu.RLock()
+	missing := false
+	for _, id := range ids {
+		if _, ok := s.m[tableID{table, id}]; !ok {
+			missing = true
+			break
+		}
+	}
+	s.mu.RUnlock()
+	if !missing {
+		return
+	}
 	s.mu.Lock()
-	if len(s.m) >= s.max {
+	if len(s.m)+len(ids) > s.max {
 		s.m = make(map[tableID]struct{})
 	}
-	s.m[tableID{table, id}] = struct{}{}
+	for _, id := range ids {
+		s.m[tableID{table, id}] = struct{}{}
+	}
 	s.mu.Unlock()
 }
 

@@ -169,10 +169,12 @@ func (r *resource[R, V, I]) getList(c *fiber.Ctx, rq *request) error {
 		out.Items[i] = r.view(rec)
 	}
 	last := p.After
+	ids := make([]uuid.UUID, len(recs))
 	for i := range recs { // any of them may be a later request's after
 		last = r.meta(&recs[i]).ID
-		rq.api.known.add(r.table, *last)
+		ids[i] = *last
 	}
+	rq.api.known.addAll(r.table, ids)
 	if last != nil {
 		out.LinkNext = nextLink(path, q, last)
 		c.Set("Link", "<"+out.LinkNext+`>; rel="next"`)
