@@ -59,6 +59,83 @@ type BillingAddress struct {
 	UpdatedAt         time.Time
 }
 
+type MspToken struct {
+	ID                uuid.UUID
+	AdministrationID  uuid.UUID
+	ExternalReference *string
+	EvcoID            string
+	CountryCode       string
+	PartyID           string
+	Uid               string
+	UidKey            string
+	Type              string
+	FormFactor        *string
+	Brand             *string
+	Issuer            string
+	VisualNumber      *string
+	GroupID           *string
+	Language          *string
+	Whitelist         *string
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type MspTokenAuthorization struct {
+	ID           uuid.UUID
+	TokenID      uuid.UUID
+	ConnectionID *uuid.UUID
+	CountryCode  *string
+	PartyID      *string
+	LocationID   *string
+	EvseUids     []string
+	Allowed      string
+	Reason       string
+	At           time.Time
+}
+
+type MspTokenLink struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	TokenID           uuid.UUID
+	SubscriptionID    uuid.UUID
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	Defunct           bool
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type MspTokenSubscription struct {
+	ID                uuid.UUID
+	AdministrationID  uuid.UUID
+	ExternalReference *string
+	CustomerID        uuid.UUID
+	PlanID            uuid.UUID
+	BuyerReference    *string
+	ValidFrom         time.Time
+	ValidUntil        *time.Time
+	Defunct           bool
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type MspTokenSubscriptionPlan struct {
+	ID                uuid.UUID
+	AdministrationID  uuid.UUID
+	ExternalReference *string
+	Name              string
+	Description       *string
+	RatePlanID        *uuid.UUID
+	PublishFrom       *time.Time
+	PublishUntil      *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type OutboxEvent struct {
 	Seq              int64
 	ID               uuid.UUID
@@ -81,6 +158,86 @@ type OwnParty struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type PartnerEvse struct {
+	LocationRef uuid.UUID
+	Position    int32
+	Uid         string
+	UidKey      string
+	EvseID      *string
+	EvseIDKey   *string
+	Status      string
+	Latitude    *float64
+	Longitude   *float64
+	LastUpdated time.Time
+	Data        []byte
+}
+
+type PartnerLocation struct {
+	ID           uuid.UUID
+	ConnectionID *uuid.UUID
+	CountryCode  string
+	PartyID      string
+	LocationID   string
+	LocationKey  string
+	Latitude     float64
+	Longitude    float64
+	TimeZone     string
+	Publish      bool
+	LastUpdated  time.Time
+	Data         []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type PartnerTariff struct {
+	ID           uuid.UUID
+	ConnectionID *uuid.UUID
+	CountryCode  string
+	PartyID      string
+	TariffID     string
+	TariffKey    string
+	Currency     string
+	LastUpdated  time.Time
+	Data         []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type PartnerToken struct {
+	ID           uuid.UUID
+	ConnectionID uuid.UUID
+	CountryCode  string
+	PartyID      string
+	Uid          string
+	Type         string
+	ContractID   string
+	Valid        bool
+	Whitelist    string
+	LastUpdated  time.Time
+	ReceivedVia  string
+	Object       []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type PartnerTokenPull struct {
+	ConnectionID    uuid.UUID
+	DateFrom        *time.Time
+	NextUrl         *string
+	RunStartedAt    *time.Time
+	RunDateTo       *time.Time
+	RunPages        int32
+	RunTokens       int32
+	RunSkipped      int32
+	RequestedAt     *time.Time
+	FullRequested   bool
+	LeaseUntil      *time.Time
+	LastCompletedAt *time.Time
+	LastError       *string
+	LastErrorAt     *time.Time
+	UpdatedAt       time.Time
 }
 
 type Party struct {
@@ -170,6 +327,29 @@ type RoamingPartyID struct {
 	HubLastUpdated *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+type RoamingSync struct {
+	ConnectionID         uuid.UUID
+	Module               string
+	Status               string
+	RunID                *uuid.UUID
+	Mode                 *string
+	DateFrom             *time.Time
+	NextUrl              *string
+	RunStartedAt         *time.Time
+	HeartbeatAt          *time.Time
+	Pages                int32
+	Objects              int32
+	Ignored              int32
+	Rejected             int32
+	LastRejection        *string
+	RequestedAt          *time.Time
+	RequestedFull        bool
+	LastSuccessStartedAt *time.Time
+	LastFinishedAt       *time.Time
+	LastError            *string
+	UpdatedAt            time.Time
 }
 
 type Seller struct {

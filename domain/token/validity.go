@@ -126,6 +126,9 @@ type Subscription struct {
 	ID      uuid.UUID
 	Period  Period
 	Defunct bool
+	// UpdatedAt is when the subscription record was last written; it feeds
+	// the OCPI last_updated of its tokens (see Issued.State).
+	UpdatedAt time.Time
 }
 
 // Link is an MSP token link: it ties a token to a subscription for a period
@@ -137,6 +140,8 @@ type Link struct {
 	Subscription Subscription
 	Period       Period
 	Defunct      bool
+	// UpdatedAt is when the link record was last written (see Issued.State).
+	UpdatedAt time.Time
 }
 
 // Decision is what the charge authorization rules (authorization
