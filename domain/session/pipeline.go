@@ -130,7 +130,7 @@ type Instruction string
 // The reprocess instructions (guide 003 → Drop-outs → Reprocessing).
 const (
 	Retry   Instruction = "retry"
-	Bypass Instruction = "bypass"
+	Bypass  Instruction = "bypass"
 	Discard Instruction = "discard"
 )
 
