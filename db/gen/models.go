@@ -59,6 +59,63 @@ type BillingAddress struct {
 	UpdatedAt         time.Time
 }
 
+type CpoDropoutReprocessRequest struct {
+	ID          uuid.UUID
+	EvseID      uuid.UUID
+	EvseUid     string
+	RequestedAt time.Time
+	ConsumedAt  *time.Time
+}
+
+type CpoEvse struct {
+	ID                       uuid.UUID
+	EvseUid                  string
+	EvseKey                  string
+	LocationID               uuid.UUID
+	ExternalReference        *string
+	EvseID                   *string
+	Status                   string
+	StatusUpdatedAt          time.Time
+	Doc                      []byte
+	Connectors               []byte
+	ReimbursementMandatory   bool
+	DropoutAllChargesessions bool
+	LastUpdated              time.Time
+	ExternalUpdatedAt        *time.Time
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+type CpoLocation struct {
+	ID                uuid.UUID
+	LocationID        string
+	LocationKey       string
+	ExternalReference *string
+	CountryCode       string
+	PartyID           string
+	Doc               []byte
+	DeactivatedAt     *time.Time
+	LastUpdated       time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type CpoTariff struct {
+	ID                uuid.UUID
+	TariffID          string
+	TariffKey         string
+	ExternalReference *string
+	CountryCode       string
+	PartyID           string
+	Currency          string
+	Doc               []byte
+	LastUpdated       time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type MspToken struct {
 	ID                uuid.UUID
 	AdministrationID  uuid.UUID
@@ -134,6 +191,22 @@ type MspTokenSubscriptionPlan struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type OcpiPush struct {
+	ConnectionID  uuid.UUID
+	Module        string
+	Grp           string
+	FromCountry   string
+	FromParty     string
+	Items         []byte
+	Seq           int64
+	Attempts      int32
+	NextAttemptAt time.Time
+	LeaseUntil    *time.Time
+	LastError     *string
+	LastSentAt    *time.Time
+	UpdatedAt     time.Time
 }
 
 type OutboxEvent struct {
