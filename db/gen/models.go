@@ -71,13 +71,13 @@ type CpoEvse struct {
 	ID                       uuid.UUID
 	EvseUid                  string
 	EvseKey                  string
-	LocationID               uuid.UUID
+	LocationUuid             uuid.UUID
+	LocationID               string
 	ExternalReference        *string
 	EvseID                   *string
 	Status                   string
 	StatusUpdatedAt          time.Time
 	Doc                      []byte
-	Connectors               []byte
 	ReimbursementMandatory   bool
 	DropoutAllChargesessions bool
 	LastUpdated              time.Time

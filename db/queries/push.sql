@@ -1,0 +1,54 @@
+-- name: PushReceivers :many
+-- Registered connections whose partner lists a receiver endpoint for the
+-- module (version details stored at registration), in id order so that
+-- every writer locks push rows in the same order.
+SELECT c.id, e.url::text AS url
+FROM roaming_connection c,
+     jsonb_to_recordset(c.their_endpoints) AS e(identifier text, role text, url text)
+WHERE c.status = 'registered' AND e.identifier = sqlc.arg(module)::text AND e.role = 'RECEIVER'
+ORDER BY c.id;
+
+-- name: EnsurePushGroup :exec
+INSERT INTO ocpi_push (connection_id, module, grp, from_country, from_party)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (connection_id, module, grp) DO NOTHING;
+
+-- name: LockPushGroup :one
+SELECT * FROM ocpi_push WHERE connection_id = $1 AND module = $2 AND grp = $3 FOR UPDATE;
+
+-- name: SetPushItems :exec
+-- A writer added work: due now, attempts reset (a new change deserves a
+-- prompt try even when the partner failed before).
+UPDATE ocpi_push SET items = $4, seq = seq + 1, from_country = $5, from_party = $6,
+    next_attempt_at = least(next_attempt_at, now()), updated_at = now()
+WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: ClaimPushGroup :one
+-- Take the group's lease when it has work that is due and nobody holds it.
+UPDATE ocpi_push SET lease_until = sqlc.arg(lease_until)::timestamptz
+WHERE connection_id = $1 AND module = $2 AND grp = $3
+  AND items <> '[]'::jsonb AND next_attempt_at <= now()
+  AND (lease_until IS NULL OR lease_until < now())
+RETURNING *;
+
+-- name: CompletePushItem :exec
+UPDATE ocpi_push SET items = $4, attempts = 0, last_error = NULL, last_sent_at = now(), updated_at = now()
+WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: FailPushGroup :exec
+UPDATE ocpi_push SET attempts = attempts + 1, next_attempt_at = $4, last_error = $5, lease_until = NULL,
+    updated_at = now()
+WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: ReleasePushGroup :exec
+UPDATE ocpi_push SET lease_until = NULL WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: DuePushGroups :many
+-- The sweeper: groups with work that is due and not leased.
+SELECT connection_id, module, grp FROM ocpi_push
+WHERE items <> '[]'::jsonb AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+ORDER BY next_attempt_at
+LIMIT $1;
+
+-- name: ListPushGroups :many
+SELECT * FROM ocpi_push WHERE items <> '[]'::jsonb ORDER BY next_attempt_at LIMIT $1;
