@@ -109,7 +109,7 @@ func (q *Queries) ConnectionHasEMSPParty(ctx context.Context, arg ConnectionHasE
 }
 
 const eMSPPartyRoutes = `-- name: EMSPPartyRoutes :many
-SELECT r.country_code, r.party_id, r.connection_id::uuid AS connection_id, c.kind AS connection_kind,
+SELECT r.country_code, r.party_id, r.connection_id,
     EXISTS (
         SELECT 1 FROM roaming_agreement a
         WHERE a.partner_id = r.partner_id AND a.role = 'cpo'
@@ -117,8 +117,7 @@ SELECT r.country_code, r.party_id, r.connection_id::uuid AS connection_id, c.kin
           AND (a.valid_until IS NULL OR a.valid_until > $1::timestamptz)
     )::boolean AS agreement
 FROM roaming_party_id r
-JOIN roaming_connection c ON c.id = r.connection_id
-WHERE r.role IN ('EMSP', 'OTHER') AND c.status = 'registered'
+WHERE r.role IN ('EMSP', 'OTHER')
   AND ($2::text IS NULL OR (r.country_code = $2 AND r.party_id = $3))
 ORDER BY r.country_code, r.party_id, r.role
 `
@@ -130,17 +129,17 @@ type EMSPPartyRoutesParams struct {
 }
 
 type EMSPPartyRoutesRow struct {
-	CountryCode    string
-	PartyID        string
-	ConnectionID   uuid.UUID
-	ConnectionKind string
-	Agreement      bool
+	CountryCode  string
+	PartyID      string
+	ConnectionID *uuid.UUID
+	Agreement    bool
 }
 
-// The eMSP parties we can ask to authorize a token in real time: reached
-// through a registered connection, with whether their roaming partner has a
-// cpo roaming agreement (its customers charge at our charge points) valid
-// at sqlc.arg(at). Optionally one party only.
+// The eMSP parties (role EMSP, or OTHER, which OCPI routes like an eMSP)
+// known as roaming partner party ids, optionally one party only: the
+// connection they are reached through (null when none), and whether their
+// roaming partner has a cpo roaming agreement (its customers charge at our
+// charge points) valid at sqlc.arg(at).
 func (q *Queries) EMSPPartyRoutes(ctx context.Context, arg EMSPPartyRoutesParams) ([]EMSPPartyRoutesRow, error) {
 	rows, err := q.db.Query(ctx, eMSPPartyRoutes, arg.At, arg.CountryCode, arg.PartyID)
 	if err != nil {
@@ -154,7 +153,6 @@ func (q *Queries) EMSPPartyRoutes(ctx context.Context, arg EMSPPartyRoutesParams
 			&i.CountryCode,
 			&i.PartyID,
 			&i.ConnectionID,
-			&i.ConnectionKind,
 			&i.Agreement,
 		); err != nil {
 			return nil, err

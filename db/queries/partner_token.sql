@@ -55,11 +55,12 @@ SELECT EXISTS (
 )::boolean;
 
 -- name: EMSPPartyRoutes :many
--- The eMSP parties we can ask to authorize a token in real time: reached
--- through a registered connection, with whether their roaming partner has a
--- cpo roaming agreement (its customers charge at our charge points) valid
--- at sqlc.arg(at). Optionally one party only.
-SELECT r.country_code, r.party_id, r.connection_id::uuid AS connection_id, c.kind AS connection_kind,
+-- The eMSP parties (role EMSP, or OTHER, which OCPI routes like an eMSP)
+-- known as roaming partner party ids, optionally one party only: the
+-- connection they are reached through (null when none), and whether their
+-- roaming partner has a cpo roaming agreement (its customers charge at our
+-- charge points) valid at sqlc.arg(at).
+SELECT r.country_code, r.party_id, r.connection_id,
     EXISTS (
         SELECT 1 FROM roaming_agreement a
         WHERE a.partner_id = r.partner_id AND a.role = 'cpo'
@@ -67,8 +68,7 @@ SELECT r.country_code, r.party_id, r.connection_id::uuid AS connection_id, c.kin
           AND (a.valid_until IS NULL OR a.valid_until > sqlc.arg(at)::timestamptz)
     )::boolean AS agreement
 FROM roaming_party_id r
-JOIN roaming_connection c ON c.id = r.connection_id
-WHERE r.role IN ('EMSP', 'OTHER') AND c.status = 'registered'
+WHERE r.role IN ('EMSP', 'OTHER')
   AND (sqlc.narg(country_code)::text IS NULL OR (r.country_code = sqlc.narg(country_code) AND r.party_id = sqlc.narg(party_id)))
 ORDER BY r.country_code, r.party_id, r.role;
 
