@@ -55,7 +55,8 @@ func (q *Queries) ClaimPushGroup(ctx context.Context, arg ClaimPushGroupParams) 
 }
 
 const completePushItem = `-- name: CompletePushItem :exec
-UPDATE ocpi_push SET items = $4, attempts = 0, last_error = NULL, last_sent_at = now(), updated_at = now()
+UPDATE ocpi_push SET items = $4, lease_until = $5, attempts = 0, last_error = NULL, last_sent_at = now(),
+    updated_at = now()
 WHERE connection_id = $1 AND module = $2 AND grp = $3
 `
 
@@ -64,6 +65,7 @@ type CompletePushItemParams struct {
 	Module       string
 	Grp          string
 	Items        []byte
+	LeaseUntil   *time.Time
 }
 
 func (q *Queries) CompletePushItem(ctx context.Context, arg CompletePushItemParams) error {
@@ -72,6 +74,29 @@ func (q *Queries) CompletePushItem(ctx context.Context, arg CompletePushItemPara
 		arg.Module,
 		arg.Grp,
 		arg.Items,
+		arg.LeaseUntil,
+	)
+	return err
+}
+
+const dropPushItems = `-- name: DropPushItems :exec
+UPDATE ocpi_push SET items = '[]', lease_until = NULL, attempts = 0, last_error = $4, updated_at = now()
+WHERE connection_id = $1 AND module = $2 AND grp = $3
+`
+
+type DropPushItemsParams struct {
+	ConnectionID uuid.UUID
+	Module       string
+	Grp          string
+	LastError    *string
+}
+
+func (q *Queries) DropPushItems(ctx context.Context, arg DropPushItemsParams) error {
+	_, err := q.db.Exec(ctx, dropPushItems,
+		arg.ConnectionID,
+		arg.Module,
+		arg.Grp,
+		arg.LastError,
 	)
 	return err
 }
@@ -131,6 +156,27 @@ func (q *Queries) EnsurePushGroup(ctx context.Context, arg EnsurePushGroupParams
 		arg.Grp,
 		arg.FromCountry,
 		arg.FromParty,
+	)
+	return err
+}
+
+const extendPushLease = `-- name: ExtendPushLease :exec
+UPDATE ocpi_push SET lease_until = $4 WHERE connection_id = $1 AND module = $2 AND grp = $3
+`
+
+type ExtendPushLeaseParams struct {
+	ConnectionID uuid.UUID
+	Module       string
+	Grp          string
+	LeaseUntil   *time.Time
+}
+
+func (q *Queries) ExtendPushLease(ctx context.Context, arg ExtendPushLeaseParams) error {
+	_, err := q.db.Exec(ctx, extendPushLease,
+		arg.ConnectionID,
+		arg.Module,
+		arg.Grp,
+		arg.LeaseUntil,
 	)
 	return err
 }
@@ -281,8 +327,9 @@ func (q *Queries) ReleasePushGroup(ctx context.Context, arg ReleasePushGroupPara
 }
 
 const setPushItems = `-- name: SetPushItems :exec
-UPDATE ocpi_push SET items = $4, seq = seq + 1, from_country = $5, from_party = $6,
-    next_attempt_at = least(next_attempt_at, now()), updated_at = now()
+UPDATE ocpi_push SET items = $4, seq = $5, from_country = $6, from_party = $7,
+    next_attempt_at = CASE WHEN attempts = 0 THEN least(next_attempt_at, now()) ELSE next_attempt_at END,
+    updated_at = now()
 WHERE connection_id = $1 AND module = $2 AND grp = $3
 `
 
@@ -291,18 +338,21 @@ type SetPushItemsParams struct {
 	Module       string
 	Grp          string
 	Items        []byte
+	Seq          int64
 	FromCountry  string
 	FromParty    string
 }
 
-// A writer added work: due now, attempts reset (a new change deserves a
-// prompt try even when the partner failed before).
+// A writer added work: due now, unless the partner is failing and the
+// group waits for its backoff (new changes must not hammer a partner that
+// is down; they go with the next attempt).
 func (q *Queries) SetPushItems(ctx context.Context, arg SetPushItemsParams) error {
 	_, err := q.db.Exec(ctx, setPushItems,
 		arg.ConnectionID,
 		arg.Module,
 		arg.Grp,
 		arg.Items,
+		arg.Seq,
 		arg.FromCountry,
 		arg.FromParty,
 	)

@@ -17,10 +17,12 @@ ON CONFLICT (connection_id, module, grp) DO NOTHING;
 SELECT * FROM ocpi_push WHERE connection_id = $1 AND module = $2 AND grp = $3 FOR UPDATE;
 
 -- name: SetPushItems :exec
--- A writer added work: due now, attempts reset (a new change deserves a
--- prompt try even when the partner failed before).
-UPDATE ocpi_push SET items = $4, seq = seq + 1, from_country = $5, from_party = $6,
-    next_attempt_at = least(next_attempt_at, now()), updated_at = now()
+-- A writer added work: due now, unless the partner is failing and the
+-- group waits for its backoff (new changes must not hammer a partner that
+-- is down; they go with the next attempt).
+UPDATE ocpi_push SET items = $4, seq = $5, from_country = $6, from_party = $7,
+    next_attempt_at = CASE WHEN attempts = 0 THEN least(next_attempt_at, now()) ELSE next_attempt_at END,
+    updated_at = now()
 WHERE connection_id = $1 AND module = $2 AND grp = $3;
 
 -- name: ClaimPushGroup :one
@@ -32,7 +34,15 @@ WHERE connection_id = $1 AND module = $2 AND grp = $3
 RETURNING *;
 
 -- name: CompletePushItem :exec
-UPDATE ocpi_push SET items = $4, attempts = 0, last_error = NULL, last_sent_at = now(), updated_at = now()
+UPDATE ocpi_push SET items = $4, lease_until = $5, attempts = 0, last_error = NULL, last_sent_at = now(),
+    updated_at = now()
+WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: ExtendPushLease :exec
+UPDATE ocpi_push SET lease_until = $4 WHERE connection_id = $1 AND module = $2 AND grp = $3;
+
+-- name: DropPushItems :exec
+UPDATE ocpi_push SET items = '[]', lease_until = NULL, attempts = 0, last_error = $4, updated_at = now()
 WHERE connection_id = $1 AND module = $2 AND grp = $3;
 
 -- name: FailPushGroup :exec

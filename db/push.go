@@ -1,0 +1,207 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/partner"
+	"github.com/roamnode/roamnode/roaming"
+)
+
+// EnqueuePush records a change to push (see roaming.Change) for every
+// registered connection whose partner listed a RECEIVER endpoint for the
+// module, in the caller's transaction q, so that the push exists exactly
+// when the change does. It returns the groups to kick after the commit
+// (worker.KickPush); a lost kick only delays the push until the sweeper.
+//
+// Groups are locked in connection id order (PushReceivers), so concurrent
+// writers cannot deadlock on them.
+func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.PushRef, error) {
+	if err := ch.Validate(); err != nil {
+		return nil, err
+	}
+	g := Q(q)
+	recv, err := g.PushReceivers(ctx, ch.Module)
+	if err != nil {
+		return nil, err
+	}
+	fields := slices.Clone(ch.Fields)
+	slices.Sort(fields)
+	var refs []roaming.PushRef
+	for _, r := range recv {
+		key := gen.EnsurePushGroupParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group, FromCountry: ch.FromCountry, FromParty: ch.FromParty}
+		if err := g.EnsurePushGroup(ctx, key); err != nil {
+			return nil, err
+		}
+		row, err := g.LockPushGroup(ctx, gen.LockPushGroupParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group})
+		if err != nil {
+			return nil, err
+		}
+		items, err := pushItems(row.Items)
+		if err != nil {
+			return nil, err
+		}
+		seq := row.Seq + 1
+		items = roaming.Coalesce(items, roaming.PushItem{Object: ch.Object, Method: ch.Method, Fields: fields, V: seq})
+		raw, _ := json.Marshal(items)
+		err = g.SetPushItems(ctx, gen.SetPushItemsParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group, Items: raw,
+			Seq: seq, FromCountry: ch.FromCountry, FromParty: ch.FromParty})
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, roaming.PushRef{ConnectionID: r.ID, Module: ch.Module, Group: ch.Group, Seq: seq, Attempts: row.Attempts})
+	}
+	return refs, nil
+}
+
+func pushItems(raw []byte) ([]roaming.PushItem, error) {
+	var items []roaming.PushItem
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func pushGroupOf(r gen.OcpiPush) (roaming.PushGroup, error) {
+	items, err := pushItems(r.Items)
+	return roaming.PushGroup{
+		PushRef:     roaming.PushRef{ConnectionID: r.ConnectionID, Module: r.Module, Group: r.Grp, Seq: r.Seq, Attempts: r.Attempts},
+		FromCountry: r.FromCountry, FromParty: r.FromParty, Items: items,
+	}, err
+}
+
+// DuePushGroups lists up to limit groups with due work that nobody holds
+// (the sweeper re-enqueues them).
+func DuePushGroups(ctx context.Context, q Querier, limit int32) ([]roaming.PushRef, error) {
+	rows, err := Q(q).DuePushGroups(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roaming.PushRef, len(rows))
+	for i, r := range rows {
+		out[i] = roaming.PushRef{ConnectionID: r.ConnectionID, Module: r.Module, Group: r.Grp}
+	}
+	return out, nil
+}
+
+// PendingPushes lists up to limit groups with items still to send, oldest
+// due first (for operators and tests).
+func PendingPushes(ctx context.Context, q Querier, limit int32) ([]roaming.PushGroup, error) {
+	rows, err := Q(q).ListPushGroups(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roaming.PushGroup, len(rows))
+	for i, r := range rows {
+		if out[i], err = pushGroupOf(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PushStore is the Postgres implementation of roaming.PushStore.
+type PushStore struct{ Pool *pgxpool.Pool }
+
+var _ roaming.PushStore = PushStore{}
+
+// Claim implements roaming.PushStore.
+func (s PushStore) Claim(ctx context.Context, ref roaming.PushRef, leaseUntil time.Time) (roaming.PushGroup, bool, error) {
+	row, err := Q(s.Pool).ClaimPushGroup(ctx, gen.ClaimPushGroupParams{ConnectionID: ref.ConnectionID, Module: ref.Module,
+		Grp: ref.Group, LeaseUntil: leaseUntil})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return roaming.PushGroup{}, false, nil
+	}
+	if err != nil {
+		return roaming.PushGroup{}, false, err
+	}
+	g, err := pushGroupOf(row)
+	return g, err == nil, err
+}
+
+// locked runs fn on the group's row, locked, in one transaction.
+func (s PushStore) locked(ctx context.Context, ref roaming.PushRef, fn func(q *gen.Queries, g roaming.PushGroup) error) error {
+	return InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		q := Q(tx)
+		row, err := q.LockPushGroup(ctx, gen.LockPushGroupParams{ConnectionID: ref.ConnectionID, Module: ref.Module, Grp: ref.Group})
+		if err != nil {
+			return err
+		}
+		g, err := pushGroupOf(row)
+		if err != nil {
+			return err
+		}
+		return fn(q, g)
+	})
+}
+
+// Complete implements roaming.PushStore.
+func (s PushStore) Complete(ctx context.Context, ref roaming.PushRef, sent roaming.PushItem, leaseUntil time.Time) (roaming.PushGroup, error) {
+	var out roaming.PushGroup
+	err := s.locked(ctx, ref, func(q *gen.Queries, g roaming.PushGroup) error {
+		g.Items = roaming.Completed(g.Items, sent)
+		raw, _ := json.Marshal(g.Items)
+		g.Attempts = 0
+		out = g
+		return q.CompletePushItem(ctx, gen.CompletePushItemParams{ConnectionID: ref.ConnectionID, Module: ref.Module,
+			Grp: ref.Group, Items: raw, LeaseUntil: &leaseUntil})
+	})
+	return out, err
+}
+
+// Release implements roaming.PushStore.
+func (s PushStore) Release(ctx context.Context, ref roaming.PushRef, seq int64, leaseUntil time.Time) (roaming.PushGroup, bool, error) {
+	var (
+		out      roaming.PushGroup
+		released bool
+	)
+	err := s.locked(ctx, ref, func(q *gen.Queries, g roaming.PushGroup) error {
+		if g.Seq == seq {
+			released = true
+			return q.ReleasePushGroup(ctx, gen.ReleasePushGroupParams{ConnectionID: ref.ConnectionID, Module: ref.Module, Grp: ref.Group})
+		}
+		out = g
+		return q.ExtendPushLease(ctx, gen.ExtendPushLeaseParams{ConnectionID: ref.ConnectionID, Module: ref.Module, Grp: ref.Group, LeaseUntil: &leaseUntil})
+	})
+	return out, released, err
+}
+
+// Fail implements roaming.PushStore.
+func (s PushStore) Fail(ctx context.Context, ref roaming.PushRef, retryAt time.Time, msg string) error {
+	return Q(s.Pool).FailPushGroup(ctx, gen.FailPushGroupParams{ConnectionID: ref.ConnectionID, Module: ref.Module,
+		Grp: ref.Group, NextAttemptAt: retryAt, LastError: &msg})
+}
+
+// Drop implements roaming.PushStore.
+func (s PushStore) Drop(ctx context.Context, ref roaming.PushRef) error {
+	msg := "dropped: the connection is no longer registered or has no " + ref.Module + " receiver"
+	return Q(s.Pool).DropPushItems(ctx, gen.DropPushItemsParams{ConnectionID: ref.ConnectionID, Module: ref.Module,
+		Grp: ref.Group, LastError: &msg})
+}
+
+// Receiver implements roaming.PushStore.
+func (s PushStore) Receiver(ctx context.Context, connID uuid.UUID, module string) (roaming.Target, string, bool, error) {
+	c, err := Connection(ctx, s.Pool, &connID, "", false)
+	if err != nil {
+		return roaming.Target{}, "", false, err
+	}
+	url, ok := c.Endpoint(module, "RECEIVER")
+	if c.Status != partner.StatusRegistered || c.TheirToken == nil || !ok {
+		return roaming.Target{}, "", false, nil
+	}
+	cc, pid := roaming.ReceiverParty(c.TheirRoles, module)
+	id := c.ID
+	return roaming.Target{ConnectionID: &id, Token: *c.TheirToken, Base64Token: c.TokenBase64,
+		ToCountry: cc, ToParty: pid, CountryCode: cc, PartyID: pid}, url, true, nil
+}
