@@ -59,6 +59,66 @@ type BillingAddress struct {
 	UpdatedAt         time.Time
 }
 
+type ChargeSession struct {
+	ID                uuid.UUID
+	Side              string
+	AdministrationID  *uuid.UUID
+	PartnerID         *uuid.UUID
+	ConnectionID      *uuid.UUID
+	CountryCode       string
+	PartyID           string
+	CdrID             string
+	CdrKey            string
+	SessionID         *string
+	StartAt           time.Time
+	EndAt             time.Time
+	TokenCountryCode  string
+	TokenPartyID      string
+	TokenUid          string
+	TokenUidKey       string
+	TokenType         string
+	TokenContractID   string
+	LocationID        string
+	EvseUid           string
+	EvseID            *string
+	EvseKey           string
+	ConnectorID       string
+	PowerType         *string
+	LocationCountry   *string
+	Currency          string
+	TotalEnergy       decimal.Decimal
+	TotalTime         decimal.Decimal
+	TotalParkingTime  decimal.Decimal
+	Credit            bool
+	CreditReferenceID *string
+	CreditedSessionID *uuid.UUID
+	State             string
+	Attempts          int32
+	NextAttemptAt     *time.Time
+	Bypass            []string
+	MatchLocationID   *uuid.UUID
+	MatchEvseID       *uuid.UUID
+	MatchEvseUid      *string
+	MatchConnectorID  *string
+	MatchMaxPowerKw   *decimal.Decimal
+	MatchDropoutAll   *bool
+	MatchTimeZone     *string
+	DropoutReason     *string
+	DropoutDetail     *string
+	DropoutCheck      *string
+	DropoutCaseID     *uuid.UUID
+	ReceivedAt        time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type ChargeSessionOriginal struct {
+	SessionID  uuid.UUID
+	Channel    string
+	Payload    string
+	ReceivedAt time.Time
+}
+
 type CpoDropoutReprocessRequest struct {
 	ID          uuid.UUID
 	EvseID      uuid.UUID
@@ -114,6 +174,36 @@ type CpoTariff struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type DropoutCase struct {
+	ID          uuid.UUID
+	Side        string
+	Reason      string
+	CountryCode string
+	PartyID     string
+	EvseKey     string
+	State       string
+	ResolvedAt  *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type InvalidChargeSession struct {
+	ID                  uuid.UUID
+	Side                string
+	Channel             string
+	ConnectionID        *uuid.UUID
+	PartnerID           *uuid.UUID
+	CountryCode         *string
+	PartyID             *string
+	CdrID               *string
+	CdrKey              *string
+	Payload             string
+	Problems            []byte
+	ReceivedAt          time.Time
+	ResolvedAt          *time.Time
+	ResolvedBySessionID *uuid.UUID
 }
 
 type MspToken struct {
@@ -434,4 +524,58 @@ type Seller struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type SessionThreshold struct {
+	ID               uuid.UUID
+	AdministrationID *uuid.UUID
+	PartnerID        *uuid.UUID
+	Overrides        []byte
+	UpdatedAt        time.Time
+}
+
+type WebhookDelivery struct {
+	ID             uuid.UUID
+	SubscriptionID uuid.UUID
+	At             time.Time
+	Outcome        string
+	FirstEventID   uuid.UUID
+	LastEventID    uuid.UUID
+	EventCount     int32
+	Attempt        int32
+	HttpStatus     *int32
+	DurationMs     int32
+	Error          *string
+}
+
+type WebhookHorizon struct {
+	One bool
+	Seq int64
+}
+
+type WebhookSubscription struct {
+	ID                      uuid.UUID
+	ExternalReference       *string
+	OwnerAccountID          uuid.UUID
+	Name                    *string
+	Url                     string
+	Kinds                   []string
+	Headers                 []byte
+	Secret                  string
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
+	BatchSize               int32
+	BatchLingerMs           int32
+	State                   string
+	CursorSeq               int64
+	Attempts                int32
+	FailingSince            *time.Time
+	NextAttemptAt           *time.Time
+	LastError               *string
+	LastDeliveredAt         *time.Time
+	LeaseOwner              *uuid.UUID
+	LeaseUntil              *time.Time
+	ExternalUpdatedAt       *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
 }

@@ -3,8 +3,6 @@ package session
 import (
 	"strings"
 	"time"
-
-	"github.com/roamnode/roamnode/domain/token"
 )
 
 // Miss says which level of the location match failed. The store's matcher
@@ -84,23 +82,23 @@ func AfterValidation(s ChargeSession, th Thresholds, f Facts, now time.Time) Out
 }
 
 // NormalizeEVSEID is the key EVSE ids are matched on: case-insensitive and
-// tolerant of separators ("NL*TNM*E0001" matches "nltnme0001"). Ids that
-// follow the eMI3 syntax are normalized by its rules; others are upper-cased
-// with separators and spaces removed.
+// tolerant of separators ("NL*TNM*E0001" matches "nltnme0001"): upper
+// case, letters and digits only. It is the same rule as the evse_id_key
+// of stored partner EVSEs (guide 003 → eMobility identifiers: EVSE ids are
+// accepted with or without separators); partners' ids need not follow the
+// eMI3 syntax, so this normalises without validating.
 func NormalizeEVSEID(id string) string {
-	if e, err := token.ParseEVSEID(id); err == nil {
-		return e.Normalized()
+	b := make([]byte, 0, len(id))
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			b = append(b, c-'a'+'A')
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			b = append(b, c)
+		}
 	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '*', '-', ' ', '_', '.':
-			return -1
-		}
-		if r >= 'a' && r <= 'z' {
-			return r - 'a' + 'A'
-		}
-		return r
-	}, id)
+	return string(b)
 }
 
 // CaseKey groups drop-outs into cases: the same side, reason, party and

@@ -111,8 +111,11 @@ type Place struct {
 // Match identifies the location, EVSE and connector the session was matched
 // to, with what the validity checks need of them.
 type Match struct {
-	LocationID  uuid.UUID
+	LocationID uuid.UUID
+	// EvseID is the EVSE's record id where it has one (our own EVSEs);
+	// partners' EVSEs are identified by location and EvseUID.
 	EvseID      uuid.UUID
+	EvseUID     string
 	ConnectorID string
 	// MaxPowerKW is the connector's maximum power; zero when unknown.
 	MaxPowerKW decimal.Decimal
