@@ -1,0 +1,363 @@
+package roaming
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	model "github.com/roamnode/roamnode/domain/partner"
+	"github.com/roamnode/roamnode/domain/network"
+	"github.com/roamnode/roamnode/ocpi"
+)
+
+// Pull synchronisation of partners' Locations and Tariffs (we are the
+// eMSP; mod_locations and mod_tariffs: "eMSPs who do not support Push mode
+// need to call GET on the CPO's Locations endpoint … regularly"). A run
+// walks the partner's Sender list page by page (transport_and_format,
+// pagination: Link rel="next"), stores each page in one transaction together
+// with the URL of the next page, and so holds one page in memory at a time
+// and resumes after a crash from the page it was on. The first run is a full
+// sync; later ones ask for date_from = start of the last successful run
+// minus a margin (network.PlanRun). Stored objects follow the receivers'
+// last_updated ordering, so a push newer than a pulled object wins.
+
+// ErrSyncLost ends a run whose claim was taken over by another process
+// (its heartbeat had gone stale): the other run continues from the cursor.
+var ErrSyncLost = errors.New("roaming: the sync run lost its claim to another run")
+
+// SyncRun identifies a claimed run.
+type SyncRun struct {
+	ConnectionID uuid.UUID
+	Module       network.Module
+	RunID        uuid.UUID
+}
+
+// SyncPage is one page's outcome, stored atomically with the cursor.
+type SyncPage struct {
+	Locations []network.Location
+	Tariffs   []network.Tariff
+	// Ignored counts objects of parties that are not the connection's
+	// (transport_and_format → Client Owned Object Pull: "these objects may
+	// be ignored"); Rejected counts objects that fail validation, with the
+	// last reason. Neither stops the run.
+	Ignored       int
+	Rejected      int
+	LastRejection string
+}
+
+// SyncStore is what pull synchronisation needs from storage (db implements it).
+type SyncStore interface {
+	// Connection loads a connection.
+	Connection(ctx context.Context, id uuid.UUID) (model.Connection, error)
+	// OwnParties are our parties (the eMSP one names us in routing headers).
+	OwnParties(ctx context.Context) ([]model.OwnParty, error)
+	// Parties are the parties of the connection with role CPO: the owners
+	// whose objects we accept.
+	Parties(ctx context.Context, connID uuid.UUID) ([]model.PartyRef, error)
+	// Claim takes the sync of (connection, module) for run unless a live
+	// run (heartbeat at or after staleBefore) holds it: ok is false then.
+	// The state is the row as it was, for network.PlanRun.
+	Claim(ctx context.Context, run SyncRun, staleBefore, now time.Time) (network.SyncState, bool, error)
+	// Start records a new run's mode, date_from and first page.
+	Start(ctx context.Context, run SyncRun, plan network.Plan, firstURL string, now time.Time) error
+	// SavePage stores a page and the next page to fetch (nil after the
+	// last) in one transaction; ErrSyncLost when the claim is gone.
+	SavePage(ctx context.Context, run SyncRun, page SyncPage, next *string, now time.Time) (applied int, err error)
+	// Finish ends a run that reached the last page.
+	Finish(ctx context.Context, run SyncRun, now time.Time) error
+	// Fail ends a run on an error, keeping its cursor.
+	Fail(ctx context.Context, run SyncRun, reason string, now time.Time) error
+}
+
+// Syncer runs pull synchronisations.
+type Syncer struct {
+	Store  SyncStore
+	Client *Client
+	Log    *slog.Logger
+	// Margin is subtracted from the last successful run's start to give
+	// the next date_from (default 5 min).
+	Margin time.Duration
+	// Stale is how long a run may go without a heartbeat (one per page)
+	// before another process may take it over (default 2 min: longer than
+	// a page fetch with its retries).
+	Stale time.Duration
+	// PageLimit, when positive, is sent as limit (the partner may lower it).
+	PageLimit int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// SyncResult says what a run did.
+type SyncResult struct {
+	// Skipped: another live run holds this sync; nothing was done.
+	Skipped bool
+	Resumed bool
+	Mode    string
+	Pages   int
+	// Objects is the number of valid objects received, Applied how many
+	// were stored (the others were older than what we had).
+	Objects  int
+	Applied  int
+	Ignored  int
+	Rejected int
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Syncer) withDefaults() {
+	if s.Margin == 0 {
+		s.Margin = 5 * time.Minute
+	}
+	if s.Stale == 0 {
+		s.Stale = 2 * time.Minute
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+}
+
+// ErrNoSender: the partner offers no Sender endpoint of the module, so
+// there is nothing to pull.
+var ErrNoSender = errors.New("roaming: the partner has no sender endpoint for this module")
+
+// Sync runs (or resumes) the pull synchronisation of one module from one
+// connection. It returns when the run reaches the last page, fails, or ctx
+// ends; a failed or interrupted run keeps its cursor and the next call
+// resumes it. It is safe to call concurrently from several processes: one
+// run holds the sync at a time.
+func (s *Syncer) Sync(ctx context.Context, connID uuid.UUID, module network.Module) (SyncResult, error) {
+	s.withDefaults()
+	if !module.Valid() {
+		return SyncResult{}, fmt.Errorf("roaming: cannot pull module %q", module)
+	}
+	conn, err := s.Store.Connection(ctx, connID)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if conn.Status != model.StatusRegistered || conn.TheirToken == nil {
+		return SyncResult{}, fmt.Errorf("roaming: connection %s is not registered", connID)
+	}
+	endpoint, ok := conn.Endpoint(string(module), string(ocpi.InterfaceSender))
+	if !ok {
+		return SyncResult{}, ErrNoSender
+	}
+	origin, err := parseAbsolute(endpoint)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	run := SyncRun{ConnectionID: connID, Module: module, RunID: uuid.Must(uuid.NewV7())}
+	now := s.now()
+	state, ok, err := s.Store.Claim(ctx, run, now.Add(-s.Stale), now)
+	if err != nil || !ok {
+		return SyncResult{Skipped: !ok}, err
+	}
+	plan := network.PlanRun(state, s.Margin)
+	res := SyncResult{Resumed: plan.Resume, Mode: plan.Mode}
+	cursor := ""
+	if plan.Resume {
+		cursor = *state.NextURL
+	} else {
+		cursor = firstPage(endpoint, plan.DateFrom, s.PageLimit)
+		if err := s.Store.Start(ctx, run, plan, cursor, now); err != nil {
+			return res, err
+		}
+	}
+	t, owners, err := s.target(ctx, conn)
+	if err != nil {
+		return res, s.fail(ctx, run, err)
+	}
+	s.Log.Info("pull sync started", "connection_id", connID, "module", module, "mode", plan.Mode, "resumed", plan.Resume)
+	err = s.walk(ctx, t, origin, cursor, module, owners, run, &res)
+	if err != nil {
+		return res, s.fail(ctx, run, err)
+	}
+	if err := s.Store.Finish(ctx, run, s.now()); err != nil {
+		return res, err
+	}
+	s.Log.Info("pull sync finished", "connection_id", connID, "module", module, "mode", plan.Mode, "pages", res.Pages,
+		"objects", res.Objects, "applied", res.Applied, "ignored", res.Ignored, "rejected", res.Rejected)
+	return res, nil
+}
+
+// fail records err on the run (even when ctx has ended: a shutdown is an
+// orderly stop, and the next run resumes at once instead of waiting for
+// the heartbeat to go stale) and returns it.
+func (s *Syncer) fail(ctx context.Context, run SyncRun, err error) error {
+	if errors.Is(err, ErrSyncLost) {
+		return err
+	}
+	msg := err.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	if ferr := s.Store.Fail(context.WithoutCancel(ctx), run, msg, s.now()); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	s.Log.Warn("pull sync failed", "connection_id", run.ConnectionID, "module", run.Module, "err", err)
+	return err
+}
+
+// target is how we call the partner: its token, and our eMSP party in the
+// routing "from" headers when it is unambiguous.
+func (s *Syncer) target(ctx context.Context, conn model.Connection) (Target, map[model.PartyRef]bool, error) {
+	t := Target{ConnectionID: &conn.ID, Token: *conn.TheirToken, Base64Token: conn.TokenBase64}
+	own, err := s.Store.OwnParties(ctx)
+	if err != nil {
+		return t, nil, err
+	}
+	var emsp []model.OwnParty
+	for _, o := range own {
+		if o.Role == model.RoleEMSP {
+			emsp = append(emsp, o)
+		}
+	}
+	if len(emsp) == 1 {
+		t.FromCountry, t.FromParty = emsp[0].CountryCode, emsp[0].PartyID
+	}
+	parties, err := s.Store.Parties(ctx, conn.ID)
+	if err != nil {
+		return t, nil, err
+	}
+	owners := make(map[model.PartyRef]bool, len(parties))
+	for _, p := range parties {
+		owners[p] = true
+	}
+	return t, owners, nil
+}
+
+// firstPage is the Sender list URL with date_from (and limit).
+func firstPage(endpoint string, from *time.Time, limit int) string {
+	q := url.Values{}
+	if from != nil {
+		q.Set(ocpi.ParamDateFrom, ocpi.NewDateTime(*from).String())
+	}
+	if limit > 0 {
+		q.Set(ocpi.ParamLimit, strconv.Itoa(limit))
+	}
+	if len(q) == 0 {
+		return endpoint
+	}
+	sep := "?"
+	if strings.Contains(endpoint, "?") {
+		sep = "&"
+	}
+	return endpoint + sep + q.Encode()
+}
+
+// walk fetches pages from cur until the last one, storing each with the
+// next page's URL. Links are resolved against the page that carried them
+// and must stay on the partner's host (our token must not go elsewhere); a
+// link to a page already fetched in this walk ends it with ErrPageLoop.
+func (s *Syncer) walk(ctx context.Context, t Target, origin *url.URL, cur string, module network.Module,
+	owners map[model.PartyRef]bool, run SyncRun, res *SyncResult) error {
+	seen := map[string]struct{}{}
+	for page := 1; ; page++ {
+		if page > s.Client.opts.MaxPages {
+			return &PageError{NextURL: cur, Page: page, Err: ErrTooManyPages}
+		}
+		if err := ctx.Err(); err != nil {
+			return &PageError{NextURL: cur, Page: page, Err: err}
+		}
+		seen[cur] = struct{}{}
+		resp, err := s.Client.Do(ctx, t, http.MethodGet, cur, nil)
+		if err != nil {
+			return &PageError{NextURL: cur, Page: page, Err: err}
+		}
+		var next *string
+		if link, ok := nextLink(resp.Header); ok {
+			n, err := resolveLink(origin, cur, link)
+			if err != nil {
+				return &PageError{NextURL: link, Page: page + 1, Err: err}
+			}
+			if _, dup := seen[n]; dup {
+				return &PageError{NextURL: n, Page: page + 1, Err: ErrPageLoop}
+			}
+			next = &n
+		}
+		sp, err := decodePage(resp.Envelope.Data, module, owners)
+		if err != nil {
+			return &PageError{NextURL: cur, Page: page, Err: err}
+		}
+		applied, err := s.Store.SavePage(ctx, run, sp, next, s.now())
+		if err != nil {
+			return &PageError{NextURL: cur, Page: page, Err: err}
+		}
+		res.Pages++
+		res.Objects += len(sp.Locations) + len(sp.Tariffs)
+		res.Applied += applied
+		res.Ignored += sp.Ignored
+		res.Rejected += sp.Rejected
+		if next == nil {
+			return nil
+		}
+		cur = *next
+	}
+}
+
+// decodePage decodes a page's objects one by one, so that one invalid
+// object is counted and skipped rather than failing the page, and keeps
+// those of the connection's parties.
+func decodePage(data json.RawMessage, module network.Module, owners map[model.PartyRef]bool) (SyncPage, error) {
+	var raw []json.RawMessage
+	if len(data) > 0 && string(data) != "null" {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return SyncPage{}, fmt.Errorf("roaming: the page's data is not an array of objects: %w", err)
+		}
+	}
+	var sp SyncPage
+	reject := func(i int, err error) {
+		sp.Rejected++
+		sp.LastRejection = fmt.Sprintf("object %d of a page: %v", i, err)
+	}
+	for i, r := range raw {
+		switch module {
+		case network.ModuleLocations:
+			l, err := ocpi.DecodeLocation(r)
+			if err != nil {
+				reject(i, err)
+				continue
+			}
+			n, err := l.ToNetwork()
+			if err != nil {
+				reject(i, err)
+				continue
+			}
+			if !owners[model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}] {
+				sp.Ignored++
+				continue
+			}
+			sp.Locations = append(sp.Locations, n)
+		case network.ModuleTariffs:
+			tr, err := ocpi.DecodeTariff(r)
+			if err != nil {
+				reject(i, err)
+				continue
+			}
+			n, err := tr.ToNetwork()
+			if err != nil {
+				reject(i, err)
+				continue
+			}
+			if !owners[model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}] {
+				sp.Ignored++
+				continue
+			}
+			sp.Tariffs = append(sp.Tariffs, n)
+		}
+	}
+	return sp, nil
+}
