@@ -1,0 +1,310 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/location"
+	"github.com/roamnode/roamnode/ocpi"
+)
+
+// Our charge points as CPO. A record keeps the OCPI object itself (the
+// wire type is the most precise statement of "every OCPI field") next to
+// the back-office fields the guide adds.
+
+// CPOLocation is one of our locations. Location.ID, CountryCode, PartyID
+// and LastUpdated are authoritative; Location.EVSEs is always empty (EVSEs
+// are records of their own).
+type CPOLocation struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	Location          ocpi.Location
+	// DeactivatedAt: from then on the location is out of service; its EVSEs
+	// are published with status REMOVED (mod_locations: "A Location without
+	// any valid EVSE object can be considered expired").
+	DeactivatedAt     *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// CPOEVSE is one of our EVSEs, with its connectors.
+type CPOEVSE struct {
+	ID           uuid.UUID
+	LocationUUID uuid.UUID
+	// LocationID is the OCPI id of the EVSE's location (never changes).
+	LocationID        string
+	ExternalReference *string
+	EVSE              ocpi.EVSE
+	StatusUpdatedAt   time.Time
+	// ReimbursementMandatory: sessions at this EVSE must be reimbursed to
+	// the site owner (a session without an arrangement drops out).
+	ReimbursementMandatory bool
+	// DropoutAllChargesessions moves every incoming session at this EVSE
+	// into a drop-out case (guide → Safe EVSE configuration).
+	DropoutAllChargesessions bool
+	ExternalUpdatedAt        *time.Time
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+// keyLookup loads one record by its OCPI identifier (case-insensitive) or
+// by external reference, with FOR UPDATE when lock is set.
+func keyLookup[R any](ctx context.Context, what, id, ref string, lock bool,
+	byKey, lockByKey func(context.Context, string) (R, error),
+	byRef, lockByRef func(context.Context, *string) (R, error)) (R, error) {
+	var (
+		r   R
+		err error
+	)
+	switch {
+	case ref == "" && lock:
+		r, err = lockByKey(ctx, location.KeyOf(id))
+	case ref == "":
+		r, err = byKey(ctx, location.KeyOf(id))
+	case lock:
+		r, err = lockByRef(ctx, &ref)
+	default:
+		r, err = byRef(ctx, &ref)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		if ref != "" {
+			id = "ext_ref." + ref
+		}
+		return r, fault.NotFound("not_found", "%s %s does not exist", what, id)
+	}
+	return r, err
+}
+
+// translateKey maps a duplicate OCPI identifier to its field.
+func translateKey(err error, field string) error {
+	if code, constraint := pgCode(err); code == codeUniqueViolation && strings.HasSuffix(constraint, "_key_key") {
+		return &fault.Error{Kind: fault.KindConflict, Code: "duplicate", Message: "a record with this value already exists",
+			Fields: []fault.Field{{Path: field, Message: "is already used by another record"}}}
+	}
+	return Translate(err)
+}
+
+// CPOLocationByID loads a location by OCPI id (ref empty) or external
+// reference.
+func CPOLocationByID(ctx context.Context, q Querier, id, ref string, lock bool) (CPOLocation, error) {
+	g := Q(q)
+	r, err := keyLookup(ctx, "cpo-evse-location", id, ref, lock, g.GetCPOLocationByKey, g.LockCPOLocationByKey, g.GetCPOLocationByRef, g.LockCPOLocationByRef)
+	if err != nil {
+		return CPOLocation{}, err
+	}
+	return cpoLocationOf(r)
+}
+
+// CPOLocationByUUID loads a location by record id.
+func CPOLocationByUUID(ctx context.Context, q Querier, id uuid.UUID) (CPOLocation, error) {
+	r, err := Q(q).GetCPOLocation(ctx, id)
+	if err != nil {
+		return CPOLocation{}, notFound(err, "cpo-evse-location", id)
+	}
+	return cpoLocationOf(r)
+}
+
+func cpoLocationOf(r gen.CpoLocation) (CPOLocation, error) {
+	var l ocpi.Location
+	if err := json.Unmarshal(r.Doc, &l); err != nil {
+		return CPOLocation{}, err
+	}
+	l.ID, l.CountryCode, l.PartyID, l.LastUpdated, l.EVSEs = r.LocationID, r.CountryCode, r.PartyID, ocpi.NewDateTime(r.LastUpdated), nil
+	return CPOLocation{ID: r.ID, ExternalReference: r.ExternalReference, Location: l, DeactivatedAt: r.DeactivatedAt,
+		ExternalUpdatedAt: r.ExternalUpdatedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
+}
+
+func cpoLocationsOf(rows []gen.CpoLocation) ([]CPOLocation, error) {
+	out := make([]CPOLocation, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = cpoLocationOf(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ListCPOLocations returns a page of locations (Admin API).
+func ListCPOLocations(ctx context.Context, q Querier, p gen.ListCPOLocationsParams) ([]CPOLocation, error) {
+	rows, err := Q(q).ListCPOLocations(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return cpoLocationsOf(rows)
+}
+
+// SaveCPOLocation inserts or updates a location. The OCPI id and party
+// never change after creation.
+func SaveCPOLocation(ctx context.Context, q Querier, l CPOLocation, isNew bool) error {
+	doc := l.Location
+	doc.EVSEs = nil
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	lu := l.Location.LastUpdated.UTC()
+	if isNew {
+		err = Q(q).InsertCPOLocation(ctx, gen.InsertCPOLocationParams{ID: l.ID, LocationID: l.Location.ID,
+			LocationKey: location.KeyOf(l.Location.ID), ExternalReference: l.ExternalReference, CountryCode: l.Location.CountryCode,
+			PartyID: l.Location.PartyID, Doc: raw, DeactivatedAt: l.DeactivatedAt, LastUpdated: lu,
+			ExternalUpdatedAt: l.ExternalUpdatedAt, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt})
+	} else {
+		err = Q(q).UpdateCPOLocation(ctx, gen.UpdateCPOLocationParams{ID: l.ID, ExternalReference: l.ExternalReference, Doc: raw,
+			DeactivatedAt: l.DeactivatedAt, LastUpdated: lu, ExternalUpdatedAt: l.ExternalUpdatedAt, UpdatedAt: l.UpdatedAt})
+	}
+	return translateKey(err, "location_id")
+}
+
+// TouchCPOLocation moves a location's last_updated forward to at (an EVSE
+// or connector of it changed).
+func TouchCPOLocation(ctx context.Context, q Querier, id uuid.UUID, at time.Time) error {
+	return Q(q).TouchCPOLocation(ctx, gen.TouchCPOLocationParams{ID: id, LastUpdated: at})
+}
+
+// CPOEVSEByUID loads an EVSE by OCPI uid (ref empty) or external reference.
+func CPOEVSEByUID(ctx context.Context, q Querier, uid, ref string, lock bool) (CPOEVSE, error) {
+	g := Q(q)
+	r, err := keyLookup(ctx, "cpo-evse", uid, ref, lock, g.GetCPOEVSEByKey, g.LockCPOEVSEByKey, g.GetCPOEVSEByRef, g.LockCPOEVSEByRef)
+	if err != nil {
+		return CPOEVSE{}, err
+	}
+	return cpoEVSEOf(r)
+}
+
+func cpoEVSEOf(r gen.CpoEvse) (CPOEVSE, error) {
+	var e ocpi.EVSE
+	if err := json.Unmarshal(r.Doc, &e); err != nil {
+		return CPOEVSE{}, err
+	}
+	e.UID, e.Status, e.LastUpdated = r.EvseUid, r.Status, ocpi.NewDateTime(r.LastUpdated)
+	return CPOEVSE{ID: r.ID, LocationUUID: r.LocationUuid, LocationID: r.LocationID, ExternalReference: r.ExternalReference,
+		EVSE: e, StatusUpdatedAt: r.StatusUpdatedAt, ReimbursementMandatory: r.ReimbursementMandatory,
+		DropoutAllChargesessions: r.DropoutAllChargesessions, ExternalUpdatedAt: r.ExternalUpdatedAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
+}
+
+func cpoEVSEsOf(rows []gen.CpoEvse) ([]CPOEVSE, error) {
+	out := make([]CPOEVSE, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = cpoEVSEOf(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ListCPOEVSEs returns a page of EVSEs (Admin API).
+func ListCPOEVSEs(ctx context.Context, q Querier, p gen.ListCPOEVSEsParams) ([]CPOEVSE, error) {
+	rows, err := Q(q).ListCPOEVSEs(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return cpoEVSEsOf(rows)
+}
+
+// EVSEsOfLocations returns the EVSEs of the locations (record ids), in
+// location and creation order.
+func EVSEsOfLocations(ctx context.Context, q Querier, ids []uuid.UUID) ([]CPOEVSE, error) {
+	rows, err := Q(q).EVSEsOfLocations(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return cpoEVSEsOf(rows)
+}
+
+// SaveCPOEVSE inserts or updates an EVSE. Its uid and location never
+// change after creation.
+func SaveCPOEVSE(ctx context.Context, q Querier, e CPOEVSE, isNew bool) error {
+	raw, err := json.Marshal(e.EVSE)
+	if err != nil {
+		return err
+	}
+	var evseID *string
+	if e.EVSE.EvseID != "" {
+		v := e.EVSE.EvseID
+		evseID = &v
+	}
+	lu := e.EVSE.LastUpdated.UTC()
+	if isNew {
+		err = Q(q).InsertCPOEVSE(ctx, gen.InsertCPOEVSEParams{ID: e.ID, EvseUid: e.EVSE.UID, EvseKey: location.KeyOf(e.EVSE.UID),
+			LocationUuid: e.LocationUUID, LocationID: e.LocationID, ExternalReference: e.ExternalReference, EvseID: evseID,
+			Status: e.EVSE.Status, StatusUpdatedAt: e.StatusUpdatedAt, Doc: raw, ReimbursementMandatory: e.ReimbursementMandatory,
+			DropoutAllChargesessions: e.DropoutAllChargesessions, LastUpdated: lu, ExternalUpdatedAt: e.ExternalUpdatedAt,
+			CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt})
+	} else {
+		err = Q(q).UpdateCPOEVSE(ctx, gen.UpdateCPOEVSEParams{ID: e.ID, ExternalReference: e.ExternalReference, EvseID: evseID,
+			Status: e.EVSE.Status, StatusUpdatedAt: e.StatusUpdatedAt, Doc: raw, ReimbursementMandatory: e.ReimbursementMandatory,
+			DropoutAllChargesessions: e.DropoutAllChargesessions, LastUpdated: lu, ExternalUpdatedAt: e.ExternalUpdatedAt,
+			UpdatedAt: e.UpdatedAt})
+	}
+	return translateKey(err, "evse_uid")
+}
+
+// RequestDropoutReprocess records that the sessions dropped out because of
+// the EVSE's dropout_all_chargesessions flag are to be processed again
+// (guide → Safe EVSE configuration, reprocess_dropouts). The session
+// pipeline consumes open requests with OpenDropoutReprocessRequests and
+// ConsumeDropoutReprocessRequest.
+func RequestDropoutReprocess(ctx context.Context, q Querier, evse CPOEVSE, at time.Time) error {
+	return Q(q).InsertDropoutReprocessRequest(ctx, gen.InsertDropoutReprocessRequestParams{ID: uuid.Must(uuid.NewV7()),
+		EvseID: evse.ID, EvseUid: evse.EVSE.UID, RequestedAt: at})
+}
+
+// OpenDropoutReprocessRequests returns up to limit requests not yet
+// consumed, oldest first.
+func OpenDropoutReprocessRequests(ctx context.Context, q Querier, limit int32) ([]gen.CpoDropoutReprocessRequest, error) {
+	return Q(q).OpenDropoutReprocessRequests(ctx, limit)
+}
+
+// ConsumeDropoutReprocessRequest marks a request handled.
+func ConsumeDropoutReprocessRequest(ctx context.Context, q Querier, id uuid.UUID, at time.Time) error {
+	return Q(q).ConsumeDropoutReprocessRequest(ctx, gen.ConsumeDropoutReprocessRequestParams{ID: id, ConsumedAt: &at})
+}
+
+// OCPILocations returns one page of a party's locations for the OCPI
+// sender (last_updated window, oldest first), each with its EVSEs, and the
+// total count of the window.
+func OCPILocations(ctx context.Context, q Querier, country, party string, from, to *time.Time, offset, limit int) ([]CPOLocation, [][]CPOEVSE, int, error) {
+	g := Q(q)
+	total, err := g.CountOCPILocations(ctx, gen.CountOCPILocationsParams{CountryCode: country, PartyID: party, DateFrom: from, DateTo: to})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	rows, err := g.PageOCPILocations(ctx, gen.PageOCPILocationsParams{CountryCode: country, PartyID: party, DateFrom: from,
+		DateTo: to, PageOffset: int32(offset), PageLimit: int32(limit)})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	locs, err := cpoLocationsOf(rows)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ids := make([]uuid.UUID, len(locs))
+	for i, l := range locs {
+		ids[i] = l.ID
+	}
+	evses, err := EVSEsOfLocations(ctx, q, ids)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	byLoc := map[uuid.UUID][]CPOEVSE{}
+	for _, e := range evses {
+		byLoc[e.LocationUUID] = append(byLoc[e.LocationUUID], e)
+	}
+	out := make([][]CPOEVSE, len(locs))
+	for i, l := range locs {
+		out[i] = byLoc[l.ID]
+	}
+	return locs, out, int(total), nil
+}
