@@ -28,6 +28,9 @@ type Options struct {
 	// Registrar runs OCPI credentials handshakes for the roaming-connection
 	// actions (register, rotate, unregister).
 	Registrar *roaming.Registrar
+	// WebhookAllowPrivate lets webhook subscriptions target loopback,
+	// link-local and private addresses (ROAMNODE_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 }
 
 // API is the Admin API.
@@ -94,6 +97,7 @@ func (a *API) Mount(app *fiber.App) {
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
 	a.mountRoaming(v1)
+	a.mountWebhooks(v1)
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

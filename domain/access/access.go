@@ -33,6 +33,7 @@ const (
 // families added in later versions).
 var Families = []string{
 	"seller", "administration", "customer", "api-account", "roaming",
+	"webhook", // webhook subscriptions and their delivery log
 }
 
 // All is the permission that grants every family at write level.
