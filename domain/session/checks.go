@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/roamnode/roamnode/domain/iso"
@@ -158,6 +159,9 @@ type Facts struct {
 	// TokenKnown: the MSP token exists (MSP side only; a CPO session's token
 	// belongs to a partner and is checked when it is authorized).
 	TokenKnown bool
+	// AdministrationID is the administration of our token's owner (MSP
+	// side), which the session is billed in; nil when unknown.
+	AdministrationID *uuid.UUID
 }
 
 // Validate runs the validity checks that s does not bypass and returns the

@@ -3,6 +3,8 @@ package session
 import (
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Miss says which level of the location match failed. The store's matcher
@@ -45,6 +47,9 @@ type Outcome struct {
 	// Check is the failed validity check of a drop-out, empty for a match
 	// drop-out.
 	Check Check
+	// AdministrationID is the administration the validation step found
+	// the session to belong to (nil: unchanged).
+	AdministrationID *uuid.UUID
 }
 
 // AfterMatch decides what follows a match attempt made at now: found
@@ -110,12 +115,15 @@ type CaseKey struct {
 	Reason      string
 	CountryCode string
 	PartyID     string
-	EVSE        string // normalized EVSE id, else the EVSE uid
+	EVSE        string // normalized EVSE id, else the normalized EVSE uid
 }
 
 // KeyOf returns the case key of a session dropped out with reason.
 func KeyOf(s ChargeSession, reason string) CaseKey {
 	evse := NormalizeEVSEID(s.Location.EvseID)
+	if evse == "" {
+		evse = NormalizeEVSEID(s.Location.EvseUID)
+	}
 	if evse == "" {
 		evse = strings.ToUpper(s.Location.EvseUID)
 	}

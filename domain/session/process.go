@@ -1,0 +1,76 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/roamnode/roamnode/domain/fault"
+)
+
+// Matcher finds the location, EVSE and connector a session happened at,
+// among partners' locations (MSP side) or our own (CPO side). It reports
+// the deepest level it could not find as a Miss; an error is a failure of
+// the store, not a miss.
+type Matcher interface {
+	Match(ctx context.Context, s ChargeSession) (*Match, Miss, error)
+}
+
+// Lookup gives the validity checks what only a store knows: the facts
+// about the session (its token) and the thresholds that apply to it
+// (defaults layered with its administration's and partner's overrides).
+type Lookup interface {
+	Facts(ctx context.Context, s ChargeSession) (Facts, error)
+	Thresholds(ctx context.Context, s ChargeSession, admin *uuid.UUID, defaults Thresholds) (Thresholds, error)
+}
+
+// Queue hands a pending session to the worker for its next step at a
+// time. Implementations must make a duplicate (same session, state and
+// attempt count) a no-op; Postgres stays the record of pending work, so an
+// enqueue that fails is caught up by the sweeper.
+type Queue interface {
+	Enqueue(ctx context.Context, id uuid.UUID, state State, attempts int, at time.Time) error
+}
+
+// Pipeline runs the steps of a session: match (retried on Schedule), then
+// the validity checks with Defaults as base thresholds. Pricing,
+// reimbursement and roaming cost are later steps that start from
+// ReadyForPricing; they add cases to Step without changing these.
+type Pipeline struct {
+	Matcher  Matcher
+	Lookup   Lookup
+	Schedule Schedule
+	Defaults Thresholds
+}
+
+// Step returns the outcome of the step owed on s at now. It only decides;
+// the caller commits the outcome (with an optimistic check on s.State and
+// s.Attempts, so that a step run twice commits once).
+func (p Pipeline) Step(ctx context.Context, s ChargeSession, now time.Time) (Outcome, error) {
+	switch s.State {
+	case Received, Matching:
+		m, miss, err := p.Matcher.Match(ctx, s)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return AfterMatch(s, m, miss, p.Schedule, now), nil
+	case Validating:
+		f, err := p.Lookup.Facts(ctx, s)
+		if err != nil {
+			return Outcome{}, err
+		}
+		admin := s.AdministrationID
+		if f.AdministrationID != nil {
+			admin = f.AdministrationID
+		}
+		th, err := p.Lookup.Thresholds(ctx, s, admin, p.Defaults)
+		if err != nil {
+			return Outcome{}, err
+		}
+		o := AfterValidation(s, th, f, now)
+		o.AdministrationID = admin
+		return o, nil
+	}
+	return Outcome{}, fault.Conflict("not_pending", "no step is owed on a session that is %s", s.State)
+}
