@@ -205,8 +205,8 @@ func (w *webhooks) drainSubscription(ctx context.Context, id uuid.UUID) error {
 
 	sub := db.WebhookSubscriptionOf(row)
 	owner, err := db.APIAccount(ctx, w.d.Pool, &sub.OwnerAccountID, "", false)
-	if err != nil {
-		return err
+	if err != nil || owner.Disabled {
+		return err // a disabled owner's subscriptions wait (the dispatcher skips them)
 	}
 	start, renewed := time.Now(), time.Now()
 	var idleSince, lingerSince time.Time

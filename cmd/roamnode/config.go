@@ -12,6 +12,8 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/roamnode/roamnode/worker"
 )
 
 // Config is every setting of the node, read from the environment.
@@ -33,6 +35,14 @@ type Config struct {
 	ExchangeKeep    time.Duration `env:"ROAMNODE_EXCHANGE_RETENTION" envDefault:"720h"`
 	ExchangeBody    int           `env:"ROAMNODE_EXCHANGE_BODY_BYTES" envDefault:"4096"`
 	LogLevel        string        `env:"ROAMNODE_LOG_LEVEL" envDefault:"info"`
+
+	// Webhooks (README → Webhooks).
+	WebhookAllowPrivate bool          `env:"ROAMNODE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	WebhookTimeout      time.Duration `env:"ROAMNODE_WEBHOOK_TIMEOUT" envDefault:"10s"`
+	WebhookFailingAfter time.Duration `env:"ROAMNODE_WEBHOOK_FAILING_AFTER" envDefault:"15m"`
+	WebhookMaxBackoff   time.Duration `env:"ROAMNODE_WEBHOOK_MAX_BACKOFF" envDefault:"5m"`
+	WebhookPoll         time.Duration `env:"ROAMNODE_WEBHOOK_POLL" envDefault:"50ms"`
+	WebhookLogRetention time.Duration `env:"ROAMNODE_WEBHOOK_LOG_RETENTION" envDefault:"720h"`
 }
 
 // loadConfig parses the environment; the error names the one setting that
@@ -94,10 +104,20 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	if c.ExchangeKeep < time.Hour {
 		return c, errors.New("ROAMNODE_EXCHANGE_RETENTION must be at least 1h (e.g. 720h for 30 days)")
 	}
+	if c.WebhookTimeout < time.Second || c.WebhookPoll < 5*time.Millisecond || c.WebhookPoll > 10*time.Second ||
+		c.WebhookMaxBackoff < time.Second || c.WebhookFailingAfter < time.Minute || c.WebhookLogRetention < time.Hour {
+		return c, errors.New("ROAMNODE_WEBHOOK_*: TIMEOUT ≥ 1s, POLL between 5ms and 10s, MAX_BACKOFF ≥ 1s, FAILING_AFTER ≥ 1m, LOG_RETENTION ≥ 1h")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return c, errors.New("ROAMNODE_LOG_LEVEL must be one of debug, info, warn, error")
 	}
 	return c, nil
+}
+
+// webhookOptions are the worker's webhook settings.
+func (c Config) webhookOptions() worker.WebhookOptions {
+	return worker.WebhookOptions{AllowPrivate: c.WebhookAllowPrivate, Timeout: c.WebhookTimeout, FailingAfter: c.WebhookFailingAfter,
+		MaxBackoff: c.WebhookMaxBackoff, Poll: c.WebhookPoll, LogRetention: c.WebhookLogRetention}
 }

@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	exchanges := db.NewExchangeLog(pool, log, 10000)
 	defer exchanges.Close() // after the app has drained: flushes what is queued
 	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: log, Version: version, PublicURL: cfg.PublicURL, AccessLog: cfg.AccessLog,
-		Recorder: exchanges, ExchangeBodyBytes: cfg.ExchangeBody, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL}})
+		Recorder: exchanges, ExchangeBodyBytes: cfg.ExchangeBody, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL, WebhookAllowPrivate: cfg.WebhookAllowPrivate}})
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -184,7 +184,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	if withWorker {
 		g.Go(func() error {
 			return worker.Run(gctx, worker.Deps{Pool: pool, Redis: rdb, Log: log},
-				worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(cfg)...)
+				worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(gctx, cfg)...)
 		})
 	}
 	err = g.Wait()
@@ -206,12 +206,13 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer rdb.Close()
 	return worker.Run(ctx, worker.Deps{Pool: pool, Redis: rdb, Log: log},
-		worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(cfg)...)
+		worker.Options{Concurrency: cfg.WorkerConc, ShutdownTimeout: cfg.ShutdownTimeout}, registrations(ctx, cfg)...)
 }
 
-// registrations lists every capability's worker tasks.
-func registrations(cfg Config) []worker.Registration {
-	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep)}
+// registrations lists every capability's worker tasks; ctx bounds their
+// background loops (the webhook dispatcher).
+func registrations(ctx context.Context, cfg Config) []worker.Registration {
+	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions())}
 }
 
 // bootstrapAccount creates or updates the API account named by
