@@ -306,10 +306,10 @@ type DueSession struct {
 	Attempts int
 }
 
-// DueChargeSessions returns up to limit pending sessions whose next step
-// is due at now (next_attempt_at passed or unset), most overdue first.
-func DueChargeSessions(ctx context.Context, q Querier, now time.Time, limit int) ([]DueSession, error) {
-	rows, err := Q(q).DueChargeSessions(ctx, gen.DueChargeSessionsParams{Now: &now, Lim: int32(limit)})
+// DueChargeSessions returns up to limit pending sessions with ids after
+// after whose next step is due at now (next_attempt_at passed or unset).
+func DueChargeSessions(ctx context.Context, q Querier, now time.Time, after uuid.UUID, limit int) ([]DueSession, error) {
+	rows, err := Q(q).DueChargeSessions(ctx, gen.DueChargeSessionsParams{Now: &now, After: after, Lim: int32(limit)})
 	return mapAll(rows, func(r gen.DueChargeSessionsRow) DueSession {
 		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
 	}), err

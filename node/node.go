@@ -28,6 +28,7 @@ import (
 	"github.com/roamnode/roamnode/ocpi"
 	"github.com/roamnode/roamnode/ocpi/module"
 	"github.com/roamnode/roamnode/roaming"
+	"github.com/roamnode/roamnode/worker"
 )
 
 // Deps are the node's connections and settings.
@@ -95,7 +96,11 @@ func App(d Deps) *fiber.App {
 	registrar := roaming.NewRegistrar(db.RoamingStore{Pool: d.Pool, View: func(c partner.Connection) any {
 		return adminapi.ConnectionView(c, versionsURL)
 	}}, client, d.PublicURL)
-	module.New(d.Pool, registrar, d.Recorder, d.Log, module.Options{PublicURL: d.PublicURL, LogBodyBytes: d.ExchangeBodyBytes}).Mount(app)
+	ocpiSrv := module.New(d.Pool, registrar, d.Recorder, d.Log, module.Options{PublicURL: d.PublicURL, LogBodyBytes: d.ExchangeBodyBytes})
+	ocpiSrv.Mount(app)
+	// New charge sessions go to the worker through Redis; Postgres keeps them
+	// pending, so intake works (and the sweeper catches up) when Redis is down.
+	ocpiSrv.MountCDRs(app, worker.NewSessionQueue(d.Redis))
 	d.Admin.Registrar = registrar
 	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)
 	return app

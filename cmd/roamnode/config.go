@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/roamnode/roamnode/domain/session"
 	"github.com/roamnode/roamnode/worker"
 )
 
@@ -35,6 +36,13 @@ type Config struct {
 	ExchangeKeep    time.Duration `env:"ROAMNODE_EXCHANGE_RETENTION" envDefault:"720h"`
 	ExchangeBody    int           `env:"ROAMNODE_EXCHANGE_BODY_BYTES" envDefault:"4096"`
 	LogLevel        string        `env:"ROAMNODE_LOG_LEVEL" envDefault:"info"`
+	// MatchSchedule is the delays between EVSE match attempts of a charge
+	// session (comma-separated durations); after the last, it drops out.
+	MatchSchedule string `env:"ROAMNODE_MATCH_SCHEDULE" envDefault:"1m,5m,15m,1h,2h,4h,8h,8h"`
+	// SessionMaxAge is the default age limit of the "not too old" validity
+	// check (administrations and partners may override it).
+	SessionMaxAge time.Duration `env:"ROAMNODE_SESSION_MAX_AGE" envDefault:"4320h"`
+	matchSchedule session.Schedule
 
 	// Webhooks (README → Webhooks).
 	WebhookAllowPrivate bool          `env:"ROAMNODE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
@@ -108,6 +116,14 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 		c.WebhookMaxBackoff < time.Second || c.WebhookFailingAfter < time.Minute || c.WebhookLogRetention < time.Hour {
 		return c, errors.New("ROAMNODE_WEBHOOK_*: TIMEOUT ≥ 1s, POLL between 5ms and 10s, MAX_BACKOFF ≥ 1s, FAILING_AFTER ≥ 1m, LOG_RETENTION ≥ 1h")
 	}
+	sched, err := session.ParseSchedule(c.MatchSchedule)
+	if err != nil {
+		return c, fmt.Errorf("ROAMNODE_MATCH_SCHEDULE is malformed (want durations such as 1m,5m,1h): %v", err)
+	}
+	c.matchSchedule = sched
+	if c.SessionMaxAge < time.Hour {
+		return c, errors.New("ROAMNODE_SESSION_MAX_AGE must be at least 1h")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -120,4 +136,11 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 func (c Config) webhookOptions() worker.WebhookOptions {
 	return worker.WebhookOptions{AllowPrivate: c.WebhookAllowPrivate, Timeout: c.WebhookTimeout, FailingAfter: c.WebhookFailingAfter,
 		MaxBackoff: c.WebhookMaxBackoff, Poll: c.WebhookPoll, LogRetention: c.WebhookLogRetention}
+}
+
+// sessionOptions are the charge-session pipeline's settings.
+func (c Config) sessionOptions() worker.SessionOptions {
+	th := session.DefaultThresholds
+	th.MaxAge = c.SessionMaxAge
+	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th}
 }

@@ -212,7 +212,8 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 // registrations lists every capability's worker tasks; ctx bounds their
 // background loops (the webhook dispatcher).
 func registrations(ctx context.Context, cfg Config) []worker.Registration {
-	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions())}
+	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
+		worker.Sessions(cfg.sessionOptions())}
 }
 
 // bootstrapAccount creates or updates the API account named by

@@ -123,12 +123,14 @@ func (q *Queries) DroppedSessionsOfCase(ctx context.Context, dropoutCaseID *uuid
 const dueChargeSessions = `-- name: DueChargeSessions :many
 SELECT id, state, attempts, next_attempt_at FROM charge_session
 WHERE state IN ('received', 'matching', 'validating') AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
-ORDER BY next_attempt_at NULLS FIRST, id LIMIT $2
+  AND id > $2::uuid
+ORDER BY id LIMIT $3
 `
 
 type DueChargeSessionsParams struct {
-	Now *time.Time
-	Lim int32
+	Now   *time.Time
+	After uuid.UUID
+	Lim   int32
 }
 
 type DueChargeSessionsRow struct {
@@ -138,9 +140,10 @@ type DueChargeSessionsRow struct {
 	NextAttemptAt *time.Time
 }
 
-// The sweeper's query: pending sessions whose next step is due.
+// The sweeper's query: pending sessions whose next step is due, in id
+// order after a seek bound (so a sweep walks the whole backlog).
 func (q *Queries) DueChargeSessions(ctx context.Context, arg DueChargeSessionsParams) ([]DueChargeSessionsRow, error) {
-	rows, err := q.db.Query(ctx, dueChargeSessions, arg.Now, arg.Lim)
+	rows, err := q.db.Query(ctx, dueChargeSessions, arg.Now, arg.After, arg.Lim)
 	if err != nil {
 		return nil, err
 	}

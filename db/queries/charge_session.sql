@@ -99,10 +99,12 @@ WHERE side = @side AND id > sqlc.arg(after)::uuid
 ORDER BY id LIMIT @lim;
 
 -- name: DueChargeSessions :many
--- The sweeper's query: pending sessions whose next step is due.
+-- The sweeper's query: pending sessions whose next step is due, in id
+-- order after a seek bound (so a sweep walks the whole backlog).
 SELECT id, state, attempts, next_attempt_at FROM charge_session
 WHERE state IN ('received', 'matching', 'validating') AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-ORDER BY next_attempt_at NULLS FIRST, id LIMIT @lim;
+  AND id > sqlc.arg(after)::uuid
+ORDER BY id LIMIT @lim;
 
 -- name: InsertInvalidChargeSession :exec
 INSERT INTO invalid_charge_session (id, side, channel, connection_id, partner_id, country_code, party_id, cdr_id, cdr_key,

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/roamnode/roamnode/domain/fault"
 )
 
 // Miss says which level of the location match failed. The store's matcher
@@ -165,4 +167,23 @@ func Reprocess(s ChargeSession, in Instruction, check Check) (ChargeSession, err
 	}
 	s.State, s.Attempts, s.Match = Received, 0, nil
 	return s, nil
+}
+
+// ParseSchedule reads a schedule written as comma-separated Go durations
+// ("1m,5m,15m,1h"), the form of ROAMNODE_MATCH_SCHEDULE. Every delay must
+// be positive; an empty schedule drops a miss at once.
+func ParseSchedule(s string) (Schedule, error) {
+	var out Schedule
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d <= 0 {
+			return nil, fault.Invalid("schedule", "%q is not a positive duration such as 5m or 2h", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -1,0 +1,192 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/session"
+)
+
+// Charge-session tasks (issue 5): session:process runs the steps owed on
+// one session; session:sweep re-enqueues every pending session that is
+// due, so that a Redis flush or a crash loses nothing.
+const (
+	TaskSessionProcess = "session:process"
+	TaskSessionSweep   = "session:sweep"
+)
+
+// SessionQueue implements session.Queue on asynq. The task id is derived
+// from the session, its state and attempt count, so a duplicate enqueue
+// (the intake's and the sweeper's, say) is a no-op, while the next attempt
+// of a retried match is a new task.
+type SessionQueue struct{ c *asynq.Client }
+
+var _ session.Queue = SessionQueue{}
+
+// NewSessionQueue returns a queue on the node's Redis client.
+func NewSessionQueue(rdb redis.UniversalClient) SessionQueue {
+	return SessionQueue{c: asynq.NewClientFromRedisClient(rdb)}
+}
+
+type sessionPayload struct {
+	ID uuid.UUID `json:"id"`
+}
+
+// SessionTaskID is the task id of the step owed on a session in a state
+// after attempts failed match attempts.
+func SessionTaskID(id uuid.UUID, state session.State, attempts int) string {
+	return fmt.Sprintf("session:%s:%s:%d", id, state, attempts)
+}
+
+// Enqueue implements session.Queue.
+func (q SessionQueue) Enqueue(ctx context.Context, id uuid.UUID, state session.State, attempts int, at time.Time) error {
+	payload, _ := json.Marshal(sessionPayload{ID: id})
+	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TaskSessionProcess, payload), asynq.TaskID(SessionTaskID(id, state, attempts)),
+		asynq.ProcessAt(at), asynq.MaxRetry(10), asynq.Timeout(time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+// SessionOptions configure the pipeline.
+type SessionOptions struct {
+	// Schedule is the delays between match attempts (default
+	// session.DefaultSchedule).
+	Schedule session.Schedule
+	// Thresholds are the default validity thresholds.
+	Thresholds session.Thresholds
+	// SweepBatch is how many sessions a sweep reads per query (default 1000).
+	SweepBatch int
+}
+
+// Sessions registers the charge-session tasks: the processing of one
+// session and the sweep every minute.
+func Sessions(o SessionOptions) Registration {
+	return func(d Deps, mux *asynq.ServeMux, sched *asynq.Scheduler) error {
+		p := NewSessionProcessor(d, o)
+		mux.HandleFunc(TaskSessionProcess, func(ctx context.Context, t *asynq.Task) error {
+			var pl sessionPayload
+			if err := json.Unmarshal(t.Payload(), &pl); err != nil {
+				return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+			}
+			return p.Process(ctx, pl.ID)
+		})
+		mux.HandleFunc(TaskSessionSweep, func(ctx context.Context, _ *asynq.Task) error {
+			n, err := p.Sweep(ctx, time.Now())
+			if n > 0 {
+				d.Log.Info("pending charge sessions re-enqueued", "count", n)
+			}
+			return err
+		})
+		_, err := sched.Register("@every 1m", asynq.NewTask(TaskSessionSweep, nil), asynq.Unique(55*time.Second), asynq.MaxRetry(0))
+		return err
+	}
+}
+
+// SessionProcessor runs pipeline steps and sweeps.
+type SessionProcessor struct {
+	d        Deps
+	pipeline session.Pipeline
+	queue    session.Queue
+	batch    int
+	// now is the clock (tests may set it).
+	now func() time.Time
+}
+
+// NewSessionProcessor returns a processor on d's Postgres and Redis.
+func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
+	if o.SweepBatch <= 0 {
+		o.SweepBatch = 1000
+	}
+	if len(o.Schedule) == 0 {
+		o.Schedule = session.DefaultSchedule
+	}
+	if o.Thresholds == (session.Thresholds{}) {
+		o.Thresholds = session.DefaultThresholds
+	}
+	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, now: time.Now,
+		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool},
+			Schedule: o.Schedule, Defaults: o.Thresholds}}
+}
+
+// maxStepsPerTask bounds how many steps one task runs back to back (match,
+// then validation, then later steps): enough for the whole pipeline.
+const maxStepsPerTask = 8
+
+// Process runs the steps owed on a session, each committed on its own, for
+// as long as the next one is due now. A session that is not pending, not
+// yet due, or gone is left alone, so a duplicate or stale task is
+// harmless. A match miss schedules the next attempt at its RetryAt.
+func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
+	for range maxStepsPerTask {
+		rec, err := db.ChargeSession(ctx, p.d.Pool, id)
+		if fault.Is(err, fault.KindNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := p.now().UTC()
+		if !rec.State.Pending() {
+			return nil
+		}
+		if rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now) {
+			// Early (a sweep raced the schedule): make sure the due task exists.
+			return p.queue.Enqueue(ctx, id, rec.State, rec.Attempts, *rec.NextAttemptAt)
+		}
+		o, err := p.pipeline.Step(ctx, rec.ChargeSession, now)
+		if err != nil {
+			return err
+		}
+		out, committed, err := db.CommitStep(ctx, p.d.Pool, rec.ChargeSession, o, now)
+		if err != nil {
+			return err
+		}
+		if !committed {
+			continue // someone else moved it on; look again
+		}
+		if out.State == session.Matching && out.NextAttemptAt != nil {
+			if err := p.queue.Enqueue(ctx, id, out.State, out.Attempts, *out.NextAttemptAt); err != nil {
+				p.d.Log.Warn("next match attempt not enqueued; the sweeper will pick it up", "session_id", id, "err", err)
+			}
+			return nil
+		}
+		if !out.State.Pending() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Sweep enqueues every pending session that is due at now and says how
+// many it handed over. Sessions already queued keep their task (same id).
+func (p *SessionProcessor) Sweep(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	after := uuid.Nil
+	for {
+		due, err := db.DueChargeSessions(ctx, p.d.Pool, now, after, p.batch)
+		if err != nil {
+			return n, err
+		}
+		for _, s := range due {
+			if err := p.queue.Enqueue(ctx, s.ID, s.State, s.Attempts, now); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(due) < p.batch {
+			return n, nil
+		}
+		after = due[len(due)-1].ID
+	}
+}
