@@ -72,10 +72,13 @@ type AuthorizationInfo struct {
 // TokenOf renders an MSP token as the OCPI Token the eMSP publishes
 // (Tokens sender, push to CPOs, AuthorizationInfo.token) at instant at:
 // valid and last_updated depend on the instant (see token.Issued.State),
-// whitelist on the token's configuration only. Optional fields that are
-// not set are left out.
-func TokenOf(t token.Issued, at time.Time) Token {
-	st := t.State(at)
+// whitelist on the token's configuration only.
+func TokenOf(t token.Issued, at time.Time) Token { return TokenWithState(t, t.State(at)) }
+
+// TokenWithState renders t with a state already evaluated (real-time
+// authorization needs the state's reason as well, so it evaluates once).
+// Optional fields that are not set are left out.
+func TokenWithState(t token.Issued, st token.State) Token {
 	out := Token{CountryCode: t.CountryCode, PartyID: t.PartyID, UID: string(t.UID), Type: t.Type, ContractID: t.ContractID,
 		Issuer: t.Issuer, Valid: token.OCPIValid(st.Reason), Whitelist: t.Config().OCPIWhitelist(),
 		LastUpdated: NewDateTime(st.LastUpdated)}

@@ -22,6 +22,7 @@ func (s *Server) endpoints() []ocpi.Endpoint {
 		{Identifier: ocpi.ModuleCredentials, Role: ocpi.InterfaceReceiver, URL: b + "/credentials"},
 		{Identifier: ocpi.ModuleHubClientInfo, Role: ocpi.InterfaceSender, URL: b + "/hubclientinfo"},
 		{Identifier: ocpi.ModuleHubClientInfo, Role: ocpi.InterfaceReceiver, URL: b + "/hubclientinfo"},
+		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceSender, URL: b + "/emsp/tokens"},
 		{Identifier: ocpi.ModuleCDRs, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/cdrs"},
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceReceiver, URL: b + "/cpo/tokens"},
 	}

@@ -1,0 +1,172 @@
+package module
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/token"
+	"github.com/roamnode/roamnode/ocpi"
+)
+
+// The Tokens module as eMSP, Sender interface (mod_tokens → "Sender
+// Interface"): CPOs list our tokens (GET, paginated, date filters) and ask
+// for real-time authorization (POST {uid}/authorize). Tokens come from the
+// MSP token model (Admin API msp-token…); valid is the validity rule at the
+// moment of the request, whitelist the token's configuration
+// (domain/token). Neither path touches Redis: a node whose Redis is down
+// keeps listing and authorizing.
+
+// maxTokensPage is the X-Limit of the Tokens sender list.
+const maxTokensPage = 1000
+
+// emspTokens serves the Tokens sender.
+type emspTokens struct {
+	s     *Server
+	authz *db.AuthorizationLog
+}
+
+// mountEMSPTokens registers the Tokens sender routes.
+func (s *Server) mountEMSPTokens(g fiber.Router) {
+	t := &emspTokens{s: s, authz: db.NewAuthorizationLog(s.pool)}
+	g.Get("/2.2.1/emsp/tokens", s.modules(), t.list)
+	g.Post("/2.2.1/emsp/tokens/:token_uid/authorize", s.modules(), t.authorize)
+}
+
+// ownerFilter returns the eMSP party a request addresses (OCPI-to-*
+// routing headers), upper case, or "" when it addresses none in
+// particular (peer-to-peer without routing headers).
+func ownerFilter(c *fiber.Ctx) (country, party string, err error) {
+	r, err := ocpi.RoutingFrom(c)
+	if err != nil || !r.HasTo() {
+		return "", "", err
+	}
+	return strings.ToUpper(r.ToCountry), strings.ToUpper(r.ToParty), nil
+}
+
+// list is GET /ocpi/2.2.1/emsp/tokens (mod_tokens → Sender "GET Method"):
+// our tokens whose last_updated is in [date_from, date_to), oldest first,
+// paginated. last_updated moves whenever valid may have changed, including
+// when a validity boundary passes without any write (token.Issued.State),
+// so an incremental sync with date_from sees every change of valid.
+func (e *emspTokens) list(c *fiber.Ctx) error {
+	p, err := ocpi.ParsePage(c, maxTokensPage)
+	if err != nil {
+		return err
+	}
+	country, party, err := ownerFilter(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	f := db.IssuedTokenFilter{At: now, CountryCode: country, PartyID: party, Offset: p.Offset, Limit: p.Limit}
+	if p.DateFrom != nil {
+		f.DateFrom = &p.DateFrom.Time
+	}
+	if p.DateTo != nil {
+		f.DateTo = &p.DateTo.Time
+	}
+	page, err := db.ListIssuedTokens(c.UserContext(), e.s.pool, f)
+	if err != nil {
+		return err
+	}
+	out := make([]ocpi.Token, len(page.Tokens))
+	for i, t := range page.Tokens {
+		out[i] = ocpi.TokenOf(t, now)
+	}
+	return ocpi.WritePage(c, e.s.publicURL, p, page.Total, out)
+}
+
+// authorize is POST /ocpi/2.2.1/emsp/tokens/{token_uid}/authorize[?type=]
+// (mod_tokens → Sender "POST Method"), real-time authorization. It looks
+// the token up by UID (ignoring case) and type (default RFID) with all its
+// links in one indexed query, applies the validity rule now, and answers
+// an AuthorizationInfo whose authorization_reference identifies the
+// stored decision (sessions and CDRs carry it). The decision is committed
+// before the answer is sent (group commit, db.AuthorizationLog): a
+// reference a CPO holds always exists. An unknown token is HTTP 404 with
+// status 2004 and no data.
+//
+// allowed follows token.OCPIAllowed: ALLOWED for a valid token, EXPIRED
+// when its link or subscription has ended, BLOCKED when it is not usable
+// otherwise (no live link, defunct, not yet valid); NOT_ALLOWED and
+// NO_CREDIT come from charge authorization rules, which do not exist yet.
+// The LocationReferences of the request are echoed when the token is
+// ALLOWED (no rule restricts EVSEs yet, so all requested EVSEs are).
+func (e *emspTokens) authorize(c *fiber.Ctx) error {
+	raw, err := url.PathUnescape(c.Params("token_uid"))
+	if err != nil {
+		return ocpi.InvalidParam("token_uid", "is not a valid URL path segment")
+	}
+	uid, err := token.ParseUID(raw)
+	if err != nil {
+		return ocpi.InvalidParam("token_uid", fieldMsg(err))
+	}
+	typ, err := token.ParseType(c.Query("type"))
+	if err != nil {
+		return ocpi.InvalidParam("type", fieldMsg(err))
+	}
+	var loc *ocpi.LocationReferences
+	if body := c.Body(); len(bytes.TrimSpace(body)) > 0 && string(bytes.TrimSpace(body)) != "null" {
+		loc = new(ocpi.LocationReferences)
+		if err := ocpi.Decode(body, loc); err != nil {
+			return err
+		}
+	}
+	r, err := ocpi.RoutingFrom(c)
+	if err != nil {
+		return err
+	}
+	t, err := db.IssuedTokenByUID(c.UserContext(), e.s.pool, uid, typ)
+	if fault.Is(err, fault.KindNotFound) {
+		return ocpi.UnknownToken("unknown token " + string(typ) + " " + raw)
+	}
+	if err != nil {
+		return err
+	}
+	if r.HasTo() && (!ocpi.EqualCI(r.ToCountry, t.CountryCode) || !ocpi.EqualCI(r.ToParty, t.PartyID)) {
+		// The request addresses another of our parties, which does not
+		// own this token.
+		return ocpi.UnknownToken("unknown token " + string(typ) + " " + raw + " for " + r.ToCountry + "-" + r.ToParty)
+	}
+	now := time.Now()
+	st := t.State(now)
+	allowed := token.OCPIAllowed(st.Reason)
+	ref, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	rec := db.MSPTokenAuthorization{ID: ref, TokenID: t.ID, Allowed: string(allowed), Reason: string(st.Reason), At: now.UTC()}
+	if cl, ok := c.Locals(callerKey{}).(caller); ok {
+		id := cl.conn.ID
+		rec.ConnectionID = &id
+	}
+	if r.HasFrom() {
+		rec.CountryCode, rec.PartyID = strings.ToUpper(r.FromCountry), strings.ToUpper(r.FromParty)
+	}
+	info := ocpi.AuthorizationInfo{Allowed: allowed, Token: ocpi.TokenWithState(t, st), AuthorizationReference: ref.String()}
+	if loc != nil {
+		rec.LocationID, rec.EVSEUIDs = loc.LocationID, loc.EVSEUIDs
+		if allowed == token.AllowedAllowed {
+			info.Location = loc
+		}
+	}
+	if err := e.authz.Write(rec); err != nil {
+		return err
+	}
+	return ocpi.OK(c, info)
+}
+
+// fieldMsg is a domain validation error's message without its path.
+func fieldMsg(err error) string {
+	if f, ok := fault.As(err); ok && len(f.Fields) > 0 {
+		return f.Fields[0].Message
+	}
+	return err.Error()
+}
