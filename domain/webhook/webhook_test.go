@@ -54,7 +54,7 @@ func TestValidate(t *testing.T) {
 		Headers: map[string]string{"X-Api-Key": "k", "Authorization": "Bearer x"}, BatchSize: 1, State: webhook.Active}
 	require.NoError(t, ok.Validate())
 	bad := webhook.Subscription{URL: "ftp://u:p@example.com", Kinds: []string{"Customer", "customer.remove"},
-		Headers: map[string]string{"X-RN-Webhook-Signature": "forged", "Content-Type": "text/plain", "Bad Name": "x", "X-Multi": "a\r\nb"},
+		Headers:   map[string]string{"X-RN-Webhook-Signature": "forged", "Content-Type": "text/plain", "Bad Name": "x", "X-Multi": "a\r\nb"},
 		BatchSize: 0, BatchLingerMs: -1, State: "gone"}
 	f, isFault := fault.As(bad.Validate())
 	require.True(t, isFault)
