@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
-	model "github.com/roamnode/roamnode/domain/partner"
 	"github.com/roamnode/roamnode/domain/network"
+	model "github.com/roamnode/roamnode/domain/partner"
 	"github.com/roamnode/roamnode/ocpi"
 )
 

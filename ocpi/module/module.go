@@ -82,6 +82,7 @@ func (s *Server) Mount(app *fiber.App) {
 	g.Put("/2.2.1/hubclientinfo/:country_code/:party_id", s.modules(), s.putClientInfo)
 	s.mountEMSPTokens(g)
 	s.mountCPOTokens(g)
+	s.mountEMSP(g)
 }
 
 // caller is the authenticated partner connection of a request.

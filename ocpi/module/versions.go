@@ -25,6 +25,8 @@ func (s *Server) endpoints() []ocpi.Endpoint {
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceSender, URL: b + "/emsp/tokens"},
 		{Identifier: ocpi.ModuleCDRs, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/cdrs"},
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceReceiver, URL: b + "/cpo/tokens"},
+		{Identifier: ocpi.ModuleLocations, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/locations"},
+		{Identifier: ocpi.ModuleTariffs, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/tariffs"},
 	}
 }
 
