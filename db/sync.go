@@ -147,10 +147,11 @@ type DueSync struct {
 }
 
 // DueSyncs lists the syncs to start now: requested ones, dead runs
-// (heartbeat before staleBefore) and scheduled ones (last finished before
-// dueBefore, or never run), for registered connections with a Sender.
-func DueSyncs(ctx context.Context, q Querier, staleBefore, dueBefore time.Time) ([]DueSync, error) {
-	rows, err := Q(q).DueSyncs(ctx, gen.DueSyncsParams{StaleBefore: &staleBefore, DueBefore: &dueBefore})
+// (heartbeat before staleBefore), scheduled ones (last finished before
+// dueBefore, or never run) and failed ones to retry (failed before
+// retryBefore), for registered connections with a Sender.
+func DueSyncs(ctx context.Context, q Querier, staleBefore, dueBefore, retryBefore time.Time) ([]DueSync, error) {
+	rows, err := Q(q).DueSyncs(ctx, gen.DueSyncsParams{StaleBefore: &staleBefore, DueBefore: &dueBefore, RetryBefore: &retryBefore})
 	out := make([]DueSync, len(rows))
 	for i, r := range rows {
 		out[i] = DueSync{ConnectionID: r.ConnectionID, Module: network.Module(r.Module)}

@@ -51,6 +51,11 @@ type Config struct {
 	WebhookMaxBackoff   time.Duration `env:"ROAMNODE_WEBHOOK_MAX_BACKOFF" envDefault:"5m"`
 	WebhookPoll         time.Duration `env:"ROAMNODE_WEBHOOK_POLL" envDefault:"50ms"`
 	WebhookLogRetention time.Duration `env:"ROAMNODE_WEBHOOK_LOG_RETENTION" envDefault:"720h"`
+
+	// Pull synchronisation of partners' locations and tariffs (README →
+	// Partners' charge points).
+	SyncInterval time.Duration `env:"ROAMNODE_SYNC_INTERVAL" envDefault:"15m"`
+	SyncMargin   time.Duration `env:"ROAMNODE_SYNC_MARGIN" envDefault:"5m"`
 }
 
 // loadConfig parses the environment; the error names the one setting that
@@ -123,6 +128,9 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	c.matchSchedule = sched
 	if c.SessionMaxAge < time.Hour {
 		return c, errors.New("ROAMNODE_SESSION_MAX_AGE must be at least 1h")
+	}
+	if c.SyncInterval < time.Minute || c.SyncMargin < 0 {
+		return c, errors.New("ROAMNODE_SYNC_INTERVAL must be at least 1m and ROAMNODE_SYNC_MARGIN must not be negative")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -213,6 +213,7 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 // background loops (the webhook dispatcher).
 func registrations(ctx context.Context, cfg Config) []worker.Registration {
 	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
+		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.Sessions(cfg.sessionOptions())}
 }
 

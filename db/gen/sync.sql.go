@@ -74,13 +74,15 @@ WHERE c.status = 'registered'
               WHERE e->>'identifier' = m.module AND upper(e->>'role') = 'SENDER')
   AND (s.connection_id IS NULL
        OR (s.status = 'running' AND (s.heartbeat_at IS NULL OR s.heartbeat_at < $1))
-       OR (s.status <> 'running' AND (s.requested_at IS NOT NULL OR s.last_finished_at IS NULL OR s.last_finished_at < $2)))
+       OR (s.status <> 'running' AND (s.requested_at IS NOT NULL OR s.last_finished_at IS NULL OR s.last_finished_at < $2))
+       OR (s.status = 'failed' AND s.last_finished_at < $3))
 ORDER BY c.id, m.module
 `
 
 type DueSyncsParams struct {
 	StaleBefore *time.Time
 	DueBefore   *time.Time
+	RetryBefore *time.Time
 }
 
 type DueSyncsRow struct {
@@ -91,9 +93,11 @@ type DueSyncsRow struct {
 // What the sweep enqueues: for every registered connection whose partner
 // has a Sender endpoint of the module, a sync that was requested, whose run
 // died (stale heartbeat), or whose last run finished before due_before
-// (the schedule; never run counts as due).
+// (the schedule; never run counts as due), or that failed before
+// retry_before (a failed run resumes from its cursor sooner than the
+// schedule).
 func (q *Queries) DueSyncs(ctx context.Context, arg DueSyncsParams) ([]DueSyncsRow, error) {
-	rows, err := q.db.Query(ctx, dueSyncs, arg.StaleBefore, arg.DueBefore)
+	rows, err := q.db.Query(ctx, dueSyncs, arg.StaleBefore, arg.DueBefore, arg.RetryBefore)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,9 @@ RETURNING *;
 -- What the sweep enqueues: for every registered connection whose partner
 -- has a Sender endpoint of the module, a sync that was requested, whose run
 -- died (stale heartbeat), or whose last run finished before due_before
--- (the schedule; never run counts as due).
+-- (the schedule; never run counts as due), or that failed before
+-- retry_before (a failed run resumes from its cursor sooner than the
+-- schedule).
 SELECT c.id AS connection_id, m.module::text AS module
 FROM roaming_connection c
 CROSS JOIN unnest(ARRAY['locations', 'tariffs']::text[]) AS m(module)
@@ -70,5 +72,6 @@ WHERE c.status = 'registered'
               WHERE e->>'identifier' = m.module AND upper(e->>'role') = 'SENDER')
   AND (s.connection_id IS NULL
        OR (s.status = 'running' AND (s.heartbeat_at IS NULL OR s.heartbeat_at < @stale_before))
-       OR (s.status <> 'running' AND (s.requested_at IS NOT NULL OR s.last_finished_at IS NULL OR s.last_finished_at < @due_before)))
+       OR (s.status <> 'running' AND (s.requested_at IS NOT NULL OR s.last_finished_at IS NULL OR s.last_finished_at < @due_before))
+       OR (s.status = 'failed' AND s.last_finished_at < @retry_before))
 ORDER BY c.id, m.module;
