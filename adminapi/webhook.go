@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -398,7 +399,8 @@ func v7Floor(t time.Time) uuid.UUID {
 	return u
 }
 
-// decodeAction decodes an optional action body (empty = all defaults),
+// decodeAction decodes an optional action body (empty = all defaults) into
+// the struct dst points at,
 // refusing unknown fields so a misspelt option is not silently ignored.
 func decodeAction(c *fiber.Ctx, dst any) error {
 	raw := c.Body()
@@ -409,7 +411,7 @@ func decodeAction(c *fiber.Ctx, dst any) error {
 	if err != nil {
 		return err
 	}
-	if unknown := unknownFields(b, jsonNames(dst)); len(unknown) > 0 {
+	if unknown := unknownFields(b, jsonNames(reflect.ValueOf(dst).Elem().Interface())); len(unknown) > 0 {
 		return badRequest("invalid", "invalid input", field(unknown[0], "is not a field of this action"))
 	}
 	return decodeInto(b, dst)
