@@ -410,7 +410,7 @@ func TestPullSyncTariffsAndSweep(t *testing.T) {
 	e := newSyncEnv(t, 2)
 	for i := 0; i < 5; i++ {
 		e.cpo.tars[fmt.Sprint(i)] = map[string]any{"country_code": "NL", "party_id": "TNM", "id": fmt.Sprintf("T%d", i), "currency": "EUR",
-			"elements": []any{map[string]any{"price_components": []any{map[string]any{"type": "ENERGY", "price": 0.25, "step_size": 1}}}},
+			"elements":     []any{map[string]any{"price_components": []any{map[string]any{"type": "ENERGY", "price": 0.25, "step_size": 1}}}},
 			"last_updated": "2024-01-01T00:00:0" + fmt.Sprint(i) + "Z"}
 	}
 	// Both modules are due for a registered connection never synced.
