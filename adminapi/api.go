@@ -31,6 +31,8 @@ type Options struct {
 	// WebhookAllowPrivate lets webhook subscriptions target loopback,
 	// link-local and private addresses (ROAMNODE_WEBHOOK_ALLOW_PRIVATE).
 	WebhookAllowPrivate bool
+	// CPOTokens configures partners' tokens as CPO (real-time authorization).
+	CPOTokens CPOTokenOptions
 }
 
 // API is the Admin API.
@@ -97,6 +99,7 @@ func (a *API) Mount(app *fiber.App) {
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
 	a.mountRoaming(v1)
+	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
 	a.mountWebhooks(v1)
 }

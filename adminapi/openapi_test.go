@@ -581,6 +581,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// Roaming: own parties, partners, agreements, connections, exchange log.
 	rm := oaRoaming(t, c, tag, t0)
+	oaPartnerTokens(t, c, tag)
 	oaWebhooks(t, c, tag, admID)
 	oaMSPToken(t, c, tag, admID, custID)
 

@@ -102,6 +102,7 @@ func App(d Deps) *fiber.App {
 	// pending, so intake works (and the sweeper catches up) when Redis is down.
 	ocpiSrv.MountCDRs(app, worker.NewSessionQueue(d.Redis))
 	d.Admin.Registrar = registrar
+	d.Admin.CPOTokens.Client = client
 	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)
 	return app
 }

@@ -100,6 +100,9 @@ type AuthzRequest struct {
 	// looks the token up among all parties.
 	Party *model.PartyRef
 	Where authz.Where
+	// From is our CPO party that sends the real-time request (the owner
+	// of the location); nil takes our first CPO party.
+	From *model.PartyRef
 }
 
 // AuthzResult is a decision with what it rests on.
@@ -186,11 +189,17 @@ func (a *Authorizer) Authorize(ctx context.Context, rq AuthzRequest) (AuthzResul
 		}
 		targets = openTargets(routes)
 	}
-	own, err := a.Store.OwnParties(ctx)
-	if err != nil {
-		return AuthzResult{}, err
+	var from model.PartyRef
+	if rq.From != nil {
+		from = *rq.From
+	} else if len(targets) > 0 {
+		own, err := a.Store.OwnParties(ctx)
+		if err != nil {
+			return AuthzResult{}, err
+		}
+		from = ownCPO(own)
 	}
-	ans, got := a.ask(ctx, targets, ownCPO(own), rq)
+	ans, got := a.ask(ctx, targets, from, rq)
 	res.Asked = len(targets)
 	switch {
 	case got != nil:
