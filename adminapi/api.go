@@ -6,6 +6,7 @@
 package adminapi
 
 import (
+	"context"
 	_ "embed" // for the //go:embed of the OpenAPI document
 	"log/slog"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/roaming"
+	"github.com/roamnode/roamnode/worker"
 )
 
 // Options configure the Admin API.
@@ -43,6 +45,8 @@ type API struct {
 	accounts *accountCache
 	limiter  *Limiter
 	known    *idSet
+	// kick enqueues the worker tasks of OCPI pushes recorded by a write.
+	kick func(context.Context, ...roaming.PushRef)
 }
 
 // New returns the Admin API.
@@ -52,7 +56,7 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 		lim.Prefix = opts.RatePrefix
 	}
 	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim,
-		known: newIDSet(200_000)}
+		known: newIDSet(200_000), kick: worker.NewPushKicker(rdb, log).Kick}
 }
 
 // request is what an authenticated handler gets besides the Fiber context.
@@ -99,6 +103,7 @@ func (a *API) Mount(app *fiber.App) {
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
 	a.mountRoaming(v1)
+	a.mountCPO(v1)
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
 	a.mountWebhooks(v1)

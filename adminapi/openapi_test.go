@@ -581,8 +581,9 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// Roaming: own parties, partners, agreements, connections, exchange log.
 	rm := oaRoaming(t, c, tag, t0)
-	oaPartnerTokens(t, c, tag)
+	oaCPO(t, c, tag)
 	oaWebhooks(t, c, tag, admID)
+	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
 
 	// Every documented input field is one the server knows: a body with

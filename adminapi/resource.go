@@ -17,13 +17,22 @@ import (
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/roaming"
 )
 
-// key addresses a record in a path: its id, or "ext_ref.<reference>".
+// key addresses a record in a path: its id, or "ext_ref.<reference>", or
+// for resources addressed by a domain identifier (an OCPI location id, EVSE
+// uid, tariff id) that identifier.
 type key struct {
-	ID  *uuid.UUID
-	Ref string
+	ID     *uuid.UUID
+	Ref    string
+	Domain string
 }
+
+// upsert reports whether a write to k creates the record when it is
+// missing: external references and domain identifiers name records the
+// client owns (003 → Update endpoints → External References).
+func (k key) upsert() bool { return k.Ref != "" || k.Domain != "" }
 
 const extRefPrefix = "ext_ref."
 
@@ -69,6 +78,18 @@ type writeCtx struct {
 	Tx      pgx.Tx
 	Account access.Account
 	Body    body // the raw request body (not merged), for reference fields
+	// onCommit collects what to do once the transaction committed (kick
+	// the worker for an OCPI push).
+	onCommit *[]func()
+	kicker   func(context.Context, ...roaming.PushRef)
+}
+
+// OnCommit runs f after the write's transaction committed (never when it
+// fails).
+func (w writeCtx) OnCommit(f func()) {
+	if w.onCommit != nil {
+		*w.onCommit = append(*w.onCommit, f)
+	}
 }
 
 // resource describes one Admin API resource to the shared machinery, which
@@ -96,13 +117,41 @@ type resource[R, V, I any] struct {
 	// created optionally adds one-time fields (such as a generated secret)
 	// to the create response.
 	created func(R, V) any
+	// domainKey, when set, is the input field holding the domain
+	// identifier that addresses records in paths instead of their id
+	// ("location_id"): a path segment is that identifier (or ext_ref.X),
+	// and a write to an unknown one creates the record.
+	domainKey string
+	// after optionally runs in the write's transaction once a change is
+	// saved (prev is nil on create): follow-up writes such as OCPI pushes.
+	after func(w writeCtx, prev *R, rec R) error
+}
+
+// parseKey parses a path key the way the resource is addressed.
+func (r *resource[R, V, I]) parseKey(raw string) (key, error) {
+	if r.domainKey == "" {
+		return parseKey(raw)
+	}
+	s, err := url.PathUnescape(raw)
+	if err != nil {
+		s = raw
+	}
+	if strings.HasPrefix(s, extRefPrefix) {
+		return parseKey(s)
+	}
+	if _, bad := controlChar(s, false); bad || strings.TrimSpace(s) != s || s == "" {
+		return key{}, badRequest("invalid_parameter", "invalid path parameter", field(r.domainKey, "must be printable without surrounding spaces"))
+	}
+	return key{Domain: s}, nil
 }
 
 // mount registers the resource's routes.
 func (r *resource[R, V, I]) mount(api *API, g fiber.Router) {
 	g.Get("/"+r.name, api.handle(r.family, access.Read, r.getList))
 	g.Get("/"+r.name+"/:key", api.handle(r.family, access.Read, r.getOne))
-	g.Post("/"+r.name, api.handle(r.family, access.Write, r.create))
+	if r.domainKey == "" { // domain-keyed records are created through their key
+		g.Post("/"+r.name, api.handle(r.family, access.Write, r.create))
+	}
 	g.Post("/"+r.name+"/:key", api.handle(r.family, access.Write, r.merge))
 }
 
@@ -115,7 +164,7 @@ func (r *resource[R, V, I]) visible(acct access.Account, rec R) error {
 }
 
 func (r *resource[R, V, I]) getOne(c *fiber.Ctx, rq *request) error {
-	k, err := parseKey(c.Params("key"))
+	k, err := r.parseKey(c.Params("key"))
 	if err != nil {
 		return err
 	}
@@ -216,7 +265,7 @@ func (r *resource[R, V, I]) create(c *fiber.Ctx, rq *request) error {
 // create-or-update when the key is an external reference (003 → Update
 // endpoints → External References vs TandemDrive IDs).
 func (r *resource[R, V, I]) merge(c *fiber.Ctx, rq *request) error {
-	k, err := parseKey(c.Params("key"))
+	k, err := r.parseKey(c.Params("key"))
 	if err != nil {
 		return err
 	}
@@ -267,15 +316,16 @@ const staleFuture = 5 * time.Second
 // so that neither client sees a spurious "duplicate".
 func (r *resource[R, V, I]) write(c *fiber.Ctx, rq *request, b body, k *key) error {
 	err := r.writeOnce(c, rq, b, k)
-	if k != nil && k.Ref != "" && isDuplicateRef(err) {
+	if k != nil && k.upsert() && r.isDuplicateKey(err) {
 		err = r.writeOnce(c, rq, b, k)
 	}
 	return err
 }
 
-func isDuplicateRef(err error) bool {
+func (r *resource[R, V, I]) isDuplicateKey(err error) bool {
 	f, ok := fault.As(err)
-	return ok && f.Code == "duplicate" && len(f.Fields) == 1 && f.Fields[0].Path == "external_reference"
+	return ok && f.Code == "duplicate" && len(f.Fields) == 1 &&
+		(f.Fields[0].Path == "external_reference" || (r.domainKey != "" && f.Fields[0].Path == r.domainKey))
 }
 
 func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key) error {
@@ -292,12 +342,14 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 		eua = &t
 	}
 	var (
-		out    any
-		status = fiber.StatusOK
-		stale  bool
+		out      any
+		status   = fiber.StatusOK
+		stale    bool
+		onCommit []func()
 	)
 	err := db.InTx(ctx, rq.api.pool, func(tx pgx.Tx) error {
-		w := writeCtx{Ctx: ctx, Tx: tx, Account: rq.account, Body: b}
+		onCommit = nil // a retried transaction starts over
+		w := writeCtx{Ctx: ctx, Tx: tx, Account: rq.account, Body: b, onCommit: &onCommit, kicker: rq.api.kick}
 		var cur *R
 		if k != nil {
 			rec, err := r.load(ctx, tx, *k, true)
@@ -307,13 +359,16 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 					return err
 				}
 				cur = &rec
-			case fault.Is(err, fault.KindNotFound) && k.Ref != "":
-				// create-or-update: the path's reference wins over the body's.
+			case fault.Is(err, fault.KindNotFound) && k.upsert():
+				// create-or-update: the path's key wins over the body's.
 			default:
 				return err
 			}
 			if k.Ref != "" {
 				b["external_reference"], _ = json.Marshal(k.Ref)
+			}
+			if k.Domain != "" {
+				b[r.domainKey], _ = json.Marshal(k.Domain)
 			}
 		}
 		if cur == nil {
@@ -344,6 +399,11 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 			out, status = any(v), fiber.StatusCreated
 			if r.created != nil {
 				out = r.created(rec, v)
+			}
+			if r.after != nil {
+				if err := r.after(w, nil, rec); err != nil {
+					return err
+				}
 			}
 			return db.AppendEvent(ctx, tx, event.New(r.name, event.Create, r.scope(rec), v))
 		}
@@ -395,10 +455,18 @@ func (r *resource[R, V, I]) writeOnce(c *fiber.Ctx, rq *request, b body, k *key)
 			return err
 		}
 		out = withStale(saved, false)
+		if r.after != nil {
+			if err := r.after(w, cur, rec); err != nil {
+				return err
+			}
+		}
 		return db.AppendEvent(ctx, tx, event.New(r.name, event.Update, r.scope(rec), json.RawMessage(saved)))
 	})
 	if err != nil {
 		return err
+	}
+	for _, f := range onCommit {
+		f()
 	}
 	if stale {
 		c.Set("X-RN-Stale-Update", "true")

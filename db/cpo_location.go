@@ -14,6 +14,7 @@ import (
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/location"
 	"github.com/roamnode/roamnode/ocpi"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // Our charge points as CPO. A record keeps the OCPI object itself (the
@@ -307,4 +308,118 @@ func OCPILocations(ctx context.Context, q Querier, country, party string, from, 
 		out[i] = byLoc[l.ID]
 	}
 	return locs, out, int(total), nil
+}
+
+// OCPI renders the location as the Locations sender publishes it, with its
+// EVSEs. A deactivated location publishes its EVSEs as REMOVED.
+func (l CPOLocation) OCPI(evses []CPOEVSE, now time.Time) ocpi.Location {
+	out := l.Location
+	out.EVSEs = make([]ocpi.EVSE, len(evses))
+	for i, e := range evses {
+		out.EVSEs[i] = e.OCPI(l.Deactivated(now))
+	}
+	if len(evses) == 0 {
+		out.EVSEs = nil
+	}
+	return out
+}
+
+// Deactivated reports whether the location is out of service at now.
+func (l CPOLocation) Deactivated(now time.Time) bool {
+	return l.DeactivatedAt != nil && !l.DeactivatedAt.After(now)
+}
+
+// OCPI renders the EVSE as the Locations sender publishes it; an EVSE of a
+// deactivated location is REMOVED.
+func (e CPOEVSE) OCPI(deactivated bool) ocpi.EVSE {
+	out := e.EVSE
+	if deactivated {
+		out.Status = string(location.StatusRemoved)
+	}
+	return out
+}
+
+// PushGroupOf is the push ordering group of a location and its EVSEs.
+func PushGroupOf(l ocpi.Location) string { return l.CountryCode + "/" + l.PartyID + "/" + l.ID }
+
+// ChangedFields lists the top-level JSON fields whose values differ
+// between a and b, ignoring last_updated.
+func ChangedFields(a, b any) ([]string, error) {
+	var ma, mb map[string]json.RawMessage
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(ja, &ma); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(jb, &mb); err != nil {
+		return nil, err
+	}
+	var out []string
+	for k, v := range mb {
+		if k != "last_updated" && string(ma[k]) != string(v) {
+			out = append(out, k)
+		}
+	}
+	for k := range ma {
+		if _, ok := mb[k]; !ok && k != "last_updated" {
+			// Removed optional field: PATCH cannot remove, a PUT must go.
+			return nil, errRemoved
+		}
+	}
+	return out, nil
+}
+
+var errRemoved = errors.New("a field was removed")
+
+// EnqueueLocationPush records the push of a location change (prev nil on
+// create): a PUT of the whole location when it is new, when a field was
+// removed (mod_locations: PATCH "is not suitable to remove information
+// shared earlier") or when its deactivation changes the status of all its
+// EVSEs; otherwise a PATCH of the changed fields; nothing when the OCPI
+// object did not change.
+func EnqueueLocationPush(ctx context.Context, q Querier, prev *CPOLocation, cur CPOLocation, now time.Time) ([]roaming.PushRef, error) {
+	ch := roaming.Change{Module: "locations", Group: PushGroupOf(cur.Location), Object: PushGroupOf(cur.Location),
+		Method: roaming.PushPut, FromCountry: cur.Location.CountryCode, FromParty: cur.Location.PartyID}
+	if prev != nil && prev.Deactivated(now) == cur.Deactivated(now) {
+		fields, err := ChangedFields(prev.Location, cur.Location)
+		switch {
+		case errors.Is(err, errRemoved):
+		case err != nil:
+			return nil, err
+		case len(fields) == 0:
+			return nil, nil
+		default:
+			ch.Method, ch.Fields = roaming.PushPatch, fields
+		}
+	}
+	return EnqueuePush(ctx, q, ch)
+}
+
+// EnqueueEVSEPush records the push of an EVSE change (prev nil on create)
+// at its location: a PUT of the EVSE when it is new or a field was
+// removed, else a PATCH of the changed fields (a status flip is a PATCH of
+// status), nothing when the OCPI object did not change.
+func EnqueueEVSEPush(ctx context.Context, q Querier, loc CPOLocation, prev *CPOEVSE, cur CPOEVSE, now time.Time) ([]roaming.PushRef, error) {
+	grp := PushGroupOf(loc.Location)
+	ch := roaming.Change{Module: "locations", Group: grp, Object: grp + "/" + cur.EVSE.UID, Method: roaming.PushPut,
+		FromCountry: loc.Location.CountryCode, FromParty: loc.Location.PartyID}
+	if prev != nil {
+		fields, err := ChangedFields(prev.OCPI(loc.Deactivated(now)), cur.OCPI(loc.Deactivated(now)))
+		switch {
+		case errors.Is(err, errRemoved):
+		case err != nil:
+			return nil, err
+		case len(fields) == 0:
+			return nil, nil
+		default:
+			ch.Method, ch.Fields = roaming.PushPatch, fields
+		}
+	}
+	return EnqueuePush(ctx, q, ch)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/location"
 	"github.com/roamnode/roamnode/ocpi"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // CPOTariff is one of our tariffs as CPO. Tariff.ID, CountryCode, PartyID,
@@ -98,4 +99,19 @@ func OCPITariffs(ctx context.Context, q Querier, country, party string, from, to
 	}
 	ts, err := cpoTariffsOf(rows)
 	return ts, int(total), err
+}
+
+// EnqueueTariffPush records the push of a tariff change: the Tariffs
+// receiver takes whole tariffs only (mod_tariffs: PUT, DELETE), so every
+// change that alters the OCPI object is a PUT.
+func EnqueueTariffPush(ctx context.Context, q Querier, prev *CPOTariff, cur CPOTariff) ([]roaming.PushRef, error) {
+	if prev != nil {
+		fields, err := ChangedFields(prev.Tariff, cur.Tariff)
+		if err == nil && len(fields) == 0 {
+			return nil, nil
+		}
+	}
+	obj := cur.Tariff.CountryCode + "/" + cur.Tariff.PartyID + "/" + cur.Tariff.ID
+	return EnqueuePush(ctx, q, roaming.Change{Module: "tariffs", Group: obj, Object: obj, Method: roaming.PushPut,
+		FromCountry: cur.Tariff.CountryCode, FromParty: cur.Tariff.PartyID})
 }

@@ -1,8 +1,11 @@
 package ocpi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-playground/validator/v10"
 
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/location"
@@ -247,4 +250,28 @@ func addProblems(prefix string, ps []location.Problem, fs *fault.Fields) {
 	for _, p := range ps {
 		fs.Add(prefix+p.Path, "%s", p.Message)
 	}
+}
+
+// Problems validates v (a struct or a pointer to one) against its validate
+// tags like Validate, but returns a fault.KindInvalid error with one field
+// per violation, prefixed with prefix, for surfaces that report field
+// paths (the Admin API) rather than an OCPI status message.
+func Problems(v any, prefix string) error {
+	err := Validator().Struct(v)
+	if err == nil {
+		return nil
+	}
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		return err
+	}
+	var fs fault.Fields
+	for _, fe := range ves {
+		p := fieldPath(fe)
+		if p == "body" {
+			p = ""
+		}
+		fs.Add(strings.TrimSuffix(prefix+p, "."), "%s", violation(fe))
+	}
+	return fs.Err()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/domain/session"
+	"github.com/roamnode/roamnode/roaming"
 	"github.com/roamnode/roamnode/worker"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	// Partners' charge points).
 	SyncInterval time.Duration `env:"ROAMNODE_SYNC_INTERVAL" envDefault:"15m"`
 	SyncMargin   time.Duration `env:"ROAMNODE_SYNC_MARGIN" envDefault:"5m"`
+
+	// OCPI pushes to partners (README → Our charge points and tariffs).
+	PushBackoffMax time.Duration `env:"ROAMNODE_PUSH_MAX_BACKOFF" envDefault:"5m"`
+	PushSweep      time.Duration `env:"ROAMNODE_PUSH_SWEEP" envDefault:"30s"`
 }
 
 // loadConfig parses the environment; the error names the one setting that
@@ -132,6 +137,9 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	if c.SyncInterval < time.Minute || c.SyncMargin < 0 {
 		return c, errors.New("ROAMNODE_SYNC_INTERVAL must be at least 1m and ROAMNODE_SYNC_MARGIN must not be negative")
 	}
+	if c.PushBackoffMax < time.Second || c.PushSweep < time.Second {
+		return c, errors.New("ROAMNODE_PUSH_MAX_BACKOFF and ROAMNODE_PUSH_SWEEP must be at least 1s")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -151,4 +159,10 @@ func (c Config) sessionOptions() worker.SessionOptions {
 	th := session.DefaultThresholds
 	th.MaxAge = c.SessionMaxAge
 	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th}
+}
+
+// pushOptions are the OCPI push worker's settings.
+func (c Config) pushOptions() worker.PushOptions {
+	return worker.PushOptions{PushOptions: roaming.PushOptions{BackoffMax: c.PushBackoffMax}, SweepEvery: c.PushSweep,
+		ExchangeBodyBytes: c.ExchangeBody}
 }

@@ -27,6 +27,8 @@ import (
 	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/node"
+	"github.com/roamnode/roamnode/ocpi/module"
+	"github.com/roamnode/roamnode/roaming"
 	"github.com/roamnode/roamnode/worker"
 
 	"github.com/google/uuid"
@@ -214,7 +216,8 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 func registrations(ctx context.Context, cfg Config) []worker.Registration {
 	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
 		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
-		worker.Sessions(cfg.sessionOptions())}
+		worker.Sessions(cfg.sessionOptions()),
+		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) })}
 }
 
 // bootstrapAccount creates or updates the API account named by

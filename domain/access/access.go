@@ -35,6 +35,7 @@ var Families = []string{
 	"seller", "administration", "customer", "api-account", "roaming",
 	"token", // MSP tokens, subscription plans, subscriptions and token links
 	"webhook", // webhook subscriptions and their delivery log
+	"cpo",
 }
 
 // All is the permission that grants every family at write level.
