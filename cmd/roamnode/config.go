@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/roamnode/roamnode/domain/authz"
 	"github.com/roamnode/roamnode/domain/session"
 	"github.com/roamnode/roamnode/roaming"
 	"github.com/roamnode/roamnode/worker"
@@ -57,6 +58,12 @@ type Config struct {
 	// Partners' charge points).
 	SyncInterval time.Duration `env:"ROAMNODE_SYNC_INTERVAL" envDefault:"15m"`
 	SyncMargin   time.Duration `env:"ROAMNODE_SYNC_MARGIN" envDefault:"5m"`
+
+	// Partners' tokens as CPO (README → Partners' tokens and authorization
+	// at our EVSEs).
+	AuthorizeTimeout  time.Duration `env:"ROAMNODE_AUTHORIZE_TIMEOUT" envDefault:"3s"`
+	AuthorizeFallback authz.Policy  `env:"ROAMNODE_AUTHORIZE_FALLBACK" envDefault:"allow_if_whitelisted"`
+	TokenPullInterval time.Duration `env:"ROAMNODE_TOKEN_PULL_INTERVAL" envDefault:"1h"`
 
 	// OCPI pushes to partners (README → Our charge points and tariffs).
 	PushBackoffMax time.Duration `env:"ROAMNODE_PUSH_MAX_BACKOFF" envDefault:"5m"`
@@ -139,6 +146,17 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	}
 	if c.PushBackoffMax < time.Second || c.PushSweep < time.Second {
 		return c, errors.New("ROAMNODE_PUSH_MAX_BACKOFF and ROAMNODE_PUSH_SWEEP must be at least 1s")
+	}
+	if c.AuthorizeTimeout < 100*time.Millisecond || c.AuthorizeTimeout > time.Minute {
+		return c, errors.New("ROAMNODE_AUTHORIZE_TIMEOUT must be between 100ms and 1m")
+	}
+	if p, err := authz.ParsePolicy(string(c.AuthorizeFallback)); err == nil {
+		c.AuthorizeFallback = p
+	} else {
+		return c, errors.New("ROAMNODE_AUTHORIZE_FALLBACK must be deny, allow_if_whitelisted or allow")
+	}
+	if c.TokenPullInterval < time.Minute {
+		return c, errors.New("ROAMNODE_TOKEN_PULL_INTERVAL must be at least 1m")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

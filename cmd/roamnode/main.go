@@ -171,7 +171,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, withWorker, migrat
 	exchanges := db.NewExchangeLog(pool, log, 10000)
 	defer exchanges.Close() // after the app has drained: flushes what is queued
 	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: log, Version: version, PublicURL: cfg.PublicURL, AccessLog: cfg.AccessLog,
-		Recorder: exchanges, ExchangeBodyBytes: cfg.ExchangeBody, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL, WebhookAllowPrivate: cfg.WebhookAllowPrivate}})
+		Recorder: exchanges, ExchangeBodyBytes: cfg.ExchangeBody, Admin: adminapi.Options{Version: version, RateRPS: cfg.RateRPS, RateBurst: cfg.RateBurst, AccountCache: cfg.AccountCacheTTL, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+			CPOTokens: adminapi.CPOTokenOptions{AuthorizeTimeout: cfg.AuthorizeTimeout, AuthorizeFallback: cfg.AuthorizeFallback}}})
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -216,6 +217,7 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 func registrations(ctx context.Context, cfg Config) []worker.Registration {
 	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
 		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
+		worker.TokenPull(worker.TokenPullOptions{Interval: cfg.TokenPullInterval, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.Sessions(cfg.sessionOptions()),
 		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) })}
 }
