@@ -103,6 +103,7 @@ func (a *API) Mount(app *fiber.App) {
 	apiAccountResource().mount(a, v1)
 	v1.Post("/api-account/:key/rotate-secret", a.handle("api-account", access.Write, rotateSecret))
 	a.mountRoaming(v1)
+	a.mountPartnerNetwork(v1)
 	a.mountCPO(v1)
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)

@@ -585,6 +585,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaWebhooks(t, c, tag, admID)
 	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
+	oaPartnerNetwork(t, c, tag)
 
 	// Every documented input field is one the server knows: a body with
 	// all of them (null) and one made-up field reports only the made-up one.
