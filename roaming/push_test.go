@@ -11,7 +11,9 @@ import (
 func TestCoalesce(t *testing.T) {
 	loc, evse := "NL/TNM/L1", "NL/TNM/L1/E1"
 	put := func(o string, v int64) PushItem { return PushItem{Object: o, Method: PushPut, V: v} }
-	patch := func(o string, v int64, f ...string) PushItem { return PushItem{Object: o, Method: PushPatch, Fields: f, V: v} }
+	patch := func(o string, v int64, f ...string) PushItem {
+		return PushItem{Object: o, Method: PushPatch, Fields: f, V: v}
+	}
 
 	// PATCH + PATCH of one object: one PATCH of both field sets.
 	got := Coalesce(Coalesce(nil, patch(evse, 1, "status")), patch(evse, 2, "connectors"))
