@@ -10,7 +10,7 @@
 //
 // Postgres comes from DATABASE_URL (a database is cloned from the migrated
 // template and dropped at the end), Redis from BENCH_REDIS_URL (default
-// redis://127.0.0.1:6379/9, a database index no test uses). Targets (issue
+// redis://127.0.0.1:6379/10, a database index no test uses). Targets (issue
 // 4): 50,000 EVSEs in under 60 s with the node under 300 MB.
 package main
 
@@ -92,7 +92,7 @@ func run(evses, perLoc, pageSize int, timeout time.Duration) error {
 	}
 	redisURL := os.Getenv("BENCH_REDIS_URL")
 	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/9"
+		redisURL = "redis://127.0.0.1:6379/10"
 	}
 	secret := uuid.NewString()
 	node := exec.Command(bin, "serve", "--no-migrate")
