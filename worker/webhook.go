@@ -81,9 +81,9 @@ func (o *WebhookOptions) defaults() {
 //   - A drain task holds a lease on its subscription in Postgres (so two
 //     workers never deliver one subscription at once, and a killed worker's
 //     lease expires), then delivers in seq order, one request in flight,
-//     until caught up and idle for IdleWait or for RunFor, when it enqueues
-//     its own continuation (so the subscription does not wait for asynq's
-//     idle poll). Tasks are de-duplicated with asynq's uniqueness lock on
+//     until caught up and idle for IdleWait; after RunFor, if other tasks
+//     wait for a worker slot, it enqueues its own continuation and yields
+//     (fairness), otherwise it goes on (no gap of asynq's idle poll). Tasks are de-duplicated with asynq's uniqueness lock on
 //     the subscription id rather than a task id: a task id stays taken by
 //     an archived task (a crashed handler), a lock expires.
 //   - The cursor, attempts, backoff, failing state and the delivery log are
@@ -94,7 +94,8 @@ func (o *WebhookOptions) defaults() {
 func Webhooks(ctx context.Context, o WebhookOptions) Registration {
 	o.defaults()
 	return func(d Deps, mux *asynq.ServeMux, sched *asynq.Scheduler) error {
-		w := &webhooks{d: d, o: o, client: newWebhookClient(o), queue: asynq.NewClientFromRedisClient(d.Redis)}
+		w := &webhooks{d: d, o: o, client: newWebhookClient(o), queue: asynq.NewClientFromRedisClient(d.Redis),
+			inspect: asynq.NewInspectorFromRedisClient(d.Redis)}
 		mux.HandleFunc(TaskWebhookDrain, w.drain)
 		mux.HandleFunc(TaskWebhookPrune, func(ctx context.Context, _ *asynq.Task) error {
 			_, err := db.Q(d.Pool).PruneWebhookDeliveries(ctx, time.Now().Add(-o.LogRetention))
@@ -113,6 +114,7 @@ type webhooks struct {
 	o       WebhookOptions
 	client  *http.Client
 	queue   *asynq.Client
+	inspect *asynq.Inspector
 	horizon db.Horizon
 }
 
@@ -228,8 +230,16 @@ func (w *webhooks) drainSubscription(ctx context.Context, id uuid.UUID) error {
 			return nil
 		}
 		if time.Since(start) > w.o.RunFor {
-			release()
-			return w.enqueue(ctx, id, true)
+			// Hand the worker slot over only when other tasks wait for
+			// one: a continuation can wait up to asynq's idle poll (1 s)
+			// before it starts, which the latency target cannot afford
+			// when nobody needed the slot.
+			if info, err := w.inspect.GetQueueInfo("default"); err == nil && info.Pending == 0 {
+				start = time.Now()
+			} else {
+				release()
+				return w.enqueue(ctx, id, true)
+			}
 		}
 		horizon, err := db.Q(w.d.Pool).WebhookHorizon(ctx)
 		if err != nil {

@@ -374,8 +374,21 @@ func TestWebhookFailingReceiverRecovers(t *testing.T) {
 	require.Zero(t, s.Attempts)
 	require.Nil(t, s.FailingSince)
 
-	log, err := db.Q(testDB.Pool).ListWebhookDeliveries(h.ctx, gen.ListWebhookDeliveriesParams{SubscriptionID: sub.ID, PageLimit: 1000})
-	require.NoError(t, err)
+	// The log entry of the last request commits just after the receiver
+	// answered it.
+	var log []gen.WebhookDelivery
+	eventually(t, 5*time.Second, "the whole log", func() bool {
+		var err error
+		log, err = db.Q(testDB.Pool).ListWebhookDeliveries(h.ctx, gen.ListWebhookDeliveriesParams{SubscriptionID: sub.ID, PageLimit: 1000})
+		require.NoError(t, err)
+		n := 0
+		for _, e := range log {
+			if e.Outcome == "delivered" {
+				n += int(e.EventCount)
+			}
+		}
+		return n >= len(want)
+	})
 	var failed, delivered int
 	for _, e := range log {
 		switch e.Outcome {
