@@ -2,11 +2,11 @@ package db
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -29,18 +29,26 @@ type MSPTokenAuthorization struct {
 	At              time.Time
 }
 
-// insertAuthorization is the one statement of the authorization log.
-const insertAuthorization = `INSERT INTO msp_token_authorization (id, token_id, connection_id, country_code, party_id,
-    location_id, evse_uids, allowed, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+// insertAuthorizations writes one batch of the authorization log in one
+// statement: one array per column, unnested into rows. Empty strings and
+// the nil UUID stand for NULL; evse_uids travel as array literals. (sqlc
+// cannot type a multi-argument unnest, hence a hand-written statement.)
+const insertAuthorizations = `INSERT INTO msp_token_authorization (id, token_id, connection_id, country_code, party_id,
+    location_id, evse_uids, allowed, reason, at)
+SELECT u.id, u.token_id, NULLIF(u.connection_id, '00000000-0000-0000-0000-000000000000'::uuid), NULLIF(u.country_code, ''),
+    NULLIF(u.party_id, ''), NULLIF(u.location_id, ''), NULLIF(u.evse_uids, '')::text[], u.allowed, u.reason, u.at
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::timestamptz[]) AS u(id, token_id, connection_id, country_code, party_id, location_id, evse_uids, allowed, reason, at)`
 
 // AuthorizationLog stores real-time authorizations with group commit: an
 // authorization is answered only once its row is committed (an
 // authorization_reference a CPO holds always exists), yet concurrent
 // requests share one round trip and one commit. Write appends to a pending
 // list; when fewer than maxFlushers flushes run, the caller becomes a
-// flusher and writes everything pending (its own row included) as one
-// pipelined batch of prepared INSERTs in a single implicit transaction,
-// then keeps flushing what arrived meanwhile. Under load batches grow by
+// flusher and writes everything pending (its own row included) with one
+// multi-row INSERT (one statement, one commit), then keeps flushing what
+// arrived meanwhile. A failed batch fails every request in it (they answer
+// 3000 and the CPO retries); nothing is answered that was not stored. Under load batches grow by
 // themselves; alone, a request pays one insert. There is no background
 // goroutine to start or stop.
 type AuthorizationLog struct {
@@ -102,19 +110,48 @@ func (l *AuthorizationLog) flush() {
 	}
 }
 
-// insert writes one batch: one round trip, one commit.
+// insert writes one batch: one statement, one round trip, one commit.
 func (l *AuthorizationLog) insert(batch []*authWrite) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var b pgx.Batch
-	for _, w := range batch {
+	n := len(batch)
+	ids, tokens, conns := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	countries, parties, locations, evses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	alloweds, reasons, ats := make([]string, n), make([]string, n), make([]time.Time, n)
+	for i, w := range batch {
 		a := w.a
-		b.Queue(insertAuthorization, a.ID, a.TokenID, a.ConnectionID, nullable(a.CountryCode), nullable(a.PartyID),
-			nullable(a.LocationID), a.EVSEUIDs, a.Allowed, a.Reason, a.At)
+		ids[i], tokens[i], countries[i], parties[i], locations[i] = a.ID, a.TokenID, a.CountryCode, a.PartyID, a.LocationID
+		if a.ConnectionID != nil {
+			conns[i] = *a.ConnectionID
+		}
+		evses[i], alloweds[i], reasons[i], ats[i] = textArray(a.EVSEUIDs), a.Allowed, a.Reason, a.At
 	}
-	// A batch outside a transaction runs as one implicit transaction: all
-	// rows commit together or none does.
-	return l.pool.SendBatch(ctx, &b).Close()
+	_, err := l.pool.Exec(ctx, insertAuthorizations, ids, tokens, conns, countries, parties, locations, evses, alloweds, reasons, ats)
+	return err
+}
+
+// textArray renders a Postgres text[] literal ({"a","b"}), "" for none.
+func textArray(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			if s[j] == '"' || s[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // MSPTokenAuthorizationByID loads a stored authorization (for matching a

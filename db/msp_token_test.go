@@ -202,6 +202,15 @@ func TestAuthorizationLogGroupCommit(t *testing.T) {
 	var n int
 	require.NoError(t, m.d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM msp_token_authorization").Scan(&n))
 	require.Equal(t, len(ids), n)
+	// Values survive the batch encoding: quotes, backslashes and commas in
+	// EVSE UIDs; absent values are NULL.
+	id := uuid.Must(uuid.NewV7())
+	require.NoError(t, l.Write(db.MSPTokenAuthorization{ID: id, TokenID: tok, EVSEUIDs: []string{`a"b\c,d`, "{x}"}, Allowed: "BLOCKED", Reason: "no_link", At: time.Now()}))
+	got, err := db.MSPTokenAuthorizationByID(context.Background(), m.d.Pool, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{`a"b\c,d`, "{x}"}, got.EVSEUIDs)
+	require.Nil(t, got.ConnectionID)
+	require.Empty(t, got.LocationID)
 	// A failing write is reported, not swallowed.
-	require.Error(t, l.Write(db.MSPTokenAuthorization{ID: uuid.Must(uuid.NewV7()), TokenID: uuid.Must(uuid.NewV7()), Allowed: "ALLOWED", Reason: "valid", At: time.Now()}))
+	require.Error(t, l.Write(db.MSPTokenAuthorization{ID: id, TokenID: tok, Allowed: "ALLOWED", Reason: "valid", At: time.Now()}), "duplicate id")
 }

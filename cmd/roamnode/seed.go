@@ -38,6 +38,29 @@ var demoTenant = []demoRecord{
 		"address_line1": "Havenstraat 1", "postal_code": "3011 AA", "locality": "Rotterdam", "country": "NL", "valid_from": "2024-01-01T00:00:00Z"}},
 	{"billing-address", "demo-customer-3-address", map[string]any{"party_external_reference": "demo-customer-3", "addressee": "Gardening Enterprise Ltd",
 		"address_line1": "1 Kew Road", "postal_code": "TW9 3AB", "locality": "Richmond", "country": "GB", "valid_from": "2024-01-01T00:00:00Z"}},
+	// MSP tokens of the demo eMSP party NL-RNE: a plan, two subscriptions,
+	// a charge card and an app user linked to the first, a key fob handed
+	// over from the first subscription to the second on 2025-01-01.
+	{"msp-token-subscription-plan", "demo-plan-basic", map[string]any{"administration_external_reference": "demo-eur", "name": "Charge Card Basic",
+		"rate_plan_id": nil, "publish_from": "2024-01-01T00:00:00Z"}},
+	{"msp-token-subscription", "demo-subscription-1", map[string]any{"customer_external_reference": "demo-customer-1", "plan_external_reference": "demo-plan-basic",
+		"valid_from": "2024-01-01T00:00:00Z"}},
+	{"msp-token-subscription", "demo-subscription-2", map[string]any{"customer_external_reference": "demo-customer-2", "plan_external_reference": "demo-plan-basic",
+		"valid_from": "2024-01-01T00:00:00Z", "buyer_reference": "PO-2024-17"}},
+	{"msp-token", "demo-token-card", map[string]any{"administration_external_reference": "demo-eur", "evco_id": "NL-RNE-C00000001", "uid": "04A1B2C3D4E5F6",
+		"type": "RFID", "form_factor": "card", "visual_number": "RNE-0000-0001"}},
+	{"msp-token", "demo-token-app", map[string]any{"administration_external_reference": "demo-eur", "evco_id": "NL-RNE-C00000002", "uid": "app-user-0002",
+		"type": "APP_USER", "form_factor": "virtual"}},
+	{"msp-token", "demo-token-fob", map[string]any{"administration_external_reference": "demo-eur", "evco_id": "NL-RNE-C00000003", "uid": "04FFEEDDCCBB",
+		"type": "RFID", "form_factor": "keychain", "visual_number": "RNE-0000-0003"}},
+	{"msp-token-link", "demo-link-card", map[string]any{"token_external_reference": "demo-token-card", "subscription_external_reference": "demo-subscription-1",
+		"valid_from": "2024-01-01T00:00:00Z"}},
+	{"msp-token-link", "demo-link-app", map[string]any{"token_external_reference": "demo-token-app", "subscription_external_reference": "demo-subscription-1",
+		"valid_from": "2024-01-01T00:00:00Z"}},
+	{"msp-token-link", "demo-link-fob-1", map[string]any{"token_external_reference": "demo-token-fob", "subscription_external_reference": "demo-subscription-1",
+		"valid_from": "2024-01-01T00:00:00Z", "valid_until": "2025-01-01T00:00:00Z"}},
+	{"msp-token-link", "demo-link-fob-2", map[string]any{"token_external_reference": "demo-token-fob", "subscription_external_reference": "demo-subscription-2",
+		"valid_from": "2025-01-01T00:00:00Z"}},
 }
 
 // seedDemo loads the demo tenant through the Admin API's own handlers (as
