@@ -101,7 +101,8 @@ func authorizeCPOToken(c *fiber.Ctx, rq *request) error {
 		return err
 	}
 	o := rq.api.opts.CPOTokens
-	a := &roaming.Authorizer{Store: db.PartnerTokenStore{Pool: rq.api.pool}, Client: o.Client, Timeout: o.AuthorizeTimeout, Policy: o.AuthorizeFallback}
+	a := &roaming.Authorizer{Store: db.PartnerTokenStore{Pool: rq.api.pool}, Client: o.Client, Timeout: o.AuthorizeTimeout,
+		Policy: o.AuthorizeFallback, Log: rq.api.log}
 	if a.Client == nil {
 		return &apiError{Status: fiber.StatusServiceUnavailable, Code: "unavailable", Message: "outbound OCPI calls are not available on this node"}
 	}

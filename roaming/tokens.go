@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -146,6 +147,9 @@ type Authorizer struct {
 	Client  *Client
 	Timeout time.Duration
 	Policy  authz.Policy
+	// Log receives what does not change the decision (a token of an
+	// answer that could not be cached); nil is slog.Default().
+	Log *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -210,8 +214,14 @@ func (a *Authorizer) Authorize(ctx context.Context, rq AuthzRequest) (AuthzResul
 			res.Party = &p
 		}
 		res.AuthorizationReference, res.Info = info.AuthorizationReference, info.Info
+		// Caching the answer's token is a by-product: the eMSP's answer
+		// stands even when it cannot be stored.
 		if err := a.Store.SaveAnswerToken(context.WithoutCancel(ctx), got.target.conn.ID, info.Token); err != nil {
-			return AuthzResult{}, err
+			log := a.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Warn("caching the token of a real-time authorization answer failed", "connection_id", got.target.conn.ID, "err", err)
 		}
 	case ans.Outcome == authz.OutcomeNoAnswer:
 		res.Detail = ans.detail
