@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/network"
 )
 
 // Miss says which level of the location match failed. The store's matcher
@@ -89,24 +90,10 @@ func AfterValidation(s ChargeSession, th Thresholds, f Facts, now time.Time) Out
 }
 
 // NormalizeEVSEID is the key EVSE ids are matched on: case-insensitive and
-// tolerant of separators ("NL*TNM*E0001" matches "nltnme0001"): upper
-// case, letters and digits only. It is the same rule as the evse_id_key
-// of stored partner EVSEs (guide 003 → eMobility identifiers: EVSE ids are
-// accepted with or without separators); partners' ids need not follow the
-// eMI3 syntax, so this normalises without validating.
-func NormalizeEVSEID(id string) string {
-	b := make([]byte, 0, len(id))
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z':
-			b = append(b, c-'a'+'A')
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
+// tolerant of separators ("NL*TNM*E0001" matches "nltnme0001"). It is the
+// rule stored partner EVSEs are keyed by (network.EVSEIDKey), so a CDR's
+// EVSE id and a received location's meet on the same key.
+func NormalizeEVSEID(id string) string { return network.EVSEIDKey(id) }
 
 // CaseKey groups drop-outs into cases: the same side, reason, party and
 // EVSE (guide 003 → Drop-outs: "grouped by reason and similar
