@@ -15,6 +15,7 @@ import (
 	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/token"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // The MSP token model (guide 003 → Mobility Service Provider, eMobility
@@ -217,7 +218,42 @@ func mspTokenResource() *resource[gen.MspToken, mspTokenView, mspTokenInput] {
 			return meta{&t.ID, &t.ExternalReference, &t.ExternalUpdatedAt, &t.CreatedAt, &t.UpdatedAt}
 		},
 		scope: func(t gen.MspToken) *uuid.UUID { return &t.AdministrationID },
+		after: func(w writeCtx, prev *gen.MspToken, rec gen.MspToken) error {
+			if prev != nil && !tokenOCPIChanged(*prev, rec) {
+				return nil // form factor, brand, references: not in the OCPI token
+			}
+			return pushTokens(w, func() ([]roaming.PushRef, error) { return db.EnqueueTokenPushes(w.Ctx, w.Tx, rec.ID) })
+		},
 	}
+}
+
+// tokenOCPIChanged reports whether a token write changes a field of its
+// OCPI Token object (the identity fields are immutable).
+func tokenOCPIChanged(a, b gen.MspToken) bool {
+	return a.Issuer != b.Issuer || !eqPtr(a.VisualNumber, b.VisualNumber) || !eqPtr(a.GroupID, b.GroupID) ||
+		!eqPtr(a.Language, b.Language) || !eqPtr(a.Whitelist, b.Whitelist)
+}
+
+// validityChanged reports whether a link or subscription write changes what
+// the validity rule sees (its period or its defunct flag).
+func validityChanged(fromA, untilA, fromB, untilB *time.Time, defunctA, defunctB bool) bool {
+	return defunctA != defunctB || !eqTime(fromA, fromB) || !eqTime(untilA, untilB)
+}
+
+func eqPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func eqTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+
+// pushTokens enqueues token pushes in the write's transaction and kicks
+// the worker once it committed: CPOs' whitelists follow every change of a
+// token's OCPI representation (db.EnqueueTokenPushes).
+func pushTokens(w writeCtx, enqueue func() ([]roaming.PushRef, error)) error {
+	refs, err := enqueue()
+	if err != nil {
+		return err
+	}
+	w.kick(refs)
+	return nil
 }
 
 // fieldMessage is the message of a domain validation error without its
@@ -469,6 +505,15 @@ func mspTokenSubscriptionResource() *resource[gen.MspTokenSubscription, mspToken
 			return meta{&s.ID, &s.ExternalReference, &s.ExternalUpdatedAt, &s.CreatedAt, &s.UpdatedAt}
 		},
 		scope: func(s gen.MspTokenSubscription) *uuid.UUID { return &s.AdministrationID },
+		// A new subscription has no links yet; a changed period or
+		// defunct flag (which also marked its links defunct) changes the
+		// valid flag of every token linked to it.
+		after: func(w writeCtx, prev *gen.MspTokenSubscription, rec gen.MspTokenSubscription) error {
+			if prev == nil || !validityChanged(&prev.ValidFrom, prev.ValidUntil, &rec.ValidFrom, rec.ValidUntil, prev.Defunct, rec.Defunct) {
+				return nil
+			}
+			return pushTokens(w, func() ([]roaming.PushRef, error) { return db.EnqueueSubscriptionTokenPushes(w.Ctx, w.Tx, rec.ID) })
+		},
 	}
 }
 
@@ -606,6 +651,12 @@ func mspTokenLinkResource() *resource[db.MSPTokenLink, mspTokenLinkView, mspToke
 			return meta{&l.ID, &l.ExternalReference, &l.ExternalUpdatedAt, &l.CreatedAt, &l.UpdatedAt}
 		},
 		scope: func(l db.MSPTokenLink) *uuid.UUID { return &l.AdministrationID },
+		after: func(w writeCtx, prev *db.MSPTokenLink, rec db.MSPTokenLink) error {
+			if prev != nil && !validityChanged(prev.ValidFrom, prev.ValidUntil, rec.ValidFrom, rec.ValidUntil, prev.Defunct, rec.Defunct) {
+				return nil
+			}
+			return pushTokens(w, func() ([]roaming.PushRef, error) { return db.EnqueueTokenPushes(w.Ctx, w.Tx, rec.TokenID) })
+		},
 	}
 }
 

@@ -219,7 +219,8 @@ func registrations(ctx context.Context, cfg Config) []worker.Registration {
 		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.TokenPull(worker.TokenPullOptions{Interval: cfg.TokenPullInterval, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.Sessions(cfg.sessionOptions()),
-		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) })}
+		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
+		worker.TokenBoundaries(worker.TokenBoundaryOptions{})}
 }
 
 // bootstrapAccount creates or updates the API account named by

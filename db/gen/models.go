@@ -254,6 +254,11 @@ type MspTokenLink struct {
 	UpdatedAt         time.Time
 }
 
+type MspTokenPushWatermark struct {
+	ID          bool
+	PassedUntil time.Time
+}
+
 type MspTokenSubscription struct {
 	ID                uuid.UUID
 	AdministrationID  uuid.UUID
