@@ -108,6 +108,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
 	a.mountWebhooks(v1)
+	a.mountChargeSessions(v1)
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

@@ -586,6 +586,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
 	oaPartnerNetwork(t, c, tag)
+	oaChargeSessions(t, c, admID)
 
 	// Every documented input field is one the server knows: a body with
 	// all of them (null) and one made-up field reports only the made-up one.

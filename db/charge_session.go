@@ -320,49 +320,13 @@ func DueChargeSessions(ctx context.Context, q Querier, now time.Time, after uuid
 // received, discard ends it. The session keeps its case for traceability;
 // the case is resolved once none of its sessions is dropped out.
 func ReprocessChargeSession(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, in session.Instruction, check session.Check) (ChargeSessionRecord, error) {
-	var rec ChargeSessionRecord
-	err := InTx(ctx, pool, func(tx pgx.Tx) error {
-		r, err := Q(tx).LockChargeSession(ctx, id)
-		if err != nil {
-			return notFound(err, "charge session", id)
-		}
-		rec, err = reprocess(ctx, tx, recordOf(r), in, check, time.Now().UTC())
-		return err
-	})
-	return rec, err
+	return ReprocessSession(ctx, pool, id, Reprocessing{Instruction: in, Check: check})
 }
 
 // ReprocessCase applies an instruction to every dropped-out session of a
 // drop-out case in one transaction and returns them.
 func ReprocessCase(ctx context.Context, pool *pgxpool.Pool, caseID uuid.UUID, in session.Instruction, check session.Check) ([]ChargeSessionRecord, error) {
-	var out []ChargeSessionRecord
-	err := InTx(ctx, pool, func(tx pgx.Tx) error {
-		q := Q(tx)
-		if _, err := q.LockDropoutCase(ctx, caseID); err != nil {
-			return notFound(err, "drop-out case", caseID)
-		}
-		ids, err := q.DroppedSessionsOfCase(ctx, &caseID)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return fault.Conflict("not_dropped_out", "drop-out case %s has no dropped-out sessions", caseID)
-		}
-		now := time.Now().UTC()
-		for _, id := range ids {
-			r, err := q.LockChargeSession(ctx, id)
-			if err != nil {
-				return err
-			}
-			rec, err := reprocess(ctx, tx, recordOf(r), in, check, now)
-			if err != nil {
-				return err
-			}
-			out = append(out, rec)
-		}
-		return nil
-	})
-	return out, err
+	return ReprocessDropoutCase(ctx, pool, caseID, Reprocessing{Instruction: in, Check: check})
 }
 
 func reprocess(ctx context.Context, tx pgx.Tx, r ChargeSessionRecord, in session.Instruction, check session.Check, now time.Time) (ChargeSessionRecord, error) {

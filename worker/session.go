@@ -22,6 +22,9 @@ import (
 const (
 	TaskSessionProcess = "session:process"
 	TaskSessionSweep   = "session:sweep"
+	// TaskDropoutPrune deletes resolved drop-out cases older than the
+	// retention (hourly).
+	TaskDropoutPrune = "session:prune-dropouts"
 )
 
 // SessionQueue implements session.Queue on asynq. The task id is derived
@@ -67,7 +70,13 @@ type SessionOptions struct {
 	Thresholds session.Thresholds
 	// SweepBatch is how many sessions a sweep reads per query (default 1000).
 	SweepBatch int
+	// DropoutRetention is how long resolved drop-out cases are kept for
+	// traceability (default DefaultDropoutRetention).
+	DropoutRetention time.Duration
 }
+
+// DefaultDropoutRetention keeps resolved drop-out cases for 90 days.
+const DefaultDropoutRetention = 90 * 24 * time.Hour
 
 // Sessions registers the charge-session tasks: the processing of one
 // session and the sweep every minute.
@@ -88,7 +97,17 @@ func Sessions(o SessionOptions) Registration {
 			}
 			return err
 		})
-		_, err := sched.Register("@every 1m", asynq.NewTask(TaskSessionSweep, nil), asynq.Unique(55*time.Second), asynq.MaxRetry(0))
+		mux.HandleFunc(TaskDropoutPrune, func(ctx context.Context, _ *asynq.Task) error {
+			n, err := p.PruneDropouts(ctx, time.Now())
+			if n > 0 {
+				d.Log.Info("resolved drop-out cases pruned", "count", n)
+			}
+			return err
+		})
+		if _, err := sched.Register("@every 1m", asynq.NewTask(TaskSessionSweep, nil), asynq.Unique(55*time.Second), asynq.MaxRetry(0)); err != nil {
+			return err
+		}
+		_, err := sched.Register("@every 1h", asynq.NewTask(TaskDropoutPrune, nil), asynq.Unique(55*time.Minute), asynq.MaxRetry(0))
 		return err
 	}
 }
@@ -99,6 +118,7 @@ type SessionProcessor struct {
 	pipeline session.Pipeline
 	queue    session.Queue
 	batch    int
+	retain   time.Duration
 	// now is the clock (tests may set it).
 	now func() time.Time
 }
@@ -114,7 +134,10 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	if o.Thresholds == (session.Thresholds{}) {
 		o.Thresholds = session.DefaultThresholds
 	}
-	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, now: time.Now,
+	if o.DropoutRetention <= 0 {
+		o.DropoutRetention = DefaultDropoutRetention
+	}
+	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool},
 			Schedule: o.Schedule, Defaults: o.Thresholds}}
 }
@@ -189,4 +212,10 @@ func (p *SessionProcessor) Sweep(ctx context.Context, now time.Time) (int, error
 		}
 		after = due[len(due)-1].ID
 	}
+}
+
+// PruneDropouts deletes the drop-out cases resolved longer than the
+// retention before now and says how many.
+func (p *SessionProcessor) PruneDropouts(ctx context.Context, now time.Time) (int, error) {
+	return db.PruneDropoutCases(ctx, p.d.Pool, now.Add(-p.retain), p.batch)
 }

@@ -46,6 +46,9 @@ type Config struct {
 	SessionMaxAge time.Duration `env:"ROAMNODE_SESSION_MAX_AGE" envDefault:"4320h"`
 	matchSchedule session.Schedule
 
+	// DropoutRetention is how long resolved drop-out cases are kept.
+	DropoutRetention time.Duration `env:"ROAMNODE_DROPOUT_RETENTION" envDefault:"2160h"`
+
 	// Webhooks (README → Webhooks).
 	WebhookAllowPrivate bool          `env:"ROAMNODE_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 	WebhookTimeout      time.Duration `env:"ROAMNODE_WEBHOOK_TIMEOUT" envDefault:"10s"`
@@ -141,6 +144,9 @@ func loadConfig(needDB, needRedis bool) (Config, error) {
 	if c.SessionMaxAge < time.Hour {
 		return c, errors.New("ROAMNODE_SESSION_MAX_AGE must be at least 1h")
 	}
+	if c.DropoutRetention < time.Hour {
+		return c, errors.New("ROAMNODE_DROPOUT_RETENTION must be at least 1h (e.g. 2160h for 90 days)")
+	}
 	if c.SyncInterval < time.Minute || c.SyncMargin < 0 {
 		return c, errors.New("ROAMNODE_SYNC_INTERVAL must be at least 1m and ROAMNODE_SYNC_MARGIN must not be negative")
 	}
@@ -176,7 +182,7 @@ func (c Config) webhookOptions() worker.WebhookOptions {
 func (c Config) sessionOptions() worker.SessionOptions {
 	th := session.DefaultThresholds
 	th.MaxAge = c.SessionMaxAge
-	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th}
+	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th, DropoutRetention: c.DropoutRetention}
 }
 
 // pushOptions are the OCPI push worker's settings.

@@ -13,6 +13,32 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const caseSessionAdmins = `-- name: CaseSessionAdmins :many
+SELECT DISTINCT administration_id FROM charge_session WHERE dropout_case_id = $1
+`
+
+// The administrations of a case's sessions (NULL for sessions not yet
+// attributed), for scoping the case.
+func (q *Queries) CaseSessionAdmins(ctx context.Context, dropoutCaseID *uuid.UUID) ([]*uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, caseSessionAdmins, dropoutCaseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*uuid.UUID
+	for rows.Next() {
+		var administration_id *uuid.UUID
+		if err := rows.Scan(&administration_id); err != nil {
+			return nil, err
+		}
+		items = append(items, administration_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const commitChargeSessionStep = `-- name: CommitChargeSessionStep :execrows
 UPDATE charge_session SET state = $1, attempts = $2, next_attempt_at = $3,
     administration_id = coalesce($4, administration_id),
@@ -96,6 +122,27 @@ func (q *Queries) CountCaseSessions(ctx context.Context, dropoutCaseID *uuid.UUI
 	return i, err
 }
 
+const detachPrunableCases = `-- name: DetachPrunableCases :execrows
+UPDATE charge_session SET dropout_case_id = NULL
+WHERE dropout_case_id IN (SELECT d.id FROM dropout_case d WHERE d.state = 'resolved' AND d.resolved_at < $1 ORDER BY d.id LIMIT $2)
+`
+
+type DetachPrunableCasesParams struct {
+	Before *time.Time
+	Lim    int32
+}
+
+// Retention of resolved drop-out cases, step 1: the sessions of cases
+// resolved before the limit forget the case (they keep their last
+// drop-out reason, detail and check).
+func (q *Queries) DetachPrunableCases(ctx context.Context, arg DetachPrunableCasesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, detachPrunableCases, arg.Before, arg.Lim)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const droppedSessionsOfCase = `-- name: DroppedSessionsOfCase :many
 SELECT id FROM charge_session WHERE dropout_case_id = $1 AND state = 'dropped_out' ORDER BY id
 `
@@ -165,6 +212,23 @@ func (q *Queries) DueChargeSessions(ctx context.Context, arg DueChargeSessionsPa
 		return nil, err
 	}
 	return items, nil
+}
+
+const getAdministrationThresholds = `-- name: GetAdministrationThresholds :one
+SELECT id, administration_id, partner_id, overrides, updated_at FROM session_thresholds WHERE administration_id = $1
+`
+
+func (q *Queries) GetAdministrationThresholds(ctx context.Context, administrationID *uuid.UUID) (SessionThreshold, error) {
+	row := q.db.QueryRow(ctx, getAdministrationThresholds, administrationID)
+	var i SessionThreshold
+	err := row.Scan(
+		&i.ID,
+		&i.AdministrationID,
+		&i.PartnerID,
+		&i.Overrides,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const getChargeSession = `-- name: GetChargeSession :one
@@ -363,6 +427,23 @@ func (q *Queries) GetInvalidChargeSession(ctx context.Context, id uuid.UUID) (In
 		&i.ReceivedAt,
 		&i.ResolvedAt,
 		&i.ResolvedBySessionID,
+	)
+	return i, err
+}
+
+const getPartnerThresholds = `-- name: GetPartnerThresholds :one
+SELECT id, administration_id, partner_id, overrides, updated_at FROM session_thresholds WHERE partner_id = $1
+`
+
+func (q *Queries) GetPartnerThresholds(ctx context.Context, partnerID *uuid.UUID) (SessionThreshold, error) {
+	row := q.db.QueryRow(ctx, getPartnerThresholds, partnerID)
+	var i SessionThreshold
+	err := row.Scan(
+		&i.ID,
+		&i.AdministrationID,
+		&i.PartnerID,
+		&i.Overrides,
+		&i.UpdatedAt,
 	)
 	return i, err
 }
@@ -641,38 +722,51 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 }
 
 const listDropoutCases = `-- name: ListDropoutCases :many
-SELECT c.id, c.side, c.reason, c.country_code, c.party_id, c.evse_key, c.state, c.resolved_at, c.created_at, c.updated_at, (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id AND s.state = 'dropped_out') AS open_sessions
+SELECT c.id, c.side, c.reason, c.country_code, c.party_id, c.evse_key, c.state, c.resolved_at, c.created_at, c.updated_at,
+    (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id AND s.state = 'dropped_out') AS open_sessions,
+    (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id) AS total_sessions
 FROM dropout_case c
 WHERE c.side = $1 AND c.id > $2::uuid
   AND ($3::text IS NULL OR c.reason = $3)
   AND ($4::text IS NULL OR c.state = $4)
   AND ($5::text IS NULL OR c.evse_key = $5)
-ORDER BY c.id LIMIT $6
+  AND ($6::text IS NULL OR (c.country_code = $6 AND c.party_id = $7))
+  AND ($8::boolean IS TRUE OR EXISTS (SELECT 1 FROM charge_session s
+      WHERE s.dropout_case_id = c.id AND s.administration_id = ANY($9::uuid[])))
+ORDER BY c.id LIMIT $10
 `
 
 type ListDropoutCasesParams struct {
-	Side    string
-	After   uuid.UUID
-	Reason  *string
-	State   *string
-	EvseKey *string
-	Lim     int32
+	Side        string
+	After       uuid.UUID
+	Reason      *string
+	State       *string
+	EvseKey     *string
+	CountryCode *string
+	PartyID     *string
+	AllAdmins   *bool
+	AdminIds    []uuid.UUID
+	Lim         int32
 }
 
 type ListDropoutCasesRow struct {
-	ID           uuid.UUID
-	Side         string
-	Reason       string
-	CountryCode  string
-	PartyID      string
-	EvseKey      string
-	State        string
-	ResolvedAt   *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	OpenSessions int64
+	ID            uuid.UUID
+	Side          string
+	Reason        string
+	CountryCode   string
+	PartyID       string
+	EvseKey       string
+	State         string
+	ResolvedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	OpenSessions  int64
+	TotalSessions int64
 }
 
+// A page of a side's drop-out cases with their session counts. An account
+// limited to some administrations sees the cases holding at least one
+// session of those.
 func (q *Queries) ListDropoutCases(ctx context.Context, arg ListDropoutCasesParams) ([]ListDropoutCasesRow, error) {
 	rows, err := q.db.Query(ctx, listDropoutCases,
 		arg.Side,
@@ -680,6 +774,10 @@ func (q *Queries) ListDropoutCases(ctx context.Context, arg ListDropoutCasesPara
 		arg.Reason,
 		arg.State,
 		arg.EvseKey,
+		arg.CountryCode,
+		arg.PartyID,
+		arg.AllAdmins,
+		arg.AdminIds,
 		arg.Lim,
 	)
 	if err != nil {
@@ -701,6 +799,7 @@ func (q *Queries) ListDropoutCases(ctx context.Context, arg ListDropoutCasesPara
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OpenSessions,
+			&i.TotalSessions,
 		); err != nil {
 			return nil, err
 		}
@@ -1082,6 +1181,27 @@ func (q *Queries) OpenDropoutCase(ctx context.Context, arg OpenDropoutCaseParams
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const pruneResolvedCases = `-- name: PruneResolvedCases :execrows
+DELETE FROM dropout_case c
+WHERE c.id IN (SELECT d.id FROM dropout_case d WHERE d.state = 'resolved' AND d.resolved_at < $1 ORDER BY d.id LIMIT $2)
+  AND NOT EXISTS (SELECT 1 FROM charge_session s WHERE s.dropout_case_id = c.id)
+`
+
+type PruneResolvedCasesParams struct {
+	Before *time.Time
+	Lim    int32
+}
+
+// Retention of resolved drop-out cases, step 2: delete them (a case still
+// referenced, because a session was attached after step 1, stays).
+func (q *Queries) PruneResolvedCases(ctx context.Context, arg PruneResolvedCasesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneResolvedCases, arg.Before, arg.Lim)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const resolveDropoutCaseIfDone = `-- name: ResolveDropoutCaseIfDone :execrows

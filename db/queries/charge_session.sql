@@ -77,13 +77,40 @@ SELECT id FROM charge_session WHERE dropout_case_id = $1 ORDER BY id LIMIT 1000;
 SELECT count(*) FILTER (WHERE state = 'dropped_out') AS open, count(*) AS total FROM charge_session WHERE dropout_case_id = $1;
 
 -- name: ListDropoutCases :many
-SELECT c.*, (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id AND s.state = 'dropped_out') AS open_sessions
+-- A page of a side's drop-out cases with their session counts. An account
+-- limited to some administrations sees the cases holding at least one
+-- session of those.
+SELECT c.*,
+    (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id AND s.state = 'dropped_out') AS open_sessions,
+    (SELECT count(*) FROM charge_session s WHERE s.dropout_case_id = c.id) AS total_sessions
 FROM dropout_case c
 WHERE c.side = @side AND c.id > sqlc.arg(after)::uuid
   AND (sqlc.narg(reason)::text IS NULL OR c.reason = sqlc.narg(reason))
   AND (sqlc.narg(state)::text IS NULL OR c.state = sqlc.narg(state))
   AND (sqlc.narg(evse_key)::text IS NULL OR c.evse_key = sqlc.narg(evse_key))
+  AND (sqlc.narg(country_code)::text IS NULL OR (c.country_code = sqlc.narg(country_code) AND c.party_id = sqlc.narg(party_id)))
+  AND (sqlc.narg(all_admins)::boolean IS TRUE OR EXISTS (SELECT 1 FROM charge_session s
+      WHERE s.dropout_case_id = c.id AND s.administration_id = ANY(@admin_ids::uuid[])))
 ORDER BY c.id LIMIT @lim;
+
+-- name: CaseSessionAdmins :many
+-- The administrations of a case's sessions (NULL for sessions not yet
+-- attributed), for scoping the case.
+SELECT DISTINCT administration_id FROM charge_session WHERE dropout_case_id = $1;
+
+-- name: DetachPrunableCases :execrows
+-- Retention of resolved drop-out cases, step 1: the sessions of cases
+-- resolved before the limit forget the case (they keep their last
+-- drop-out reason, detail and check).
+UPDATE charge_session SET dropout_case_id = NULL
+WHERE dropout_case_id IN (SELECT d.id FROM dropout_case d WHERE d.state = 'resolved' AND d.resolved_at < @before ORDER BY d.id LIMIT @lim);
+
+-- name: PruneResolvedCases :execrows
+-- Retention of resolved drop-out cases, step 2: delete them (a case still
+-- referenced, because a session was attached after step 1, stays).
+DELETE FROM dropout_case c
+WHERE c.id IN (SELECT d.id FROM dropout_case d WHERE d.state = 'resolved' AND d.resolved_at < @before ORDER BY d.id LIMIT @lim)
+  AND NOT EXISTS (SELECT 1 FROM charge_session s WHERE s.dropout_case_id = c.id);
 
 -- name: ListChargeSessions :many
 SELECT * FROM charge_session
@@ -133,6 +160,12 @@ ORDER BY id LIMIT @lim;
 -- absent); the caller layers them administration first.
 SELECT administration_id, partner_id, overrides FROM session_thresholds
 WHERE administration_id = sqlc.narg(administration_id) OR partner_id = sqlc.narg(partner_id);
+
+-- name: GetAdministrationThresholds :one
+SELECT * FROM session_thresholds WHERE administration_id = $1;
+
+-- name: GetPartnerThresholds :one
+SELECT * FROM session_thresholds WHERE partner_id = $1;
 
 -- name: UpsertAdministrationThresholds :exec
 INSERT INTO session_thresholds (id, administration_id, overrides, updated_at) VALUES (@id, @administration_id, @overrides, @now)

@@ -36,6 +36,8 @@ var Families = []string{
 	"token", // MSP tokens, subscription plans, subscriptions and token links
 	"webhook", // webhook subscriptions and their delivery log
 	"cpo",
+	// charge sessions, drop-out cases, invalid sessions, validity thresholds
+	"charge-session",
 }
 
 // All is the permission that grants every family at write level.
