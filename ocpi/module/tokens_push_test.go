@@ -137,7 +137,7 @@ func TestTokenPushOnWrites(t *testing.T) {
 	f.link(t3, sub2, "", "", nil)
 	drainPushes(t, a)
 	for _, uid := range []string{"APP-USER-1", "APP-USER-2"} {
-		require.Equal(t, true, cpo.last("/ocpi/cpo/2.2.1/tokens/NL/RNE/"+uid).Body["valid"], uid)
+		require.Equal(t, true, cpo.last("/ocpi/cpo/2.2.1/tokens/NL/RNE/" + uid).Body["valid"], uid)
 	}
 	a.admin(200, "POST", "/main/v1/msp-token-subscription/"+sub2, map[string]any{"defunct": true})
 	drainPushes(t, a)
