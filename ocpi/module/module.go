@@ -6,9 +6,9 @@
 package module
 
 import (
+	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"strings"
@@ -55,7 +55,7 @@ func New(pool *pgxpool.Pool, registrar *roaming.Registrar, recorder roaming.Reco
 		o.TokenTTL = 2 * time.Second
 	}
 	s := &Server{pool: pool, registrar: registrar, publicURL: strings.TrimRight(o.PublicURL, "/"), log: log, recorder: recorder,
-		logBodyBytes: o.LogBodyBytes, tokens: &tokenCache{ttl: o.TokenTTL, m: map[string]tokenEntry{}},
+		logBodyBytes: o.LogBodyBytes, tokens: &tokenCache{ttl: o.TokenTTL, m: map[[sha256.Size]byte]tokenEntry{}},
 		touched: map[uuid.UUID]time.Time{}}
 	prev := registrar.Invalidate
 	registrar.Invalidate = func(id uuid.UUID) {
@@ -133,11 +133,12 @@ func (s *Server) modules() fiber.Handler {
 
 // tokenCache keeps token → connection lookups for a short time: module
 // calls are hot, and every change through this node drops its entries at
-// once (other nodes see it within the TTL).
+// once (other nodes see it within the TTL). It is keyed by the token's
+// SHA-256 (partner.HashToken) as an array, so a hit allocates nothing.
 type tokenCache struct {
 	ttl time.Duration
 	mu  sync.RWMutex
-	m   map[string]tokenEntry
+	m   map[[sha256.Size]byte]tokenEntry
 }
 
 type tokenEntry struct {
@@ -147,8 +148,7 @@ type tokenEntry struct {
 }
 
 func (tc *tokenCache) lookup(ctx context.Context, pool *pgxpool.Pool, token string) (caller, bool, error) {
-	h := partner.HashToken(token)
-	k := hex.EncodeToString(h)
+	k := sha256.Sum256([]byte(token)) // = partner.HashToken(token)
 	now := time.Now()
 	tc.mu.RLock()
 	e, ok := tc.m[k]
@@ -156,6 +156,7 @@ func (tc *tokenCache) lookup(ctx context.Context, pool *pgxpool.Pool, token stri
 	if ok && now.Before(e.expires) {
 		return e.cl, e.found, nil
 	}
+	h := partner.HashToken(token)
 	conn, err := db.ConnectionByToken(ctx, pool, h)
 	found := err == nil
 	if err != nil && !fault.Is(err, fault.KindNotFound) {
@@ -171,7 +172,7 @@ func (tc *tokenCache) lookup(ctx context.Context, pool *pgxpool.Pool, token stri
 	if found {
 		tc.mu.Lock()
 		if len(tc.m) > 10000 {
-			tc.m = map[string]tokenEntry{}
+			tc.m = map[[sha256.Size]byte]tokenEntry{}
 		}
 		tc.m[k] = tokenEntry{cl: cl, found: true, expires: now.Add(tc.ttl)}
 		tc.mu.Unlock()
@@ -207,7 +208,7 @@ func (s *Server) record(c *fiber.Ctx) error {
 		DurationMs: float64(time.Since(start).Microseconds()) / 1000,
 		RequestID:  string(c.Response().Header.Peek("X-Request-ID")), CorrelationID: string(c.Response().Header.Peek("X-Correlation-ID")),
 		RequestBody: roaming.LogBody(c.Body(), s.logBodyBytes), ResponseBody: roaming.LogBody(c.Response().Body(), s.logBodyBytes)}
-	if code, ok := statusCodeOf(c.Response().Body()); ok {
+	if code, ok := envelopeStatus(c.Response().Body()); ok {
 		e.OCPIStatus = &code
 	}
 	if cl, ok := c.Locals(callerKey{}).(caller); ok {
@@ -239,16 +240,37 @@ func (s *Server) touch(ctx context.Context, id uuid.UUID, at time.Time) {
 	}
 }
 
-// statusCodeOf reads the envelope's status_code from a response body.
-func statusCodeOf(body []byte) (int, bool) {
-	var env struct {
-		StatusCode *int `json:"status_code"`
-	}
-	if json.Unmarshal(body, &env) != nil || env.StatusCode == nil {
+// envelopeStatus reads the envelope's status_code from a response body
+// without decoding it: every /ocpi answer is an ocpi.Response (handlers and
+// ocpi.WriteError alike), which encoding/json writes in field order, data
+// first, so the last `"status_code":` of the body is the envelope's own
+// (one inside data comes before it; status_message and timestamp after it
+// are strings, in which a quote is escaped). Decoding the whole body again
+// cost a JSON parse of every answer on the hot path (real-time
+// authorization). A body that is not an object, or has no status_code,
+// gives false.
+func envelopeStatus(body []byte) (int, bool) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
 		return 0, false
 	}
-	return *env.StatusCode, true
+	i := bytes.LastIndex(body, statusCodeKey)
+	if i < 0 {
+		return 0, false
+	}
+	rest := bytes.TrimLeft(body[i+len(statusCodeKey):], " \t\r\n")
+	code, n := 0, 0
+	for n < len(rest) && n < 9 && rest[n] >= '0' && rest[n] <= '9' {
+		code = code*10 + int(rest[n]-'0')
+		n++
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return code, true
 }
+
+var statusCodeKey = []byte(`"status_code":`)
 
 // toOCPI is the module surface's error mapping onto OCPI statuses, before
 // ocpi.WriteError renders the envelope: handshake failures carry the code
