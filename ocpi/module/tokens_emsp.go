@@ -28,13 +28,14 @@ const maxTokensPage = 1000
 
 // emspTokens serves the Tokens sender.
 type emspTokens struct {
-	s     *Server
-	authz *db.AuthorizationLog
+	s      *Server
+	authz  *db.AuthorizationLog
+	lookup *db.TokenLookup
 }
 
 // mountEMSPTokens registers the Tokens sender routes.
 func (s *Server) mountEMSPTokens(g fiber.Router) {
-	t := &emspTokens{s: s, authz: db.NewAuthorizationLog(s.pool)}
+	t := &emspTokens{s: s, authz: db.NewAuthorizationLog(s.pool), lookup: db.NewTokenLookup(s.pool)}
 	g.Get("/2.2.1/emsp/tokens", s.modules(), t.list)
 	g.Post("/2.2.1/emsp/tokens/:token_uid/authorize", s.modules(), t.authorize)
 }
@@ -86,7 +87,9 @@ func (e *emspTokens) list(c *fiber.Ctx) error {
 // authorize is POST /ocpi/2.2.1/emsp/tokens/{token_uid}/authorize[?type=]
 // (mod_tokens → Sender "POST Method"), real-time authorization. It looks
 // the token up by UID (ignoring case) and type (default RFID) with all its
-// links in one indexed query, applies the validity rule now, and answers
+// links in one indexed query, shared with concurrent requests
+// (db.TokenLookup: read at the request, never cached, so a blocked token is
+// refused by the next request), applies the validity rule now, and answers
 // an AuthorizationInfo whose authorization_reference identifies the
 // stored decision (sessions and CDRs carry it). The decision is committed
 // before the answer is sent (group commit, db.AuthorizationLog): a
@@ -123,7 +126,7 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := db.IssuedTokenByUID(c.UserContext(), e.s.pool, uid, typ)
+	t, err := e.lookup.Issued(uid, typ)
 	if fault.Is(err, fault.KindNotFound) {
 		return ocpi.UnknownToken("unknown token " + string(typ) + " " + raw)
 	}

@@ -1,0 +1,82 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/token"
+)
+
+// Concurrent group lookups answer each request exactly as IssuedTokenByUID
+// does (same token, same links, not doubled when two requests ask for the
+// same token in one batch; unknown tokens and other types are NotFound),
+// and a change is visible to the very next lookup (nothing is cached).
+func TestTokenLookupMatchesIssuedTokenByUID(t *testing.T) {
+	t.Parallel()
+	m := newMSPDB(t)
+	ctx := context.Background()
+	base := m.now.Add(-24 * time.Hour)
+	sub := m.subscription(base, nil, false, base)
+	other := m.subscription(base, nil, false, base)
+	const n = 12
+	for i := 0; i < n; i++ {
+		tok := m.token(i, base)
+		switch i % 3 {
+		case 1:
+			require.NoError(t, m.link(tok, sub, nil, nil, false, base))
+		case 2: // hand-over: two links
+			require.NoError(t, m.link(tok, sub, nil, tp(m.now.Add(time.Hour)), false, base))
+			require.NoError(t, m.link(tok, other, tp(m.now.Add(time.Hour)), nil, false, base))
+		}
+	}
+	l := db.NewTokenLookup(m.d.Pool)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for round := 0; round < 4; round++ {
+		for i := 0; i < n+2; i++ { // n+1 and n+2 do not exist
+			for _, uid := range []string{fmt.Sprintf("Tok%04d", i), strings.ToLower(fmt.Sprintf("TOK%04d", i))} {
+				wg.Add(1)
+				go func(uid string, i int) {
+					defer wg.Done()
+					got, err := l.Issued(token.UID(uid), token.TypeRFID)
+					want, werr := db.IssuedTokenByUID(ctx, m.d.Pool, token.UID(uid), token.TypeRFID)
+					switch {
+					case i >= n:
+						if !fault.Is(err, fault.KindNotFound) || !fault.Is(werr, fault.KindNotFound) {
+							errs <- fmt.Errorf("%s: want NotFound, got %v / %v", uid, err, werr)
+						}
+					case err != nil || werr != nil:
+						errs <- fmt.Errorf("%s: %v / %v", uid, err, werr)
+					case fmt.Sprint(got) != fmt.Sprint(want) || len(got.Links) != i%3:
+						errs <- fmt.Errorf("%s: group lookup %+v, single %+v", uid, got, want)
+					}
+				}(uid, i)
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	_, err := l.Issued(token.UID("Tok0001"), token.TypeAppUser)
+	require.True(t, fault.Is(err, fault.KindNotFound), "another type is another token: %v", err)
+
+	// Blocking takes effect at the next lookup.
+	tok, err := l.Issued(token.UID("Tok0001"), token.TypeRFID)
+	require.NoError(t, err)
+	require.Equal(t, token.AllowedAllowed, token.OCPIAllowed(tok.State(time.Now()).Reason))
+	_, err = m.d.Pool.Exec(ctx, "UPDATE msp_token_link SET defunct = true, updated_at = now() WHERE token_id = $1", tok.ID)
+	require.NoError(t, err)
+	tok, err = l.Issued(token.UID("Tok0001"), token.TypeRFID)
+	require.NoError(t, err)
+	require.NotEqual(t, token.AllowedAllowed, token.OCPIAllowed(tok.State(time.Now()).Reason))
+}
