@@ -184,7 +184,7 @@ func TestCDRFaultsWorkerStoppedRedisFlushedPostgresDropped(t *testing.T) {
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&dropped))
 	postAll(200, 400)
-	postAll(0, 50) // a partner resends what it is unsure about
+	postAll(0, 50)    // a partner resends what it is unsure about
 	b.db.Pool.Reset() // the test's own queries start on fresh connections
 	pending := b.countWhere("state IN ('received', 'matching', 'validating')")
 	require.Positive(t, pending, "work is owed that Redis no longer knows about")
@@ -213,7 +213,7 @@ func TestCDRFaultsWorkerStoppedRedisFlushedPostgresDropped(t *testing.T) {
 	rows, err := b.db.Pool.Query(ctx, "SELECT id, cdr_id, state, coalesce(dropout_reason, '') FROM charge_session")
 	require.NoError(t, err)
 	type row struct {
-		id                   uuid.UUID
+		id                  uuid.UUID
 		cdr, state, dropout string
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
