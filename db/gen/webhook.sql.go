@@ -573,26 +573,6 @@ func (q *Queries) OutboxEventByID(ctx context.Context, id uuid.UUID) (OutboxEven
 	return i, err
 }
 
-const outboxSnapshot = `-- name: OutboxSnapshot :one
-SELECT COALESCE((SELECT max(seq) FROM outbox_event), 0)::bigint AS max_seq,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
-`
-
-type OutboxSnapshotRow struct {
-	MaxSeq int64
-	Xmin   int64
-	Xmax   int64
-}
-
-// max(seq) and the snapshot of the same statement (horizon step 2).
-func (q *Queries) OutboxSnapshot(ctx context.Context) (OutboxSnapshotRow, error) {
-	row := q.db.QueryRow(ctx, outboxSnapshot)
-	var i OutboxSnapshotRow
-	err := row.Scan(&i.MaxSeq, &i.Xmin, &i.Xmax)
-	return i, err
-}
-
 const pruneWebhookDeliveries = `-- name: PruneWebhookDeliveries :execrows
 DELETE FROM webhook_delivery WHERE at < $1
 `
@@ -664,6 +644,31 @@ func (q *Queries) RenewWebhookLease(ctx context.Context, arg RenewWebhookLeasePa
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const stillRunning = `-- name: StillRunning :many
+SELECT x::bigint FROM unnest($1::bigint[]) x WHERE pg_xact_status(x::text::xid8) = 'in progress'
+`
+
+// Which of these transactions (xid8 as bigint) are still in progress.
+func (q *Queries) StillRunning(ctx context.Context, xids []int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, stillRunning, xids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var x int64
+		if err := rows.Scan(&x); err != nil {
+			return nil, err
+		}
+		items = append(items, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const updateWebhookSubscription = `-- name: UpdateWebhookSubscription :exec

@@ -14,10 +14,12 @@
 --      drawn.
 --   2. The dispatcher reads, in one statement, M = max(seq) and the snapshot
 --      S. Every s <= M was drawn before M, and M's transaction committed
---      before S was taken, so the xid of every transaction holding an s <= M
---      is below pg_snapshot_xmax(S).
---   3. Later, once pg_snapshot_xmin(now) >= pg_snapshot_xmax(S), every such
---      transaction has ended, so M is a safe horizon.
+--      before S was taken, so every transaction holding an s <= M had its
+--      xid before S: it had ended at S, or it is in S's in-progress list.
+--   3. Later, once every transaction of S's in-progress list that belongs
+--      to this database has ended (pg_xact_status), every such transaction
+--      has ended (only this database's transactions write this outbox), so
+--      M is a safe horizon.
 --
 -- Sequences hand out values in increasing time order (cache 1, the default).
 -- +goose StatementBegin

@@ -38,11 +38,9 @@ WHERE id = $1;
 -- name: MaxOutboxSeq :one
 SELECT COALESCE(max(seq), 0)::bigint FROM outbox_event;
 
--- name: OutboxSnapshot :one
--- max(seq) and the snapshot of the same statement (horizon step 2).
-SELECT COALESCE((SELECT max(seq) FROM outbox_event), 0)::bigint AS max_seq,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax;
+-- name: StillRunning :many
+-- Which of these transactions (xid8 as bigint) are still in progress.
+SELECT x::bigint FROM unnest(sqlc.arg(xids)::bigint[]) x WHERE pg_xact_status(x::text::xid8) = 'in progress';
 
 -- name: WebhookHorizon :one
 SELECT seq FROM webhook_horizon;
