@@ -68,7 +68,11 @@ func ReceiveChargeSession(ctx context.Context, pool *pgxpool.Pool, in Intake) (r
 	if s.ReceivedAt.IsZero() {
 		s.ReceivedAt = time.Now().UTC()
 	}
+	s.ReceivedAt = s.ReceivedAt.UTC().Truncate(time.Microsecond) // as Postgres keeps it, so the event equals GET
 	s.State = session.Received
+	if !s.Credit {
+		return receiveOne(ctx, pool, s, in)
+	}
 	key := gen.GetChargeSessionByKeyParams{Side: string(s.Side), CountryCode: s.CountryCode, PartyID: s.PartyID, CdrKey: strings.ToUpper(s.CdrID)}
 	err = InTx(ctx, pool, func(tx pgx.Tx) error {
 		q := Q(tx)
@@ -114,6 +118,35 @@ func ReceiveChargeSession(ctx context.Context, pool *pgxpool.Pool, in Intake) (r
 		return AppendEvent(ctx, tx, event.New(EventKind(s.Side), event.Create, rec.AdministrationID, ChargeSessionViewOf(rec)))
 	})
 	return rec, created, err
+}
+
+// receiveOne is the intake of a CDR that credits nothing: one statement
+// (session, original, invalid ones resolved, event), with the record and
+// its event built here rather than read back.
+func receiveOne(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession, in Intake) (ChargeSessionRecord, bool, error) {
+	rec := ChargeSessionRecord{ChargeSession: s, ConnectionID: in.ConnectionID, EvseKey: evseKey(s), CreatedAt: s.ReceivedAt, UpdatedAt: s.ReceivedAt}
+	ev := event.New(EventKind(s.Side), event.Create, s.AdministrationID, ChargeSessionViewOf(rec))
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return rec, false, err
+	}
+	p := insertParams(s, in.ConnectionID, nil)
+	n, err := Q(pool).ReceiveChargeSessionWithEvent(ctx, gen.ReceiveChargeSessionWithEventParams{EventID: ev.ID, ReceivedAt: s.ReceivedAt,
+		EventKind: ev.Kind, AdministrationID: s.AdministrationID, EventData: data, ID: s.ID, Side: p.Side, PartnerID: p.PartnerID,
+		ConnectionID: p.ConnectionID, CountryCode: p.CountryCode, PartyID: p.PartyID, CdrID: p.CdrID, CdrKey: p.CdrKey, SessionID: p.SessionID,
+		StartAt: p.StartAt, EndAt: p.EndAt, TokenCountryCode: p.TokenCountryCode, TokenPartyID: p.TokenPartyID, TokenUid: p.TokenUid,
+		TokenUidKey: p.TokenUidKey, TokenType: p.TokenType, TokenContractID: p.TokenContractID, LocationID: p.LocationID, EvseUid: p.EvseUid,
+		EvseID: p.EvseID, EvseKey: p.EvseKey, ConnectorID: p.ConnectorID, PowerType: p.PowerType, LocationCountry: p.LocationCountry,
+		Currency: p.Currency, TotalEnergy: p.TotalEnergy, TotalTime: p.TotalTime, TotalParkingTime: p.TotalParkingTime,
+		Channel: in.Channel, Payload: string(in.Payload)})
+	if err != nil {
+		return rec, false, Translate(err)
+	}
+	if n == 1 {
+		return rec, true, nil
+	}
+	stored, err := ChargeSessionByCDR(ctx, pool, s.Side, s.CountryCode, s.PartyID, s.CdrID)
+	return stored, false, err
 }
 
 func insertParams(s session.ChargeSession, conn, credited *uuid.UUID) gen.InsertChargeSessionParams {
@@ -255,6 +288,43 @@ func CommitStep(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession
 }
 
 var errStale = errors.New("charge session moved on")
+
+// CommitRecordStep is CommitStep for a session loaded as rec: a step that
+// opens no drop-out case is committed with its event in one statement,
+// and the new record is built here instead of read back (the worker's hot
+// path: one round trip and one commit per step). Drop-outs take
+// CommitStep's transaction.
+func CommitRecordStep(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
+	if o.State == session.DroppedOut {
+		return CommitStep(ctx, pool, rec.ChargeSession, o, now)
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	p := stepParams(rec.ChargeSession, o, now)
+	next := rec
+	next.State, next.Attempts, next.NextAttemptAt, next.UpdatedAt = o.State, o.Attempts, p.NextAttemptAt, now
+	if o.AdministrationID != nil {
+		next.AdministrationID = o.AdministrationID
+	}
+	next.Match = nil
+	if o.Match != nil {
+		m := *o.Match
+		next.Match = &m
+	}
+	ev := event.New(EventKind(rec.Side), event.Update, next.AdministrationID, ChargeSessionViewOf(next))
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return rec, false, err
+	}
+	n, err := Q(pool).CommitChargeSessionStepWithEvent(ctx, gen.CommitChargeSessionStepWithEventParams{EventID: ev.ID, UpdatedAt: now,
+		EventKind: ev.Kind, EventAdministrationID: next.AdministrationID, EventData: data, State: p.State, Attempts: p.Attempts,
+		NextAttemptAt: p.NextAttemptAt, AdministrationID: p.AdministrationID, Bypass: p.Bypass, MatchLocationID: p.MatchLocationID,
+		MatchEvseID: p.MatchEvseID, MatchEvseUid: p.MatchEvseUid, MatchConnectorID: p.MatchConnectorID, MatchMaxPowerKw: p.MatchMaxPowerKw,
+		MatchDropoutAll: p.MatchDropoutAll, MatchTimeZone: p.MatchTimeZone, ID: p.ID, FromState: p.FromState, FromAttempts: p.FromAttempts})
+	if err != nil || n == 0 {
+		return rec, false, err
+	}
+	return next, true, nil
+}
 
 // stepParams maps an outcome onto the step update, checked against the
 // state and attempt count of s.

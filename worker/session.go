@@ -151,13 +151,18 @@ const maxStepsPerTask = 8
 // yet due, or gone is left alone, so a duplicate or stale task is
 // harmless. A match miss schedules the next attempt at its RetryAt.
 func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
+	var rec db.ChargeSessionRecord
+	loaded := false
 	for range maxStepsPerTask {
-		rec, err := db.ChargeSession(ctx, p.d.Pool, id)
-		if fault.Is(err, fault.KindNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
+		if !loaded {
+			var err error
+			rec, err = db.ChargeSession(ctx, p.d.Pool, id)
+			if fault.Is(err, fault.KindNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
 		now := p.now().UTC()
 		if !rec.State.Pending() {
@@ -171,12 +176,15 @@ func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		out, committed, err := db.CommitStep(ctx, p.d.Pool, rec.ChargeSession, o, now)
+		out, committed, err := db.CommitRecordStep(ctx, p.d.Pool, rec, o, now)
 		if err != nil {
 			return err
 		}
+		// The committed record is the state the next step starts from; a
+		// step someone else moved on first is looked up again.
+		rec, loaded = out, committed
 		if !committed {
-			continue // someone else moved it on; look again
+			continue
 		}
 		if out.State == session.Matching && out.NextAttemptAt != nil {
 			if err := p.queue.Enqueue(ctx, id, out.State, out.Attempts, *out.NextAttemptAt); err != nil {

@@ -45,9 +45,13 @@ UPDATE charge_session SET state = $1, attempts = $2, next_attempt_at = $3,
     bypass = $5, match_location_id = $6, match_evse_id = $7,
     match_evse_uid = $8, match_connector_id = $9,
     match_max_power_kw = $10, match_dropout_all = $11,
-    match_time_zone = $12, dropout_reason = $13,
-    dropout_detail = $14, dropout_check = $15,
-    dropout_case_id = $16, updated_at = $17
+    match_time_zone = $12,
+    -- the last drop-out stays on the session until it drops out again
+    dropout_reason = CASE WHEN $1 = 'dropped_out' THEN $13 ELSE dropout_reason END,
+    dropout_detail = CASE WHEN $1 = 'dropped_out' THEN $14 ELSE dropout_detail END,
+    dropout_check = CASE WHEN $1 = 'dropped_out' THEN $15 ELSE dropout_check END,
+    dropout_case_id = CASE WHEN $1 = 'dropped_out' THEN $16 ELSE dropout_case_id END,
+    updated_at = $17
 WHERE id = $18 AND state = $19 AND attempts = $20
 `
 
@@ -96,6 +100,76 @@ func (q *Queries) CommitChargeSessionStep(ctx context.Context, arg CommitChargeS
 		arg.DropoutCheck,
 		arg.DropoutCaseID,
 		arg.UpdatedAt,
+		arg.ID,
+		arg.FromState,
+		arg.FromAttempts,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const commitChargeSessionStepWithEvent = `-- name: CommitChargeSessionStepWithEvent :execrows
+WITH u AS (
+    UPDATE charge_session SET state = $6, attempts = $7, next_attempt_at = $8,
+        administration_id = coalesce($9, administration_id),
+        bypass = $10, match_location_id = $11, match_evse_id = $12,
+        match_evse_uid = $13, match_connector_id = $14,
+        match_max_power_kw = $15, match_dropout_all = $16,
+        match_time_zone = $17, updated_at = $2
+    WHERE charge_session.id = $18 AND state = $19 AND attempts = $20 AND $6 <> 'dropped_out'
+    RETURNING charge_session.id
+)
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+SELECT $1, $2, $3, 'update', $4, $5 FROM u
+`
+
+type CommitChargeSessionStepWithEventParams struct {
+	EventID               uuid.UUID
+	UpdatedAt             time.Time
+	EventKind             string
+	EventAdministrationID *uuid.UUID
+	EventData             []byte
+	State                 string
+	Attempts              int32
+	NextAttemptAt         *time.Time
+	AdministrationID      *uuid.UUID
+	Bypass                []string
+	MatchLocationID       *uuid.UUID
+	MatchEvseID           *uuid.UUID
+	MatchEvseUid          *string
+	MatchConnectorID      *string
+	MatchMaxPowerKw       *decimal.Decimal
+	MatchDropoutAll       *bool
+	MatchTimeZone         *string
+	ID                    uuid.UUID
+	FromState             string
+	FromAttempts          int32
+}
+
+// The same commit and its outbox event in one statement (one round trip,
+// one commit) for steps that open no drop-out case: the event is written
+// only when the optimistic check let the update through.
+func (q *Queries) CommitChargeSessionStepWithEvent(ctx context.Context, arg CommitChargeSessionStepWithEventParams) (int64, error) {
+	result, err := q.db.Exec(ctx, commitChargeSessionStepWithEvent,
+		arg.EventID,
+		arg.UpdatedAt,
+		arg.EventKind,
+		arg.EventAdministrationID,
+		arg.EventData,
+		arg.State,
+		arg.Attempts,
+		arg.NextAttemptAt,
+		arg.AdministrationID,
+		arg.Bypass,
+		arg.MatchLocationID,
+		arg.MatchEvseID,
+		arg.MatchEvseUid,
+		arg.MatchConnectorID,
+		arg.MatchMaxPowerKw,
+		arg.MatchDropoutAll,
+		arg.MatchTimeZone,
 		arg.ID,
 		arg.FromState,
 		arg.FromAttempts,
@@ -1198,6 +1272,117 @@ type PruneResolvedCasesParams struct {
 // referenced, because a session was attached after step 1, stays).
 func (q *Queries) PruneResolvedCases(ctx context.Context, arg PruneResolvedCasesParams) (int64, error) {
 	result, err := q.db.Exec(ctx, pruneResolvedCases, arg.Before, arg.Lim)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const receiveChargeSessionWithEvent = `-- name: ReceiveChargeSessionWithEvent :execrows
+WITH ins AS (
+    INSERT INTO charge_session (id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key,
+        session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
+        location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
+        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at)
+    VALUES ($6, $7, $4, $8, $9, $10, $11,
+        $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24, $25, $26, $27,
+        $28, $29, $30, $31, $32, $33, false,
+        NULL, 'received', 0, $2, $2, $2)
+    ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING
+    RETURNING charge_session.id
+), orig AS (
+    INSERT INTO charge_session_original (session_id, channel, payload, received_at)
+    SELECT ins.id, $34, $35, $2 FROM ins
+), inv AS (
+    UPDATE invalid_charge_session i SET resolved_at = $2, resolved_by_session_id = ins.id FROM ins
+    WHERE i.side = $7 AND i.country_code = $10 AND i.party_id = $11 AND i.cdr_key = $13 AND i.resolved_at IS NULL
+)
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+SELECT $1, $2, $3, 'create', $4, $5 FROM ins
+`
+
+type ReceiveChargeSessionWithEventParams struct {
+	EventID          uuid.UUID
+	ReceivedAt       time.Time
+	EventKind        string
+	AdministrationID *uuid.UUID
+	EventData        []byte
+	ID               uuid.UUID
+	Side             string
+	PartnerID        *uuid.UUID
+	ConnectionID     *uuid.UUID
+	CountryCode      string
+	PartyID          string
+	CdrID            string
+	CdrKey           string
+	SessionID        *string
+	StartAt          time.Time
+	EndAt            time.Time
+	TokenCountryCode string
+	TokenPartyID     string
+	TokenUid         string
+	TokenUidKey      string
+	TokenType        string
+	TokenContractID  string
+	LocationID       string
+	EvseUid          string
+	EvseID           *string
+	EvseKey          string
+	ConnectorID      string
+	PowerType        *string
+	LocationCountry  *string
+	Currency         string
+	TotalEnergy      decimal.Decimal
+	TotalTime        decimal.Decimal
+	TotalParkingTime decimal.Decimal
+	Channel          string
+	Payload          string
+}
+
+// Idempotent intake in one statement (one round trip, one commit): the
+// session, its original payload, the resolution of invalid submissions of
+// the same CDR, and the outbox event, all only when the CDR is new. Credit
+// CDRs, which must find the CDR they credit first, take the transaction
+// of InsertChargeSession instead.
+func (q *Queries) ReceiveChargeSessionWithEvent(ctx context.Context, arg ReceiveChargeSessionWithEventParams) (int64, error) {
+	result, err := q.db.Exec(ctx, receiveChargeSessionWithEvent,
+		arg.EventID,
+		arg.ReceivedAt,
+		arg.EventKind,
+		arg.AdministrationID,
+		arg.EventData,
+		arg.ID,
+		arg.Side,
+		arg.PartnerID,
+		arg.ConnectionID,
+		arg.CountryCode,
+		arg.PartyID,
+		arg.CdrID,
+		arg.CdrKey,
+		arg.SessionID,
+		arg.StartAt,
+		arg.EndAt,
+		arg.TokenCountryCode,
+		arg.TokenPartyID,
+		arg.TokenUid,
+		arg.TokenUidKey,
+		arg.TokenType,
+		arg.TokenContractID,
+		arg.LocationID,
+		arg.EvseUid,
+		arg.EvseID,
+		arg.EvseKey,
+		arg.ConnectorID,
+		arg.PowerType,
+		arg.LocationCountry,
+		arg.Currency,
+		arg.TotalEnergy,
+		arg.TotalTime,
+		arg.TotalParkingTime,
+		arg.Channel,
+		arg.Payload,
+	)
 	if err != nil {
 		return 0, err
 	}

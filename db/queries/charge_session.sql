@@ -16,6 +16,34 @@ VALUES (@id, @side, sqlc.narg(administration_id), sqlc.narg(partner_id), sqlc.na
     sqlc.narg(credit_reference_id), sqlc.narg(credited_session_id), @state, 0, NULL, @received_at, @received_at, @received_at)
 ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING;
 
+-- name: ReceiveChargeSessionWithEvent :execrows
+-- Idempotent intake in one statement (one round trip, one commit): the
+-- session, its original payload, the resolution of invalid submissions of
+-- the same CDR, and the outbox event, all only when the CDR is new. Credit
+-- CDRs, which must find the CDR they credit first, take the transaction
+-- of InsertChargeSession instead.
+WITH ins AS (
+    INSERT INTO charge_session (id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key,
+        session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
+        location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
+        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at)
+    VALUES (@id, @side, sqlc.narg(administration_id), sqlc.narg(partner_id), sqlc.narg(connection_id), @country_code, @party_id,
+        @cdr_id, @cdr_key, sqlc.narg(session_id), @start_at, @end_at, @token_country_code, @token_party_id, @token_uid,
+        @token_uid_key, @token_type, @token_contract_id, @location_id, @evse_uid, sqlc.narg(evse_id), @evse_key, @connector_id,
+        sqlc.narg(power_type), sqlc.narg(location_country), @currency, @total_energy, @total_time, @total_parking_time, false,
+        NULL, 'received', 0, @received_at, @received_at, @received_at)
+    ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING
+    RETURNING charge_session.id
+), orig AS (
+    INSERT INTO charge_session_original (session_id, channel, payload, received_at)
+    SELECT ins.id, @channel, @payload, @received_at FROM ins
+), inv AS (
+    UPDATE invalid_charge_session i SET resolved_at = @received_at, resolved_by_session_id = ins.id FROM ins
+    WHERE i.side = @side AND i.country_code = @country_code AND i.party_id = @party_id AND i.cdr_key = @cdr_key AND i.resolved_at IS NULL
+)
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+SELECT @event_id, @received_at, @event_kind, 'create', sqlc.narg(administration_id), @event_data FROM ins;
+
 -- name: GetChargeSessionByKey :one
 SELECT * FROM charge_session WHERE side = $1 AND country_code = $2 AND party_id = $3 AND cdr_key = $4;
 
@@ -40,10 +68,31 @@ UPDATE charge_session SET state = @state, attempts = @attempts, next_attempt_at 
     bypass = @bypass, match_location_id = sqlc.narg(match_location_id), match_evse_id = sqlc.narg(match_evse_id),
     match_evse_uid = sqlc.narg(match_evse_uid), match_connector_id = sqlc.narg(match_connector_id),
     match_max_power_kw = sqlc.narg(match_max_power_kw), match_dropout_all = sqlc.narg(match_dropout_all),
-    match_time_zone = sqlc.narg(match_time_zone), dropout_reason = sqlc.narg(dropout_reason),
-    dropout_detail = sqlc.narg(dropout_detail), dropout_check = sqlc.narg(dropout_check),
-    dropout_case_id = sqlc.narg(dropout_case_id), updated_at = @updated_at
+    match_time_zone = sqlc.narg(match_time_zone),
+    -- the last drop-out stays on the session until it drops out again
+    dropout_reason = CASE WHEN @state = 'dropped_out' THEN sqlc.narg(dropout_reason) ELSE dropout_reason END,
+    dropout_detail = CASE WHEN @state = 'dropped_out' THEN sqlc.narg(dropout_detail) ELSE dropout_detail END,
+    dropout_check = CASE WHEN @state = 'dropped_out' THEN sqlc.narg(dropout_check) ELSE dropout_check END,
+    dropout_case_id = CASE WHEN @state = 'dropped_out' THEN sqlc.narg(dropout_case_id) ELSE dropout_case_id END,
+    updated_at = @updated_at
 WHERE id = @id AND state = @from_state AND attempts = @from_attempts;
+
+-- name: CommitChargeSessionStepWithEvent :execrows
+-- The same commit and its outbox event in one statement (one round trip,
+-- one commit) for steps that open no drop-out case: the event is written
+-- only when the optimistic check let the update through.
+WITH u AS (
+    UPDATE charge_session SET state = @state, attempts = @attempts, next_attempt_at = sqlc.narg(next_attempt_at),
+        administration_id = coalesce(sqlc.narg(administration_id), administration_id),
+        bypass = @bypass, match_location_id = sqlc.narg(match_location_id), match_evse_id = sqlc.narg(match_evse_id),
+        match_evse_uid = sqlc.narg(match_evse_uid), match_connector_id = sqlc.narg(match_connector_id),
+        match_max_power_kw = sqlc.narg(match_max_power_kw), match_dropout_all = sqlc.narg(match_dropout_all),
+        match_time_zone = sqlc.narg(match_time_zone), updated_at = @updated_at
+    WHERE charge_session.id = @id AND state = @from_state AND attempts = @from_attempts AND @state <> 'dropped_out'
+    RETURNING charge_session.id
+)
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+SELECT @event_id, @updated_at, @event_kind, 'update', sqlc.narg(event_administration_id), @event_data FROM u;
 
 -- name: OpenDropoutCase :one
 -- The open case for a key, created when there is none. Concurrent callers

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/db/dbtest"
 	"github.com/roamnode/roamnode/domain/session"
 	"github.com/roamnode/roamnode/worker"
@@ -239,6 +241,28 @@ func TestCDRFaultsWorkerStoppedRedisFlushedPostgresDropped(t *testing.T) {
 	require.Equal(t, 400, b.countEvents("create", ""))
 	require.Equal(t, 320, b.countEvents("update", "ready_for_pricing"))
 	require.Equal(t, 80, b.countEvents("update", "dropped_out"))
+	// Each session's latest event carries the session as GET renders it
+	// (the intake and step commits build it without reading it back).
+	evs, err := b.db.Pool.Query(ctx, `SELECT DISTINCT ON (data->>'id') (data->>'id')::uuid, data FROM outbox_event
+		WHERE kind = 'msp-charge-session' ORDER BY data->>'id', seq DESC`)
+	require.NoError(t, err)
+	latest, err := pgx.CollectRows(evs, func(r pgx.CollectableRow) (struct {
+		id   uuid.UUID
+		data []byte
+	}, error) {
+		var x struct {
+			id   uuid.UUID
+			data []byte
+		}
+		return x, r.Scan(&x.id, &x.data)
+	})
+	require.NoError(t, err)
+	require.Len(t, latest, 400)
+	for _, e := range latest {
+		view, err := json.Marshal(db.ChargeSessionViewOf(b.state(e.id)))
+		require.NoError(t, err)
+		require.JSONEq(t, string(view), string(e.data))
+	}
 	t.Logf("posts retried: %d; connections dropped: %d; pending after the flush: %d", p.retries, dropped, pending)
 }
 

@@ -1,0 +1,422 @@
+// Command bench-cdrs measures the charge-session pipeline (README "Charge
+// sessions and drop-outs", docs/performance.md):
+//
+//  1. intake: partners POST -n CDRs to the OCPI CDRs receiver of a real node
+//     (node.App on a local port, with the exchange log) from -conc
+//     keep-alive clients, the worker stopped: every CDR is decoded,
+//     checked, stored with its original and outbox event, and enqueued.
+//  2. processing: a real worker (worker.Run, -workers concurrent tasks)
+//     takes the backlog of -n sessions through matching and validation to
+//     ready_for_pricing; the rate is reported overall and per 5 s window.
+//  3. mixed (with -mixed): another -n CDRs arrive while the worker runs;
+//     the end-to-end rate is from the first POST until the last session
+//     is ready_for_pricing.
+//
+// The CDRs match seeded partner locations (-locations, two EVSEs each) and
+// seeded MSP tokens (-tokens), so that every session reaches
+// ready_for_pricing; the program checks that and counts the sessions.
+//
+//	go run ./scripts/bench-cdrs                    # 100,000 CDRs
+//	go run ./scripts/bench-cdrs -n 20000 -mixed
+//
+// Postgres comes from DATABASE_URL (a database is cloned from the migrated
+// template and dropped at the end), Redis from BENCH_REDIS_URL (default
+// redis://127.0.0.1:6379/15, a database index no test uses; it is flushed).
+// Targets (issue 5): intake ≥ 1,500 CDRs/s, processing to
+// ready_for_pricing ≥ 800 CDRs/s sustained over 100,000 CDRs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/db/dbtest"
+	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/partner"
+	"github.com/roamnode/roamnode/node"
+	"github.com/roamnode/roamnode/roaming"
+	"github.com/roamnode/roamnode/worker"
+)
+
+type config struct {
+	n, conc, workers, locations, tokens int
+	dbConns                             int32
+	mixed                               bool
+	timeout                             time.Duration
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.n, "n", 100_000, "CDRs per phase")
+	flag.IntVar(&c.conc, "conc", 32, "concurrent partner connections posting CDRs")
+	flag.IntVar(&c.workers, "workers", 16, "worker concurrency (asynq)")
+	flag.IntVar(&c.locations, "locations", 2000, "partner locations seeded (two EVSEs each)")
+	flag.IntVar(&c.tokens, "tokens", 20_000, "MSP tokens seeded")
+	dbConns := flag.Int("db-conns", 32, "Postgres pool size of the node and the worker")
+	flag.BoolVar(&c.mixed, "mixed", false, "also measure intake and processing at the same time")
+	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "give up after")
+	flag.Parse()
+	c.dbConns = int32(*dbConns)
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-cdrs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	fmt.Printf("machine: %d CPUs (%s/%s), Go %s; Postgres %s; Redis %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		dbtest.ServerURL(), redisURL())
+
+	d, err := dbtest.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	pool, err := db.Open(ctx, d.DSN, c.dbConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	opt, err := redis.ParseURL(redisURL())
+	if err != nil {
+		return err
+	}
+	opt.PoolSize = 64
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		return err
+	}
+	defer rdb.FlushDB(context.Background())
+
+	token, err := seed(ctx, d, c)
+	if err != nil {
+		return err
+	}
+	exchanges := db.NewExchangeLog(pool, log, 10000)
+	defer exchanges.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: log, Version: "bench", PublicURL: base, Recorder: exchanges,
+		ExchangeBodyBytes: 4096, Client: roaming.Options{Timeout: 5 * time.Second, MaxRetries: 1}})
+	go func() { _ = app.Listener(ln) }()
+	defer app.ShutdownWithTimeout(5 * time.Second)
+	p := &poster{url: base + "/ocpi/2.2.1/emsp/cdrs", auth: "Token " + base64.StdEncoding.EncodeToString([]byte(token)), c: c,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.conc, MaxConnsPerHost: c.conc}}}
+	fmt.Printf("seeded %d partner locations (%d EVSEs) and %d MSP tokens; %d CDRs per phase, %d clients, worker concurrency %d, %d Postgres connections\n",
+		c.locations, 2*c.locations, c.tokens, c.n, c.conc, c.workers, c.dbConns)
+
+	// 1. Intake, worker stopped.
+	el, lat, err := p.postRange(ctx, 0, c.n)
+	if err != nil {
+		return err
+	}
+	stored := count(ctx, d, "SELECT count(*) FROM charge_session")
+	queued, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo("default")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("intake: %d CDRs in %.1fs = %.0f CDRs/s (p50 %s, p99 %s); stored %d, enqueued %d\n",
+		c.n, el.Seconds(), float64(c.n)/el.Seconds(), lat.p(50), lat.p(99), stored, queued.Pending)
+	if stored != c.n || queued.Pending != c.n {
+		return fmt.Errorf("intake: %d stored and %d enqueued, want %d", stored, queued.Pending, c.n)
+	}
+
+	// 2. Processing of the backlog.
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(wctx, worker.Deps{Pool: pool, Redis: rdb, Log: log}, worker.Options{Concurrency: c.workers, ShutdownTimeout: 5 * time.Second},
+			worker.Sessions(worker.SessionOptions{}))
+	}()
+	defer func() { stop(); <-done }()
+	el, windows, err := waitReady(ctx, d, c.n, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("processing: %d sessions to ready_for_pricing in %.1fs = %.0f sessions/s; slowest 5 s window %.0f/s, fastest %.0f/s\n",
+		c.n, el.Seconds(), float64(c.n)/el.Seconds(), windows[0], windows[len(windows)-1])
+
+	// 3. Both at once.
+	if c.mixed {
+		start := time.Now()
+		if _, _, err := p.postRange(ctx, c.n, 2*c.n); err != nil {
+			return err
+		}
+		el, _, err := waitReady(ctx, d, 2*c.n, start)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("mixed: %d CDRs posted and processed to ready_for_pricing in %.1fs = %.0f CDRs/s end to end\n",
+			c.n, el.Seconds(), float64(c.n)/el.Seconds())
+	}
+	if n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state <> 'ready_for_pricing'"); n != 0 {
+		return fmt.Errorf("%d sessions did not reach ready_for_pricing", n)
+	}
+	return nil
+}
+
+func redisURL() string {
+	if u := os.Getenv("BENCH_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/15"
+}
+
+func count(ctx context.Context, d *dbtest.Database, q string) int {
+	var n int
+	if err := d.Pool.QueryRow(ctx, q).Scan(&n); err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// waitReady waits until want sessions are ready_for_pricing and returns
+// the time since start and the rates of each full 5 s window, sorted.
+func waitReady(ctx context.Context, d *dbtest.Database, want int, start time.Time) (time.Duration, []float64, error) {
+	var windows []float64
+	last, lastAt := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state = 'ready_for_pricing'"), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state = 'ready_for_pricing'")
+		if n >= want {
+			el := time.Since(start)
+			if len(windows) == 0 {
+				windows = []float64{float64(n-last) / time.Since(lastAt).Seconds()}
+			}
+			sort.Float64s(windows)
+			return el, windows, nil
+		}
+		if time.Since(lastAt) >= 5*time.Second {
+			windows = append(windows, float64(n-last)/time.Since(lastAt).Seconds())
+			last, lastAt = n, time.Now()
+		}
+	}
+}
+
+// seed stores a seller and administration, a CPO partner BE-BEC on a
+// registered connection (whose token it returns), its locations with two
+// EVSEs each, and the MSP tokens, with set-based SQL.
+func seed(ctx context.Context, d *dbtest.Database, c config) (string, error) {
+	now := time.Now().UTC()
+	tok := partner.NewToken()
+	conn := partner.Connection{ID: uuid.Must(uuid.NewV7()), Name: "cpo", Kind: partner.PeerToPeer, TokenBase64: true, CreatedAt: now, UpdatedAt: now}
+	conn.Registered(tok, "their-token", "http://127.0.0.1:1/versions", "2.2.1", nil, nil, "partner", now)
+	if err := db.SaveConnection(ctx, d.Pool, conn, true); err != nil {
+		return "", err
+	}
+	q := db.Q(d.Pool)
+	pid := uuid.Must(uuid.NewV7())
+	if err := q.InsertPartner(ctx, gen.InsertPartnerParams{ID: pid, Name: "BEC", Country: "BE", CreatedAt: now, UpdatedAt: now}); err != nil {
+		return "", err
+	}
+	if err := q.InsertPartyID(ctx, gen.InsertPartyIDParams{ID: uuid.Must(uuid.NewV7()), PartnerID: pid, ConnectionID: &conn.ID,
+		CountryCode: "BE", PartyID: "BEC", Role: "CPO", CreatedAt: now}); err != nil {
+		return "", err
+	}
+	seller, admin := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO seller (id, name, country, created_at, updated_at) VALUES ($1, 'S', 'NL', now(), now())`, []any{seller}},
+		{`INSERT INTO administration (id, seller_id, name, currency, created_at, updated_at) VALUES ($1, $2, 'A', 'EUR', now(), now())`, []any{admin, seller}},
+		{`INSERT INTO partner_location (id, connection_id, country_code, party_id, location_id, location_key, latitude, longitude, time_zone,
+			publish, last_updated, data, created_at, updated_at)
+		  SELECT gen_random_uuid(), $1, 'BE', 'BEC', 'L' || lpad(i::text, 6, '0'), 'L' || lpad(i::text, 6, '0'), 51, 3.7, 'Europe/Brussels',
+			true, now(), '{}', now(), now() FROM generate_series(1, $2) i`, []any{conn.ID, c.locations}},
+		{`INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, last_updated, data)
+		  SELECT l.id, e - 1, l.location_id || '-' || e, l.location_key || '-' || e, 'BE*BEC*E' || l.location_id || e, 'BEBECE' || l.location_key || e,
+			'AVAILABLE', now(), jsonb_build_object('uid', l.location_id || '-' || e, 'connectors',
+			jsonb_build_array(jsonb_build_object('id', '1', 'power_type', 'AC_3_PHASE', 'max_voltage', 230, 'max_amperage', 32, 'max_electric_power', 22000)))
+		  FROM partner_location l CROSS JOIN generate_series(1, 2) e`, nil},
+		{`INSERT INTO msp_token (id, administration_id, evco_id, country_code, party_id, uid, uid_key, type, issuer, created_at, updated_at)
+		  SELECT gen_random_uuid(), $1, 'NLRNEC' || lpad(i::text, 9, '0'), 'NL', 'RNE', 'T' || lpad(i::text, 7, '0'), 'T' || lpad(i::text, 7, '0'),
+			'RFID', 'RoamNode', now(), now() FROM generate_series(1, $2) i`, []any{admin, c.tokens}},
+		{`ANALYZE`, nil},
+	}
+	for _, s := range stmts {
+		if _, err := d.Pool.Exec(ctx, s.sql, s.args...); err != nil {
+			return "", fmt.Errorf("seed: %w", err)
+		}
+	}
+	return tok, nil
+}
+
+// poster posts CDRs from concurrent keep-alive clients.
+type poster struct {
+	url, auth string
+	c         config
+	client    *http.Client
+}
+
+// cdrTemplate is the OCPI 2.2.1 CDR every posted CDR is a copy of (the
+// fields a CPO sends; charging periods and costs as in the official
+// example).
+var cdrTemplate = map[string]any{
+	"country_code": "BE", "party_id": "BEC", "id": "", "start_date_time": "", "end_date_time": "", "session_id": "",
+	"cdr_token":   map[string]any{"country_code": "NL", "party_id": "RNE", "uid": "", "type": "RFID", "contract_id": ""},
+	"auth_method": "WHITELIST",
+	"cdr_location": map[string]any{"id": "", "name": "Gent Zuid", "address": "F.Rooseveltlaan 3A", "city": "Gent", "postal_code": "9000",
+		"country": "BEL", "coordinates": map[string]any{"latitude": "3.729944", "longitude": "51.047599"}, "evse_uid": "", "evse_id": "",
+		"connector_id": "1", "connector_standard": "IEC_62196_T2", "connector_format": "SOCKET", "connector_power_type": "AC_3_PHASE"},
+	"currency": "EUR",
+	"tariffs": []any{map[string]any{"country_code": "BE", "party_id": "BEC", "id": "12", "currency": "EUR",
+		"elements":     []any{map[string]any{"price_components": []any{map[string]any{"type": "TIME", "price": 2.00, "vat": 10.0, "step_size": 300}}}},
+		"last_updated": "2015-02-02T14:15:01Z"}},
+	"charging_periods": []any{map[string]any{"start_date_time": "", "dimensions": []any{map[string]any{"type": "TIME", "volume": 1.973}}, "tariff_id": "12"}},
+	"total_cost":       map[string]any{"excl_vat": 4.00, "incl_vat": 4.40}, "total_energy": 15.342, "total_time": 1.973,
+	"total_time_cost": map[string]any{"excl_vat": 4.00, "incl_vat": 4.40}, "last_updated": "",
+}
+
+// body returns CDR i: at EVSE (i mod 2) of location (i mod locations),
+// with token (i mod tokens), ended an hour ago.
+func (p *poster) body(i int, end time.Time) []byte {
+	m := cdrTemplate
+	loc := fmt.Sprintf("L%06d", i%p.c.locations+1)
+	e := i%2 + 1
+	start := end.Add(-2 * time.Hour)
+	b, _ := json.Marshal(withValues(m, map[string]any{
+		"id": fmt.Sprintf("CDR%09d", i), "session_id": fmt.Sprintf("S%09d", i),
+		"start_date_time": start.Format(time.RFC3339), "end_date_time": end.Format(time.RFC3339), "last_updated": end.Format(time.RFC3339),
+		"cdr_token.uid": fmt.Sprintf("T%07d", i%p.c.tokens+1), "cdr_token.contract_id": fmt.Sprintf("NL-RNE-C%09d", i%p.c.tokens+1),
+		"cdr_location.id": loc, "cdr_location.evse_uid": fmt.Sprintf("%s-%d", loc, e), "cdr_location.evse_id": fmt.Sprintf("BE*BEC*E%s%d", loc, e),
+		"charging_periods.0.start_date_time": start.Format(time.RFC3339),
+	}))
+	return b
+}
+
+// withValues copies the template with dotted paths set.
+func withValues(t map[string]any, vals map[string]any) map[string]any {
+	raw, _ := json.Marshal(t)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	for path, v := range vals {
+		var cur any = m
+		parts := splitPath(path)
+		for _, k := range parts[:len(parts)-1] {
+			switch c := cur.(type) {
+			case map[string]any:
+				cur = c[k]
+			case []any:
+				cur = c[0]
+			}
+		}
+		cur.(map[string]any)[parts[len(parts)-1]] = v
+	}
+	return m
+}
+
+func splitPath(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '.' {
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, p[start:])
+}
+
+// latencies collects request durations.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) p(q int) time.Duration {
+	if len(l.d) == 0 {
+		return 0
+	}
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	return l.d[(len(l.d)-1)*q/100].Round(100 * time.Microsecond)
+}
+
+// postRange posts CDRs [from, to) and returns the elapsed time. Bodies are
+// built before the clock starts, so the load generator's JSON work is not
+// measured as the node's.
+func (p *poster) postRange(ctx context.Context, from, to int) (time.Duration, *latencies, error) {
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	bodies := make([][]byte, to-from)
+	for i := range bodies {
+		bodies[i] = p.body(from+i, end)
+	}
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	lat := &latencies{d: make([]time.Duration, 0, len(bodies))}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < p.c.conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := p.post(ctx, bodies[i]); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat.add(time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), lat, firstErr
+}
+
+func (p *poster) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", p.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", p.auth)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated {
+		return errors.New("POST CDR: " + res.Status + ": " + string(raw))
+	}
+	return nil
+}
