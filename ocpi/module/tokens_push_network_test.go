@@ -22,7 +22,9 @@ import (
 )
 
 // liveNode is a roamnode with its own database, its own Redis database
-// (so that the two nodes' workers never take each other's tasks), a real
+// (so that the two nodes' workers never take each other's tasks, nor other
+// test packages' workers theirs: asynq has no namespace; databases 11 and
+// 14 are not used by other tests or scripts), a real
 // listener that can be stopped and started again on the same address, and
 // a real worker.
 type liveNode struct {
@@ -42,7 +44,6 @@ func startLive(t *testing.T, cc, pid, role string, redisDB int) *liveNode {
 	require.NoError(t, err)
 	opt.DB = redisDB
 	rdb := redis.NewClient(opt)
-	require.NoError(t, rdb.FlushDB(ctx).Err(), "this test's own Redis database starts empty")
 	t.Cleanup(func() { rdb.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -150,8 +151,8 @@ func cpoDecision(n *liveNode, uid string) map[string]any {
 // other, each with its worker, and shows master data propagating both ways
 // by push, and the eMSP catching up after it was down.
 func TestTwoNodeNetwork(t *testing.T) {
-	cpo := startLive(t, "NL", "CPN", "CPO", 12)
-	emsp := startLive(t, "NL", "RNE", "EMSP", 13)
+	cpo := startLive(t, "NL", "CPN", "CPO", 11)
+	emsp := startLive(t, "NL", "RNE", "EMSP", 14)
 
 	debugNet = func() {
 		for _, n := range []*liveNode{cpo, emsp} {
