@@ -154,6 +154,10 @@ func (w *webhooks) dispatchOnce(ctx context.Context) error {
 	return nil
 }
 
+// drainTimeout is about how long one drain task may run before it hands
+// over to a continuation even when no other task waits.
+const drainTimeout = 10 * time.Minute
+
 // enqueue adds a drain task unless one is already queued for the
 // subscription. A continuation has its own uniqueness key, because the
 // running task still holds the first one.
@@ -163,7 +167,7 @@ func (w *webhooks) enqueue(ctx context.Context, id uuid.UUID, continuation bool)
 		payload = append(append([]byte{}, id[:]...), 1)
 	}
 	_, err := w.queue.EnqueueContext(ctx, asynq.NewTask(TaskWebhookDrain, payload), asynq.Unique(5*time.Second),
-		asynq.MaxRetry(0), asynq.Timeout(w.o.RunFor+w.o.Lease))
+		asynq.MaxRetry(0), asynq.Timeout(drainTimeout+w.o.RunFor+w.o.Lease+w.o.Timeout))
 	if errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
@@ -234,7 +238,9 @@ func (w *webhooks) drainSubscription(ctx context.Context, id uuid.UUID) error {
 			// one: a continuation can wait up to asynq's idle poll (1 s)
 			// before it starts, which the latency target cannot afford
 			// when nobody needed the slot.
-			if info, err := w.inspect.GetQueueInfo("default"); err == nil && info.Pending == 0 {
+			// Near the task's own timeout it hands over in any case.
+			dl, _ := ctx.Deadline()
+			if info, err := w.inspect.GetQueueInfo("default"); err == nil && info.Pending == 0 && time.Until(dl) > w.o.Lease+w.o.Timeout {
 				start = time.Now()
 			} else {
 				release()

@@ -52,7 +52,7 @@ func main() {
 	perTx := flag.Int("per-tx", 10, "events per transaction in the throughput phase")
 	rate := flag.Int("rate", 500, "events/s in the latency phase")
 	duration := flag.Duration("duration", 20*time.Second, "length of the latency phase")
-	redisDB := flag.Int("redis-db", 12, "Redis database index (flushed)")
+	redisDB := flag.Int("redis-db", 7, "Redis database index (flushed)")
 	conc := flag.Int("concurrency", 0, "worker concurrency (default subs+4)")
 	flag.Parse()
 	if *conc == 0 {
