@@ -63,6 +63,46 @@ var demoTenant = []demoRecord{
 		"valid_from": "2025-01-01T00:00:00Z"}},
 }
 
+// demoChargePoints are our charge points as the demo CPO party NL-RNC, two
+// tariffs and two locations with three EVSEs (AC and DC) that partners see
+// through our OCPI Locations sender. They are addressed by their OCPI keys
+// (tariff id, location id, EVSE uid) rather than by external reference.
+var demoChargePoints = []demoRecord{
+	{"cpo-tariff", "DEMO-AC", map[string]any{"country_code": "NL", "party_id": "RNC", "currency": "EUR", "type": "REGULAR",
+		"tariff_alt_text": []any{map[string]any{"language": "en", "text": "0.35 EUR/kWh, parking after 2 hours 2.00 EUR/hour"}},
+		"elements": []any{
+			map[string]any{"price_components": []any{map[string]any{"type": "ENERGY", "price": 0.35, "vat": 21, "step_size": 1}}},
+			map[string]any{"price_components": []any{map[string]any{"type": "PARKING_TIME", "price": 2.00, "vat": 21, "step_size": 300}},
+				"restrictions": map[string]any{"min_duration": 7200}}}}},
+	{"cpo-tariff", "DEMO-DC", map[string]any{"country_code": "NL", "party_id": "RNC", "currency": "EUR", "type": "REGULAR",
+		"elements": []any{map[string]any{"price_components": []any{
+			map[string]any{"type": "FLAT", "price": 0.50, "vat": 21, "step_size": 1},
+			map[string]any{"type": "ENERGY", "price": 0.59, "vat": 21, "step_size": 1}}}}}},
+	{"cpo-evse-location", "DEMO-UTRECHT-CS", map[string]any{"country_code": "NL", "party_id": "RNC", "name": "Utrecht Centraal P+R",
+		"address": "Stationsplein 1", "city": "Utrecht", "postal_code": "3511 ED", "country": "NLD",
+		"coordinates": map[string]any{"latitude": "52.089444", "longitude": "5.110278"}, "time_zone": "Europe/Amsterdam",
+		"opening_times": map[string]any{"twentyfourseven": true}}},
+	{"cpo-evse-location", "DEMO-AMSTERDAM-ZUID", map[string]any{"country_code": "NL", "party_id": "RNC", "name": "Amsterdam Zuid fast charging",
+		"address": "Zuidplein 10", "city": "Amsterdam", "postal_code": "1077 XV", "country": "NLD",
+		"coordinates": map[string]any{"latitude": "52.338889", "longitude": "4.872222"}, "time_zone": "Europe/Amsterdam",
+		"opening_times": map[string]any{"twentyfourseven": true}}},
+	{"cpo-evse", "DEMO-UTR-1", demoEVSE("DEMO-UTRECHT-CS", "NL*RNC*E0001*1", "AC_3_PHASE", 230, 32, 22000, "DEMO-AC")},
+	{"cpo-evse", "DEMO-UTR-2", demoEVSE("DEMO-UTRECHT-CS", "NL*RNC*E0001*2", "AC_3_PHASE", 230, 32, 22000, "DEMO-AC")},
+	{"cpo-evse", "DEMO-AMS-1", demoEVSE("DEMO-AMSTERDAM-ZUID", "NL*RNC*E0002*1", "DC", 920, 500, 350000, "DEMO-DC")},
+}
+
+// demoEVSE is an available EVSE with one connector: a Type 2 socket for AC,
+// a CCS cable for DC.
+func demoEVSE(location, evseID, power string, volts, amps, watts int, tariff string) map[string]any {
+	standard, format := "IEC_62196_T2", "SOCKET"
+	if power == "DC" {
+		standard, format = "IEC_62196_T2_COMBO", "CABLE"
+	}
+	return map[string]any{"location_id": location, "evse_id": evseID, "status": "AVAILABLE", "capabilities": []string{"RFID_READER", "REMOTE_START_STOP_CAPABLE"},
+		"connectors": []any{map[string]any{"id": "1", "standard": standard, "format": format, "power_type": power,
+			"max_voltage": volts, "max_amperage": amps, "max_electric_power": watts, "tariff_ids": []string{tariff}}}}
+}
+
 // seedDemo loads the demo tenant through the Admin API's own handlers (as
 // the in-process system client), so seeded data obeys every validation rule
 // and emits the same outbox events. It is idempotent: create-or-update by
@@ -71,8 +111,12 @@ var demoTenant = []demoRecord{
 func seedDemo(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	api := adminapi.New(pool, nil, log, adminapi.Options{Version: version}).Internal()
 	created, kept := 0, 0
-	for _, r := range demoTenant {
-		status, body, err := api.Do("POST", "/main/v1/"+r.resource+"/ext_ref."+r.ref, r.body)
+	for i, r := range append(demoTenant[:len(demoTenant):len(demoTenant)], demoChargePoints...) {
+		path := "/main/v1/" + r.resource + "/ext_ref." + r.ref
+		if i >= len(demoTenant) {
+			path = "/main/v1/" + r.resource + "/" + r.ref
+		}
+		status, body, err := api.Do("POST", path, r.body)
 		if err != nil {
 			return err
 		}

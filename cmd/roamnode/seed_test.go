@@ -24,10 +24,14 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 	}
 	require.NoError(t, seedDemo(ctx, d.Pool, log))
 	events := count("SELECT count(*) FROM outbox_event")
-	require.Equal(t, len(demoTenant), events, "one create event per seeded record")
+	require.Equal(t, len(demoTenant)+len(demoChargePoints), events, "one create event per seeded record")
 	require.NoError(t, seedDemo(ctx, d.Pool, log))
 	require.Equal(t, events, count("SELECT count(*) FROM outbox_event"), "a second run changes nothing")
 	require.Equal(t, 3, count("SELECT count(*) FROM party WHERE role = 'customer'"))
 	require.Equal(t, 1, count("SELECT count(*) FROM administration WHERE currency = 'EUR'"))
 	require.Equal(t, 3, count("SELECT count(*) FROM billing_address"))
+	require.Equal(t, 3, count("SELECT count(*) FROM msp_token"))
+	require.Equal(t, 2, count("SELECT count(*) FROM cpo_location"))
+	require.Equal(t, 3, count("SELECT count(*) FROM cpo_evse"))
+	require.Equal(t, 2, count("SELECT count(*) FROM cpo_tariff"))
 }
