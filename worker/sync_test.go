@@ -30,10 +30,7 @@ func TestPullSyncThroughWorker(t *testing.T) {
 	ctx := context.Background()
 	// A Redis database of this test's own: its queue must not meet other
 	// tests' workers.
-	opt, err := redis.ParseURL(dbtest.RedisURL())
-	require.NoError(t, err)
-	opt.DB = 11
-	rdb := redis.NewClient(opt)
+	rdb := redis.NewClient(dbtest.RedisDB(dbtest.RedisDBPullSync))
 	t.Cleanup(func() { rdb.Close() })
 	require.NoError(t, rdb.FlushDB(ctx).Err())
 

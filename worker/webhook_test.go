@@ -34,7 +34,7 @@ import (
 // of their own (webhookRedisDB), because asynq servers of other test
 // packages on the shared one would take these tasks, and because one test
 // flushes it. They are not parallel: they share that queue.
-const webhookRedisDB = 13
+const webhookRedisDB = dbtest.RedisDBWebhooks
 
 // receiver is a webhook endpoint that verifies signatures and records the
 // messages it accepted, in arrival order.
@@ -144,10 +144,7 @@ type whHarness struct {
 
 func newWebhookHarness(t *testing.T, opts worker.WebhookOptions) *whHarness {
 	ctx := context.Background()
-	opt, err := redis.ParseURL(dbtest.RedisURL())
-	require.NoError(t, err)
-	opt.DB = webhookRedisDB
-	rdb := redis.NewClient(opt)
+	rdb := redis.NewClient(dbtest.RedisDB(webhookRedisDB))
 	t.Cleanup(func() { rdb.Close() })
 	require.NoError(t, rdb.FlushDB(ctx).Err())
 	owner := uuid.Must(uuid.NewV7())

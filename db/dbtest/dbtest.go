@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/roamnode/roamnode/db"
 )
 
@@ -40,6 +42,30 @@ func RedisURL() string {
 		return u
 	}
 	return "redis://127.0.0.1:6379/0"
+}
+
+// Redis databases of the tests that run asynq workers. asynq has no
+// namespace: a worker takes any task queued in its database, so a test whose
+// worker must see only its own tasks gets a database of its own, here in one
+// place, because test packages run in parallel. RedisURL's database (1 under
+// scripts/test) is shared by every other test. Benchmarks use 7 and above.
+const (
+	RedisDBPullSync   = 2 // worker: pull sync through a real worker
+	RedisDBNetworkCPO = 3 // ocpi/module: two-node network, the CPO node
+	RedisDBNetworkMSP = 4 // ocpi/module: two-node network, the eMSP node
+	RedisDBCDRFaults  = 5 // ocpi/module: CDR intake fault test (flushes it)
+	RedisDBWebhooks   = 6 // worker: webhook delivery (flushes it)
+)
+
+// RedisDB returns RedisURL's server with database db; see the RedisDB*
+// constants.
+func RedisDB(db int) *redis.Options {
+	opt, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		panic("dbtest: REDIS_URL: " + err.Error())
+	}
+	opt.DB = db
+	return opt
 }
 
 // WithDB returns dsn with its database name replaced.

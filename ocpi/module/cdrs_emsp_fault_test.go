@@ -27,7 +27,7 @@ import (
 
 // faultRedisDB is a Redis database index of this test's own: it is
 // flushed on purpose, and its queue must not meet other tests' workers.
-const faultRedisDB = 14
+const faultRedisDB = dbtest.RedisDBCDRFaults
 
 func faultRedisURL(t *testing.T) string {
 	u, err := url.Parse(dbtest.RedisURL())

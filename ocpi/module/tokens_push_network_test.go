@@ -40,10 +40,7 @@ func startLive(t *testing.T, cc, pid, role string, redisDB int) *liveNode {
 	d, err := dbtest.New(ctx)
 	require.NoError(t, err)
 	t.Cleanup(d.Close)
-	opt, err := redis.ParseURL(dbtest.RedisURL())
-	require.NoError(t, err)
-	opt.DB = redisDB
-	rdb := redis.NewClient(opt)
+	rdb := redis.NewClient(dbtest.RedisDB(redisDB))
 	t.Cleanup(func() { rdb.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -151,8 +148,8 @@ func cpoDecision(n *liveNode, uid string) map[string]any {
 // other, each with its worker, and shows master data propagating both ways
 // by push, and the eMSP catching up after it was down.
 func TestTwoNodeNetwork(t *testing.T) {
-	cpo := startLive(t, "NL", "CPN", "CPO", 11)
-	emsp := startLive(t, "NL", "RNE", "EMSP", 14)
+	cpo := startLive(t, "NL", "CPN", "CPO", dbtest.RedisDBNetworkCPO)
+	emsp := startLive(t, "NL", "RNE", "EMSP", dbtest.RedisDBNetworkMSP)
 
 	debugNet = func() {
 		for _, n := range []*liveNode{cpo, emsp} {
