@@ -179,12 +179,27 @@ func (s Subscription) Matches(kind, mod string) bool {
 // fails closed for kinds that a later capability adds (only "*" and that
 // family's readers see them) — add a line here when a kind's family differs.
 var kindFamilies = map[string]string{
-	"billing-address":      "customer",
-	"own-party":            "roaming",
-	"roaming-connection":   "roaming",
-	"roaming-partner":      "roaming",
-	"roaming-agreement":    "roaming",
-	"webhook-subscription": "webhook",
+	"billing-address":             "customer",
+	"own-party":                   "roaming",
+	"roaming-connection":          "roaming",
+	"roaming-partner":             "roaming",
+	"roaming-agreement":           "roaming",
+	"partner-evse-location":       "roaming",
+	"partner-tariff":              "roaming",
+	"partner-token":               "roaming",
+	"webhook-subscription":        "webhook",
+	"msp-token":                   "token",
+	"msp-token-subscription-plan": "token",
+	"msp-token-subscription":      "token",
+	"msp-token-link":              "token",
+	"cpo-evse-location":           "cpo",
+	"cpo-evse":                    "cpo",
+	"cpo-tariff":                  "cpo",
+	"msp-charge-session":          "charge-session",
+	"cpo-charge-session":          "charge-session",
+	"msp-dropout-case":            "charge-session",
+	"cpo-dropout-case":            "charge-session",
+	"session-thresholds":          "charge-session",
 }
 
 // Family returns the permission family guarding events of kind.

@@ -111,3 +111,14 @@ func TestBody(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, byte('['), arr[0], "a batched subscription always gets an array")
 }
+
+// Every event kind maps to a permission family that exists, so a typo can
+// not silently hide a kind from everyone but "*" owners.
+func TestKindFamiliesExist(t *testing.T) {
+	for _, kind := range []string{"billing-address", "msp-token", "cpo-evse", "msp-charge-session", "partner-evse-location", "webhook-subscription"} {
+		require.Contains(t, access.Families, webhook.Family(kind), "kind %s", kind)
+	}
+	owner := access.Account{Permissions: []string{"token:read"}, AllAdministrations: true}
+	require.True(t, webhook.MaySee(owner, "msp-token-link", nil), "token readers receive token events")
+	require.False(t, webhook.MaySee(owner, "cpo-evse", nil))
+}
