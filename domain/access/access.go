@@ -33,7 +33,7 @@ const (
 // families added in later versions).
 var Families = []string{
 	"seller", "administration", "customer", "api-account", "roaming",
-	"token", // MSP tokens, subscription plans, subscriptions and token links
+	"token",   // MSP tokens, subscription plans, subscriptions and token links
 	"webhook", // webhook subscriptions and their delivery log
 	"cpo",
 	// charge sessions, drop-out cases, invalid sessions, validity thresholds
