@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,9 +38,13 @@ func (m SessionMatcher) Match(ctx context.Context, s session.ChargeSession) (*se
 func (m SessionMatcher) matchPartner(ctx context.Context, s session.ChargeSession) (*session.Match, session.Miss, error) {
 	q := Q(m.Pool)
 	idKey := session.NormalizeEVSEID(s.Location.EvseID)
-	loc, err := q.MatchPartnerLocation(ctx, gen.MatchPartnerLocationParams{CountryCode: strings.ToUpper(s.CountryCode),
-		PartyID: strings.ToUpper(s.PartyID), LocationKey: strings.ToUpper(s.Location.LocationID)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	rows, err := q.MatchPartnerLocationEVSEs(ctx, gen.MatchPartnerLocationEVSEsParams{UidKey: strings.ToUpper(s.Location.EvseUID),
+		EvseIDKey: idKey, CountryCode: strings.ToUpper(s.CountryCode), PartyID: strings.ToUpper(s.PartyID),
+		LocationKey: strings.ToUpper(s.Location.LocationID)})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rows) == 0 {
 		if idKey == "" {
 			return nil, session.LocationNotFound, nil
 		}
@@ -53,18 +58,11 @@ func (m SessionMatcher) matchPartner(ctx context.Context, s session.ChargeSessio
 		}
 		return connectorMatch(s, &session.Match{LocationID: e.LocationRef, EvseUID: e.Uid, TimeZone: e.TimeZone}, e.Data)
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	evses, err := q.MatchPartnerEVSEs(ctx, gen.MatchPartnerEVSEsParams{LocationRef: loc.ID, UidKey: strings.ToUpper(s.Location.EvseUID), EvseIDKey: idKey})
-	if err != nil {
-		return nil, "", err
-	}
-	if len(evses) == 0 {
+	e := rows[0]
+	if e.Uid == nil {
 		return nil, session.EVSENotFound, nil
 	}
-	e := evses[0]
-	return connectorMatch(s, &session.Match{LocationID: loc.ID, EvseUID: e.Uid, TimeZone: loc.TimeZone}, e.Data)
+	return connectorMatch(s, &session.Match{LocationID: e.LocationRef, EvseUID: *e.Uid, TimeZone: e.TimeZone}, e.Data)
 }
 
 func (m SessionMatcher) matchCPO(ctx context.Context, s session.ChargeSession) (*session.Match, session.Miss, error) {
@@ -139,8 +137,54 @@ func (c ocpiConnector) powerKW() decimal.Decimal {
 
 // SessionLookup implements session.Lookup: whether the MSP token is ours
 // (and its administration), and the thresholds overridden for the
-// administration and the partner.
-type SessionLookup struct{ Pool *pgxpool.Pool }
+// administration and the partner. With a Cache, overrides are read at
+// most once per Cache.TTL per administration and partner: every session
+// needs them and they rarely change, so a change applies within the TTL.
+type SessionLookup struct {
+	Pool  *pgxpool.Pool
+	Cache *ThresholdCache
+}
+
+// ThresholdCache remembers resolved overrides for a short time.
+type ThresholdCache struct {
+	TTL time.Duration
+	mu  sync.Mutex
+	m   map[thresholdKey]cachedThresholds
+}
+
+type thresholdKey struct{ admin, partner uuid.UUID }
+
+type cachedThresholds struct {
+	admin, partner session.Overrides
+	at             time.Time
+}
+
+// NewThresholdCache returns a cache whose entries live for ttl.
+func NewThresholdCache(ttl time.Duration) *ThresholdCache {
+	return &ThresholdCache{TTL: ttl, m: map[thresholdKey]cachedThresholds{}}
+}
+
+func (c *ThresholdCache) get(k thresholdKey, now time.Time) (cachedThresholds, bool) {
+	if c == nil {
+		return cachedThresholds{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	return e, ok && now.Sub(e.at) < c.TTL
+}
+
+func (c *ThresholdCache) put(k thresholdKey, e cachedThresholds) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10_000 { // bounded: start over rather than grow
+		c.m = map[thresholdKey]cachedThresholds{}
+	}
+	c.m[k] = e
+}
 
 var _ session.Lookup = SessionLookup{}
 
@@ -165,21 +209,33 @@ func (l SessionLookup) Thresholds(ctx context.Context, s session.ChargeSession, 
 	if admin == nil && s.PartnerID == nil {
 		return defaults, nil
 	}
+	k := thresholdKey{}
+	if admin != nil {
+		k.admin = *admin
+	}
+	if s.PartnerID != nil {
+		k.partner = *s.PartnerID
+	}
+	now := time.Now()
+	if e, ok := l.Cache.get(k, now); ok {
+		return session.Resolve(defaults, e.admin, e.partner), nil
+	}
 	rows, err := Q(l.Pool).ThresholdOverrides(ctx, gen.ThresholdOverridesParams{AdministrationID: admin, PartnerID: s.PartnerID})
 	if err != nil {
 		return defaults, err
 	}
-	var adminO, partnerO session.Overrides
+	e := cachedThresholds{at: now}
 	for _, r := range rows {
-		target := &partnerO
+		target := &e.partner
 		if r.AdministrationID != nil {
-			target = &adminO
+			target = &e.admin
 		}
 		if err := json.Unmarshal(r.Overrides, target); err != nil {
 			return defaults, err
 		}
 	}
-	return session.Resolve(defaults, adminO, partnerO), nil
+	l.Cache.put(k, e)
+	return session.Resolve(defaults, e.admin, e.partner), nil
 }
 
 // SetThresholdOverrides stores the overrides of an administration or (when

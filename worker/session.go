@@ -75,6 +75,11 @@ type SessionOptions struct {
 	DropoutRetention time.Duration
 }
 
+// thresholdTTL is how long the worker reuses threshold overrides: a change
+// made through the Admin API applies to sessions validated a few seconds
+// later.
+const thresholdTTL = 5 * time.Second
+
 // DefaultDropoutRetention keeps resolved drop-out cases for 90 days.
 const DefaultDropoutRetention = 90 * 24 * time.Hour
 
@@ -138,7 +143,7 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 		o.DropoutRetention = DefaultDropoutRetention
 	}
 	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
-		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool},
+		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
 			Schedule: o.Schedule, Defaults: o.Thresholds}}
 }
 

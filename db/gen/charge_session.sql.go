@@ -1142,39 +1142,52 @@ func (q *Queries) MatchPartnerEVSEByID(ctx context.Context, arg MatchPartnerEVSE
 	return i, err
 }
 
-const matchPartnerEVSEs = `-- name: MatchPartnerEVSEs :many
-SELECT uid, evse_id_key, data, (uid_key = $1)::boolean AS by_uid FROM partner_evse
-WHERE location_ref = $2 AND (uid_key = $1 OR ($3::text <> '' AND evse_id_key = $3))
+const matchPartnerLocationEVSEs = `-- name: MatchPartnerLocationEVSEs :many
+SELECT l.id AS location_ref, l.time_zone, e.uid, e.data, coalesce(e.uid_key = $1, false)::boolean AS by_uid
+FROM partner_location l
+LEFT JOIN partner_evse e ON e.location_ref = l.id AND (e.uid_key = $1 OR ($2::text <> '' AND e.evse_id_key = $2))
+WHERE l.country_code = $3 AND l.party_id = $4 AND l.location_key = $5
 ORDER BY by_uid DESC
 `
 
-type MatchPartnerEVSEsParams struct {
+type MatchPartnerLocationEVSEsParams struct {
 	UidKey      string
-	LocationRef uuid.UUID
 	EvseIDKey   string
+	CountryCode string
+	PartyID     string
+	LocationKey string
 }
 
-type MatchPartnerEVSEsRow struct {
-	Uid       string
-	EvseIDKey *string
-	Data      []byte
-	ByUid     bool
+type MatchPartnerLocationEVSEsRow struct {
+	LocationRef uuid.UUID
+	TimeZone    string
+	Uid         *string
+	Data        []byte
+	ByUid       bool
 }
 
-// The EVSEs of a partner location that may be the CDR's: by uid, or by EVSE
-// id key when the CDR has one. uid matches sort first.
-func (q *Queries) MatchPartnerEVSEs(ctx context.Context, arg MatchPartnerEVSEsParams) ([]MatchPartnerEVSEsRow, error) {
-	rows, err := q.db.Query(ctx, matchPartnerEVSEs, arg.UidKey, arg.LocationRef, arg.EvseIDKey)
+// The location of the CDR (by party and case-insensitive id) with the
+// EVSEs that may be the CDR's, in one round trip: no row means no
+// location, one row without uid means no EVSE. uid matches sort first.
+func (q *Queries) MatchPartnerLocationEVSEs(ctx context.Context, arg MatchPartnerLocationEVSEsParams) ([]MatchPartnerLocationEVSEsRow, error) {
+	rows, err := q.db.Query(ctx, matchPartnerLocationEVSEs,
+		arg.UidKey,
+		arg.EvseIDKey,
+		arg.CountryCode,
+		arg.PartyID,
+		arg.LocationKey,
+	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []MatchPartnerEVSEsRow
+	var items []MatchPartnerLocationEVSEsRow
 	for rows.Next() {
-		var i MatchPartnerEVSEsRow
+		var i MatchPartnerLocationEVSEsRow
 		if err := rows.Scan(
+			&i.LocationRef,
+			&i.TimeZone,
 			&i.Uid,
-			&i.EvseIDKey,
 			&i.Data,
 			&i.ByUid,
 		); err != nil {
@@ -1186,28 +1199,6 @@ func (q *Queries) MatchPartnerEVSEs(ctx context.Context, arg MatchPartnerEVSEsPa
 		return nil, err
 	}
 	return items, nil
-}
-
-const matchPartnerLocation = `-- name: MatchPartnerLocation :one
-SELECT id, time_zone FROM partner_location WHERE country_code = $1 AND party_id = $2 AND location_key = $3
-`
-
-type MatchPartnerLocationParams struct {
-	CountryCode string
-	PartyID     string
-	LocationKey string
-}
-
-type MatchPartnerLocationRow struct {
-	ID       uuid.UUID
-	TimeZone string
-}
-
-func (q *Queries) MatchPartnerLocation(ctx context.Context, arg MatchPartnerLocationParams) (MatchPartnerLocationRow, error) {
-	row := q.db.QueryRow(ctx, matchPartnerLocation, arg.CountryCode, arg.PartyID, arg.LocationKey)
-	var i MatchPartnerLocationRow
-	err := row.Scan(&i.ID, &i.TimeZone)
-	return i, err
 }
 
 const openDropoutCase = `-- name: OpenDropoutCase :one

@@ -229,14 +229,14 @@ ON CONFLICT (partner_id) DO UPDATE SET overrides = EXCLUDED.overrides, updated_a
 -- preferring the CDR's token type when uid alone is ambiguous.
 SELECT administration_id FROM msp_token WHERE uid_key = @uid_key ORDER BY (type = @type) DESC, id LIMIT 1;
 
--- name: MatchPartnerLocation :one
-SELECT id, time_zone FROM partner_location WHERE country_code = $1 AND party_id = $2 AND location_key = $3;
-
--- name: MatchPartnerEVSEs :many
--- The EVSEs of a partner location that may be the CDR's: by uid, or by EVSE
--- id key when the CDR has one. uid matches sort first.
-SELECT uid, evse_id_key, data, (uid_key = @uid_key)::boolean AS by_uid FROM partner_evse
-WHERE location_ref = @location_ref AND (uid_key = @uid_key OR (@evse_id_key::text <> '' AND evse_id_key = @evse_id_key))
+-- name: MatchPartnerLocationEVSEs :many
+-- The location of the CDR (by party and case-insensitive id) with the
+-- EVSEs that may be the CDR's, in one round trip: no row means no
+-- location, one row without uid means no EVSE. uid matches sort first.
+SELECT l.id AS location_ref, l.time_zone, e.uid, e.data, coalesce(e.uid_key = @uid_key, false)::boolean AS by_uid
+FROM partner_location l
+LEFT JOIN partner_evse e ON e.location_ref = l.id AND (e.uid_key = @uid_key OR (@evse_id_key::text <> '' AND e.evse_id_key = @evse_id_key))
+WHERE l.country_code = @country_code AND l.party_id = @party_id AND l.location_key = @location_key
 ORDER BY by_uid DESC;
 
 -- name: MatchPartnerEVSEByID :one
