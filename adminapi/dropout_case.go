@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -42,27 +41,11 @@ func (a *API) mountDropoutCases(v1 fiber.Router) {
 	}
 }
 
-// dropoutCaseView is a drop-out case as the API lists it.
-type dropoutCaseView struct {
-	ID            uuid.UUID  `json:"id"`
-	Side          string     `json:"side"`
-	Reason        string     `json:"reason"`
-	CountryCode   string     `json:"country_code"`
-	PartyID       string     `json:"party_id"`
-	EVSE          string     `json:"evse"`
-	State         string     `json:"state"`
-	OpenSessions  int64      `json:"open_sessions"`
-	TotalSessions int64      `json:"total_sessions"`
-	ResolvedAt    *time.Time `json:"resolved_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
-}
+// dropoutCaseView is a drop-out case as the API lists it (and as its
+// events carry it: db.DropoutCaseView).
+type dropoutCaseView = db.DropoutCaseView
 
-func dropoutCaseViewOf(r db.DropoutCaseRecord) dropoutCaseView {
-	return dropoutCaseView{ID: r.ID, Side: r.Side, Reason: r.Reason, CountryCode: r.CountryCode, PartyID: r.PartyID, EVSE: r.EvseKey,
-		State: r.State, OpenSessions: r.OpenSessions, TotalSessions: r.TotalSessions, ResolvedAt: utcPtr(r.ResolvedAt),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
-}
+func dropoutCaseViewOf(r db.DropoutCaseRecord) dropoutCaseView { return db.DropoutCaseViewOf(r) }
 
 // dropoutCaseDetail is one case with (the first of) its sessions that the
 // account may see.

@@ -257,12 +257,17 @@ func ListChargeSessions(ctx context.Context, q Querier, p gen.ListChargeSessions
 func CommitStep(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession, o session.Outcome, now time.Time) (rec ChargeSessionRecord, committed bool, err error) {
 	err = InTx(ctx, pool, func(tx pgx.Tx) error {
 		var caseID *uuid.UUID
+		caseMod := event.Update
 		if o.State == session.DroppedOut {
-			c, err := openCase(ctx, tx, session.KeyOf(s, o.Reason), now)
+			newID := uuid.Must(uuid.NewV7())
+			c, err := openCase(ctx, tx, newID, session.KeyOf(s, o.Reason), now)
 			if err != nil {
 				return err
 			}
 			caseID = &c.ID
+			if c.ID == newID {
+				caseMod = event.Create
+			}
 		}
 		p := stepParams(s, o, now)
 		p.DropoutCaseID = caseID
@@ -279,6 +284,11 @@ func CommitStep(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession
 			return err
 		}
 		rec = recordOf(r)
+		if caseID != nil {
+			if err := appendCaseEvents(ctx, tx, *caseID, caseMod, []*uuid.UUID{rec.AdministrationID}); err != nil {
+				return err
+			}
+		}
 		return AppendEvent(ctx, tx, event.New(EventKind(s.Side), event.Update, rec.AdministrationID, ChargeSessionViewOf(rec)))
 	})
 	if errors.Is(err, errStale) {
@@ -364,8 +374,9 @@ func checks(cs []session.Check) []string {
 
 // openCase returns the open drop-out case of key, creating it when there
 // is none (concurrency-safe through the partial unique index).
-func openCase(ctx context.Context, q Querier, k session.CaseKey, now time.Time) (gen.DropoutCase, error) {
-	return Q(q).OpenDropoutCase(ctx, gen.OpenDropoutCaseParams{ID: uuid.Must(uuid.NewV7()), Side: string(k.Side), Reason: k.Reason,
+// The case is new when it comes back with id.
+func openCase(ctx context.Context, q Querier, id uuid.UUID, k session.CaseKey, now time.Time) (gen.DropoutCase, error) {
+	return Q(q).OpenDropoutCase(ctx, gen.OpenDropoutCaseParams{ID: id, Side: string(k.Side), Reason: k.Reason,
 		CountryCode: k.CountryCode, PartyID: k.PartyID, EvseKey: k.EVSE, Now: now})
 }
 

@@ -100,7 +100,11 @@ func ReprocessSession(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, r R
 			return err
 		}
 		rec, err = reprocess(ctx, tx, cur, r.Instruction, r.Check, time.Now().UTC())
-		return err
+		if err != nil || cur.DropoutCaseID == nil {
+			return err
+		}
+		// The case's counts changed (and it may be resolved now).
+		return appendCaseEvents(ctx, tx, *cur.DropoutCaseID, event.Update, []*uuid.UUID{rec.AdministrationID})
 	})
 	return rec, err
 }
@@ -142,7 +146,11 @@ func ReprocessDropoutCase(ctx context.Context, pool *pgxpool.Pool, caseID uuid.U
 			}
 			out = append(out, rec)
 		}
-		return nil
+		admins := make([]*uuid.UUID, len(out))
+		for i, rec := range out {
+			admins[i] = rec.AdministrationID
+		}
+		return appendCaseEvents(ctx, tx, caseID, event.Update, admins)
 	})
 	return out, err
 }

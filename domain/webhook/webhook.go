@@ -172,44 +172,6 @@ func (s Subscription) Matches(kind, mod string) bool {
 	return contains(s.Kinds, kind) || contains(s.Kinds, kind+"."+mod)
 }
 
-// kindFamilies maps event kinds to the permission family that guards the
-// resource in the Admin API. A subscription receives an event only when its
-// owner may read that family: webhooks never show more than the API would.
-// A kind missing here is guarded by the family of the same name, which
-// fails closed for kinds that a later capability adds (only "*" and that
-// family's readers see them) — add a line here when a kind's family differs.
-var kindFamilies = map[string]string{
-	"billing-address":             "customer",
-	"own-party":                   "roaming",
-	"roaming-connection":          "roaming",
-	"roaming-partner":             "roaming",
-	"roaming-agreement":           "roaming",
-	"partner-evse-location":       "roaming",
-	"partner-tariff":              "roaming",
-	"partner-token":               "roaming",
-	"webhook-subscription":        "webhook",
-	"msp-token":                   "token",
-	"msp-token-subscription-plan": "token",
-	"msp-token-subscription":      "token",
-	"msp-token-link":              "token",
-	"cpo-evse-location":           "cpo",
-	"cpo-evse":                    "cpo",
-	"cpo-tariff":                  "cpo",
-	"msp-charge-session":          "charge-session",
-	"cpo-charge-session":          "charge-session",
-	"msp-dropout-case":            "charge-session",
-	"cpo-dropout-case":            "charge-session",
-	"session-thresholds":          "charge-session",
-}
-
-// Family returns the permission family guarding events of kind.
-func Family(kind string) string {
-	if f, ok := kindFamilies[kind]; ok {
-		return f
-	}
-	return kind
-}
-
 // MaySee reports whether owner may receive an event of kind about
 // administration admin (nil for records that belong to none): the same
 // rules as reading the record through the Admin API.
