@@ -60,56 +60,58 @@ type BillingAddress struct {
 }
 
 type ChargeSession struct {
-	ID                uuid.UUID
-	Side              string
-	AdministrationID  *uuid.UUID
-	PartnerID         *uuid.UUID
-	ConnectionID      *uuid.UUID
-	CountryCode       string
-	PartyID           string
-	CdrID             string
-	CdrKey            string
-	SessionID         *string
-	StartAt           time.Time
-	EndAt             time.Time
-	TokenCountryCode  string
-	TokenPartyID      string
-	TokenUid          string
-	TokenUidKey       string
-	TokenType         string
-	TokenContractID   string
-	LocationID        string
-	EvseUid           string
-	EvseID            *string
-	EvseKey           string
-	ConnectorID       string
-	PowerType         *string
-	LocationCountry   *string
-	Currency          string
-	TotalEnergy       decimal.Decimal
-	TotalTime         decimal.Decimal
-	TotalParkingTime  decimal.Decimal
-	Credit            bool
-	CreditReferenceID *string
-	CreditedSessionID *uuid.UUID
-	State             string
-	Attempts          int32
-	NextAttemptAt     *time.Time
-	Bypass            []string
-	MatchLocationID   *uuid.UUID
-	MatchEvseID       *uuid.UUID
-	MatchEvseUid      *string
-	MatchConnectorID  *string
-	MatchMaxPowerKw   *decimal.Decimal
-	MatchDropoutAll   *bool
-	MatchTimeZone     *string
-	DropoutReason     *string
-	DropoutDetail     *string
-	DropoutCheck      *string
-	DropoutCaseID     *uuid.UUID
-	ReceivedAt        time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                      uuid.UUID
+	Side                    string
+	AdministrationID        *uuid.UUID
+	PartnerID               *uuid.UUID
+	ConnectionID            *uuid.UUID
+	CountryCode             string
+	PartyID                 string
+	CdrID                   string
+	CdrKey                  string
+	SessionID               *string
+	StartAt                 time.Time
+	EndAt                   time.Time
+	TokenCountryCode        string
+	TokenPartyID            string
+	TokenUid                string
+	TokenUidKey             string
+	TokenType               string
+	TokenContractID         string
+	LocationID              string
+	EvseUid                 string
+	EvseID                  *string
+	EvseKey                 string
+	ConnectorID             string
+	PowerType               *string
+	LocationCountry         *string
+	Currency                string
+	TotalEnergy             decimal.Decimal
+	TotalTime               decimal.Decimal
+	TotalParkingTime        decimal.Decimal
+	Credit                  bool
+	CreditReferenceID       *string
+	CreditedSessionID       *uuid.UUID
+	State                   string
+	Attempts                int32
+	NextAttemptAt           *time.Time
+	Bypass                  []string
+	MatchLocationID         *uuid.UUID
+	MatchEvseID             *uuid.UUID
+	MatchEvseUid            *string
+	MatchConnectorID        *string
+	MatchMaxPowerKw         *decimal.Decimal
+	MatchDropoutAll         *bool
+	MatchTimeZone           *string
+	DropoutReason           *string
+	DropoutDetail           *string
+	DropoutCheck            *string
+	DropoutCaseID           *uuid.UUID
+	ReceivedAt              time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	PricingReason           *string
+	CmsReimbursementExclVat *decimal.Decimal
 }
 
 type ChargeSessionOriginal struct {
@@ -117,6 +119,23 @@ type ChargeSessionOriginal struct {
 	Channel    string
 	Payload    string
 	ReceivedAt time.Time
+}
+
+type ChargeSessionPrice struct {
+	ID               uuid.UUID
+	ChargeSessionID  uuid.UUID
+	Kind             string
+	SubjectID        *uuid.UUID
+	Version          int32
+	AdministrationID *uuid.UUID
+	Currency         string
+	ExclVat          decimal.Decimal
+	Vat              decimal.Decimal
+	InclVat          decimal.Decimal
+	Components       []byte
+	Detail           []byte
+	Reason           string
+	CreatedAt        time.Time
 }
 
 type CpoDropoutReprocessRequest struct {
@@ -155,6 +174,30 @@ type CpoLocation struct {
 	PartyID           string
 	Doc               []byte
 	DeactivatedAt     *time.Time
+	LastUpdated       time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type CpoSession struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	CountryCode       string
+	PartyID           string
+	SessionID         string
+	SessionKey        string
+	Status            string
+	StartAt           time.Time
+	EndAt             *time.Time
+	TokenCountryCode  string
+	TokenPartyID      string
+	TokenUid          string
+	Doc               []byte
+	CdrFacts          []byte
+	ChargeSessionID   *uuid.UUID
+	CdrDoc            []byte
+	CdrPublishedAt    *time.Time
 	LastUpdated       time.Time
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
@@ -359,6 +402,44 @@ type PartnerLocation struct {
 	UpdatedAt    time.Time
 }
 
+type PartnerSession struct {
+	ID                     uuid.UUID
+	ConnectionID           *uuid.UUID
+	PartnerID              *uuid.UUID
+	AdministrationID       *uuid.UUID
+	CountryCode            string
+	PartyID                string
+	SessionID              string
+	SessionKey             string
+	Status                 string
+	Kwh                    decimal.Decimal
+	StartAt                time.Time
+	EndAt                  *time.Time
+	TokenCountryCode       string
+	TokenPartyID           string
+	TokenUid               string
+	TokenUidKey            string
+	TokenType              string
+	TokenContractID        string
+	AuthMethod             string
+	AuthorizationReference *string
+	LocationID             string
+	EvseUid                string
+	EvseKey                string
+	ConnectorID            string
+	MeterID                *string
+	Currency               string
+	TotalCostExclVat       *decimal.Decimal
+	TotalCostInclVat       *decimal.Decimal
+	ChargingPeriods        []byte
+	LastUpdated            time.Time
+	LastChange             string
+	Channel                string
+	Body                   string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
 type PartnerTariff struct {
 	ID           uuid.UUID
 	ConnectionID *uuid.UUID
@@ -531,12 +612,50 @@ type Seller struct {
 	UpdatedAt         time.Time
 }
 
+type SellerVatPolicy struct {
+	SellerID          uuid.UUID
+	Fallback          string
+	EuReverseCharge   bool
+	CountryPolicies   []byte
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type SessionThreshold struct {
 	ID               uuid.UUID
 	AdministrationID *uuid.UUID
 	PartnerID        *uuid.UUID
 	Overrides        []byte
 	UpdatedAt        time.Time
+}
+
+type VatRate struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	Country           string
+	Kind              string
+	Percentage        decimal.Decimal
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type VatRule struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	ProductCategory   string
+	Country           *string
+	Indicators        []string
+	CriteriaKey       string
+	Kind              string
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 type WebhookDelivery struct {
