@@ -2,9 +2,10 @@ package pricing
 
 import (
 	"fmt"
-	"math/big"
+	"math"
 	"math/bits"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -16,6 +17,13 @@ var (
 	hour    = decimal.NewFromInt(3600)
 	hundred = decimal.NewFromInt(100)
 	one     = decimal.NewFromInt(1)
+	// numOne is one as a num (FLAT volume; 1 + vat/100).
+	numOne = numOf(one)
+	// numZero1 is decimal.Zero (exponent 1), the start of the session's
+	// energy and of step totals.
+	numZero1 = numOf(decimal.Zero)
+	// numZero is the zero Decimal{}, the start of every cost total.
+	numZero = num{has: true}
 )
 
 // divPrecision is the number of fractional digits kept when a division is
@@ -29,152 +37,143 @@ const divPrecision = 20
 // remainder, so the parts still add up exactly to the period's volumes.
 const sharePrecision = 12
 
-// candidate is an (element, component) pair that can price a dimension.
-type candidate struct {
-	elem, comp int
-}
-
-// lookup keys for candidate lists.
-const (
-	keyFlat = iota
-	keyEnergy
-	keyTime
-	keyParking
-	keyResTime
-	keyResFlat
-	numKeys
-)
-
-// plan is the per-call preparation of a tariff: candidate lists per
-// dimension and the instants at which restrictions can change.
-type plan struct {
-	t          *Tariff
-	cands      [numKeys][]candidate
-	clocks     []Clock // local times of day at which to split (incl. 00:00 for day/date restrictions)
-	durations  []int64 // seconds since session start at which to split
-	kwhs       []decimal.Decimal
-	loc        *time.Location
-	sessionBeg time.Time
-	// vatFactor[e][c] is 1 + vat/100 for component c of element e.
-	vatFactor [][]decimal.Decimal
-}
-
-func keyOf(d Dimension, reservation bool) int {
-	switch {
-	case reservation && d == Flat:
-		return keyResFlat
-	case reservation:
-		return keyResTime
-	case d == Flat:
-		return keyFlat
-	case d == Energy:
-		return keyEnergy
-	case d == Time:
-		return keyTime
-	default:
-		return keyParking
-	}
-}
-
-func newPlan(t *Tariff, loc *time.Location, start time.Time, expired bool) *plan {
-	p := &plan{t: t, loc: loc, sessionBeg: start}
-	addClock := func(c Clock) {
-		for _, x := range p.clocks {
-			if x == c {
-				return
-			}
-		}
-		p.clocks = append(p.clocks, c)
-	}
-	addDur := func(s int64) {
-		for _, x := range p.durations {
-			if x == s {
-				return
-			}
-		}
-		p.durations = append(p.durations, s)
-	}
-	addKWh := func(k decimal.Decimal) {
-		for _, x := range p.kwhs {
-			if x.Equal(k) {
-				return
-			}
-		}
-		p.kwhs = append(p.kwhs, k)
-	}
-	p.vatFactor = make([][]decimal.Decimal, len(t.Elements))
-	for i := range t.Elements {
-		e := &t.Elements[i]
-		res := e.reservation()
-		for _, d := range [...]Dimension{Flat, Energy, Time, ParkingTime} {
-			c := e.component(d)
-			if c < 0 {
-				continue
-			}
-			switch {
-			case res == NoReservation:
-				p.cands[keyOf(d, false)] = append(p.cands[keyOf(d, false)], candidate{i, c})
-			case d == Flat || d == Time:
-				// A reservation element may only hold FLAT and TIME
-				// (mod_tariffs "TariffRestrictions class", reservation).
-				p.cands[keyOf(d, true)] = append(p.cands[keyOf(d, true)], candidate{i, c})
-			}
-		}
-		r := e.Restrictions
-		if r == nil {
-			continue
-		}
-		if r.StartTime != nil {
-			addClock(*r.StartTime)
-		}
-		if r.EndTime != nil {
-			addClock(*r.EndTime)
-		}
-		if r.StartDate != nil || r.EndDate != nil || len(r.DaysOfWeek) > 0 {
-			addClock(0)
-		}
-		if r.MinDuration != nil {
-			addDur(*r.MinDuration)
-		}
-		if r.MaxDuration != nil {
-			addDur(*r.MaxDuration)
-		}
-		if r.MinKWh != nil {
-			addKWh(*r.MinKWh)
-		}
-		if r.MaxKWh != nil {
-			addKWh(*r.MaxKWh)
-		}
-	}
-	// For an expired reservation the RESERVATION_EXPIRES elements take
-	// precedence over RESERVATION elements (mod_tariffs, note below
-	// "ReservationRestrictionType enum"); otherwise they never apply.
-	for _, k := range [...]int{keyResTime, keyResFlat} {
-		var first, rest []candidate
-		for _, c := range p.cands[k] {
-			switch t.Elements[c.elem].reservation() {
-			case ReservationExpires:
-				if expired {
-					first = append(first, c)
-				}
-			default:
-				rest = append(rest, c)
-			}
-		}
-		p.cands[k] = append(first, rest...)
+// pow10i holds 10^0 … 10^18.
+var pow10i = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
 	}
 	return p
-}
+}()
 
 // Price prices session s with tariff t; restrictions are evaluated in loc
 // (nil means UTC). See the package documentation for the rules applied.
+// It compiles t on every call; to price many sessions with one tariff,
+// Compile it once and use Compiled.Price (same results).
 func Price(t Tariff, s Session, loc *time.Location) (Result, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
 	if err := check(&t, &s); err != nil {
 		return Result{}, err
 	}
+	ct := compiledPool.Get().(*Compiled)
+	ct.reset(t)
+	res := ct.price(&s, loc)
+	ct.release()
+	compiledPool.Put(ct)
+	return res, nil
+}
+
+// Price prices session s with the compiled tariff; restrictions are
+// evaluated in loc (nil means UTC). The result is identical to
+// pricing.Price with the tariff c was compiled from.
+func (c *Compiled) Price(s Session, loc *time.Location) (Result, error) {
+	var fs fault.Fields
+	checkSession(&s, &fs)
+	if err := fs.Err(); err != nil {
+		return Result{}, err
+	}
+	return c.price(&s, loc), nil
+}
+
+// check validates the input; errors are fault.KindInvalid.
+func check(t *Tariff, s *Session) error {
+	var fs fault.Fields
+	checkTariff(t, &fs)
+	checkSession(s, &fs)
+	return fs.Err()
+}
+
+func checkSession(s *Session, fs *fault.Fields) {
+	if s.End.Before(s.Start) {
+		fs.Add("session.end", "the session ends before it starts")
+	}
+	for i := range s.Periods {
+		if i > 0 && s.Periods[i].Start.Before(s.Periods[i-1].Start) {
+			fs.Add(fmt.Sprintf("session.periods[%d].start", i), "charging periods are not in chronological order")
+		}
+	}
+	if n := len(s.Periods); n > 0 && s.Periods[n-1].Start.After(s.End) {
+		fs.Add(fmt.Sprintf("session.periods[%d].start", n-1), "the last charging period starts after the session ends")
+	}
+}
+
+// periodWork is a charging period's volumes as nums.
+type periodWork struct {
+	energy, time, parking, resv    num
+	minCur, maxCur, minPow, maxPow *num
+	vals                           [4]num
+}
+
+// partWork is a part's volumes as nums and its evaluation context.
+type partWork struct {
+	energy, time, parking, resv num
+	before                      num
+	local                       local
+	// first and n locate the part's lines in work.lines.
+	first, n int
+}
+
+// lineWork is a line's volumes and amounts as nums.
+type lineWork struct {
+	volume, billed num
+	comp           *compiledComponent
+	excl, incl     num
+}
+
+// amountNum is an Amount as nums.
+type amountNum struct{ excl, incl num }
+
+func addAmountN(a, b amountNum) amountNum {
+	return amountNum{excl: nAdd(a.excl, b.excl), incl: nAdd(a.incl, b.incl)}
+}
+
+func (a *amountNum) materialize() Amount {
+	return Amount{ExclVAT: a.excl.materialize(), InclVAT: a.incl.materialize()}
+}
+
+// cut is an instant inside a period where the period is split. frac is the
+// elapsed share of the period; when energyExact is set, energy is the exact
+// session energy at the cut (a min_kwh/max_kwh boundary).
+type cut struct {
+	at          time.Time
+	frac        num // only for energy cuts
+	energy      num
+	energyExact bool
+}
+
+// dateMemo remembers one time.Date result of a pricing call.
+type dateMemo struct {
+	day    int64
+	minute Clock
+	t      time.Time
+}
+
+// work holds a pricing call's scratch space; pooled.
+type work struct {
+	periods []periodWork
+	parts   []partWork
+	lines   []lineWork
+	lineBuf []Line
+	cuts    []cut
+	shifts  []time.Duration
+	dates   []dateMemo
+	loc     *time.Location
+}
+
+var workPool = sync.Pool{New: func() any { return new(work) }}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// price prices a checked session.
+func (ct *Compiled) price(s *Session, loc *time.Location) Result {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := &ct.t
 	res := Result{TariffID: t.ID, Currency: t.Currency}
 
 	// A reservation expired when the session has reservation time and no
@@ -190,7 +189,10 @@ func Price(t Tariff, s Session, loc *time.Location) (Result, error) {
 		}
 	}
 	expired := hasRes && !hasCharge
-	pl := newPlan(&t, loc, s.Start, expired)
+	cands := &ct.cands
+	if expired {
+		cands = &ct.expired
+	}
 
 	if t.StartDateTime != nil && s.Start.Before(*t.StartDateTime) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("session starts %s, before the tariff's start_date_time %s",
@@ -204,239 +206,212 @@ func Price(t Tariff, s Session, loc *time.Location) (Result, error) {
 		res.Warnings = append(res.Warnings, "the first charging period starts before the session")
 	}
 
+	w := workPool.Get().(*work)
+	defer w.release()
+	w.loc = loc
+	w.periods = grow(w.periods, len(s.Periods))
+	for i := range s.Periods {
+		w.periods[i].set(&s.Periods[i])
+	}
+
 	// 1. Split the periods at every instant a restriction can change.
 	parts := make([]Part, 0, len(s.Periods)+2)
-	energy := decimal.Zero
+	energy, parking := numZero1, numZero
 	for i := range s.Periods {
 		end := s.End
 		if i+1 < len(s.Periods) {
 			end = s.Periods[i+1].Start
 		}
-		parts = pl.split(parts, i, &s.Periods[i], end, energy)
-		energy = add(energy, s.Periods[i].Energy)
-		res.TotalParkingTime = add(res.TotalParkingTime, s.Periods[i].ParkingTime)
+		parts = ct.split(w, parts, i, &s.Periods[i], end, &energy, s.Start)
+		energy = nAdd(energy, w.periods[i].energy)
+		parking = nAdd(parking, w.periods[i].parking)
 	}
+	res.TotalEnergy = energy.materialize()
+	res.TotalParkingTime = parking.materialize()
 
-	res.TotalEnergy = energy
-
-	// 2. Select a price component per part and dimension. The lines of all
-	// parts share one backing array.
-	backing := make([]Line, 0, 4*len(parts))
+	// 2. Select a price component per part and dimension.
+	backing := w.lineBuf[:0]
+	w.lines = w.lines[:0]
 	flatDone, resFlatDone := expired, !hasRes
 	for i := range parts {
-		p := &parts[i]
+		p, pw := &parts[i], &w.parts[i]
+		pv := &w.periods[p.Period]
 		p.elements = t.Elements
 		first := len(backing)
-		resOnly := !p.Volumes.ReservationTime.IsZero() && !p.Volumes.charging()
+		resOnly := !pw.resv.isZero() && !p.Volumes.charging()
 		if !flatDone && !resOnly {
 			// FLAT once per session: the first part with an active FLAT.
-			if l, ok := pl.line(p, Flat, false); ok {
+			if l, ok := ct.line(w, cands[keyFlat], p, pw, pv, Flat, false); ok {
 				backing = append(backing, l)
 				flatDone = true
 			}
 		}
-		if !resFlatDone && !p.Volumes.ReservationTime.IsZero() {
-			if l, ok := pl.line(p, Flat, true); ok {
+		if !resFlatDone && !pw.resv.isZero() {
+			if l, ok := ct.line(w, cands[keyResFlat], p, pw, pv, Flat, true); ok {
 				backing = append(backing, l)
 				resFlatDone = true
 			}
 		}
-		if !p.Volumes.ReservationTime.IsZero() {
-			l, _ := pl.line(p, Time, true)
+		if !pw.resv.isZero() {
+			l, _ := ct.line(w, cands[keyResTime], p, pw, pv, Time, true)
 			backing = append(backing, l)
 		}
-		for _, d := range [...]Dimension{Energy, Time, ParkingTime} {
-			if p.Volumes.volume(d, false).IsZero() {
-				continue
-			}
-			l, _ := pl.line(p, d, false)
+		if !pw.energy.isZero() {
+			l, _ := ct.line(w, cands[keyEnergy], p, pw, pv, Energy, false)
 			backing = append(backing, l)
 		}
-		p.Lines = backing[first:len(backing):len(backing)]
+		if !pw.time.isZero() {
+			l, _ := ct.line(w, cands[keyTime], p, pw, pv, Time, false)
+			backing = append(backing, l)
+		}
+		if !pw.parking.isZero() {
+			l, _ := ct.line(w, cands[keyParking], p, pw, pv, ParkingTime, false)
+			backing = append(backing, l)
+		}
+		pw.first, pw.n = first, len(backing)-first
+	}
+	// The lines of all parts share one backing array of the exact size.
+	w.lineBuf = backing
+	backing = append([]Line(nil), backing...)
+	for i := range parts {
+		pw := &w.parts[i]
+		parts[i].Lines = backing[pw.first : pw.first+pw.n : pw.first+pw.n]
 	}
 
 	// 3. step_size, once per group (mod_cdrs "step_size").
-	res.Steps = applySteps(parts, res.Steps)
+	res.Steps = applySteps(parts, w)
 
 	// 4. Amounts and totals. TotalCost is the sum of the category totals,
 	// which are the sums of their lines.
-	for i := range parts {
-		for j := range parts[i].Lines {
-			l := &parts[i].Lines[j]
-			if l.Element >= 0 {
-				l.Amount.ExclVAT = mul(l.Billed, l.UnitPrice)
-				l.Amount.InclVAT = l.Amount.ExclVAT
-				if l.VAT != nil {
-					// "Applicable VAT percentage for this tariff dimension. If
-					// omitted, no VAT is applicable." (PriceComponent class)
-					l.Amount.InclVAT = mul(l.Amount.ExclVAT, pl.vat(l.Element, l.Component))
-				}
-			}
-			var tot *Amount
-			switch {
-			case l.Reservation:
-				tot = &res.TotalReservationCost
-			case l.Dimension == Flat:
-				tot = &res.TotalFixedCost
-			case l.Dimension == Energy:
-				tot = &res.TotalEnergyCost
-			case l.Dimension == Time:
-				tot = &res.TotalTimeCost
-			default:
-				tot = &res.TotalParkingCost
-			}
-			*tot = addAmount(*tot, l.Amount)
-		}
+	var fixed, en, tm, pk, rs amountNum
+	for _, a := range [...]*amountNum{&fixed, &en, &tm, &pk, &rs} {
+		*a = amountNum{numZero, numZero}
 	}
-	for _, a := range [...]Amount{res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost, res.TotalParkingCost, res.TotalReservationCost} {
-		res.TotalCost = addAmount(res.TotalCost, a)
+	for i := range backing {
+		l, lw := &backing[i], &w.lines[i]
+		l.Volume = lw.volume.materialize()
+		l.Billed = lw.billed.materialize()
+		a := amountNum{numZero, numZero}
+		if l.Element >= 0 {
+			lw.excl = nMul(lw.billed, lw.comp.price)
+			l.Amount.ExclVAT = lw.excl.materialize()
+			lw.incl = lw.excl
+			if l.VAT != nil {
+				// "Applicable VAT percentage for this tariff dimension. If
+				// omitted, no VAT is applicable." (PriceComponent class)
+				lw.incl = nMul(lw.excl, lw.comp.vatFactor)
+				l.Amount.InclVAT = lw.incl.materialize()
+			} else {
+				l.Amount.InclVAT = l.Amount.ExclVAT
+			}
+			a = amountNum{lw.excl, lw.incl}
+		}
+		var tot *amountNum
+		switch {
+		case l.Reservation:
+			tot = &rs
+		case l.Dimension == Flat:
+			tot = &fixed
+		case l.Dimension == Energy:
+			tot = &en
+		case l.Dimension == Time:
+			tot = &tm
+		default:
+			tot = &pk
+		}
+		*tot = addAmountN(*tot, a)
+	}
+	res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost = fixed.materialize(), en.materialize(), tm.materialize()
+	res.TotalParkingCost, res.TotalReservationCost = pk.materialize(), rs.materialize()
+	total := amountNum{numZero, numZero}
+	for _, a := range [...]amountNum{fixed, en, tm, pk, rs} {
+		total = addAmountN(total, a)
 	}
 	res.Parts = parts
 	res.TotalTime = hours(s.End.Sub(s.Start))
-	res.applyLimits(&t)
-	return res, nil
+	ct.applyLimits(&res, total)
+	return res
 }
 
-// check validates the input; errors are fault.KindInvalid.
-func check(t *Tariff, s *Session) error {
-	var fs fault.Fields
-	if len(t.Elements) == 0 {
-		fs.Add("tariff.elements", "a tariff needs at least one element")
-	}
-	for i := range t.Elements {
-		for j, c := range t.Elements[i].Components {
-			if !c.Type.Valid() {
-				fs.Add(fmt.Sprintf("tariff.elements[%d].price_components[%d].type", i, j), "unknown dimension %q", c.Type)
-			}
+// release clears the scratch space (it holds decimals of the caller) and
+// returns it to the pool.
+func (w *work) release() {
+	clear(w.periods)
+	clear(w.parts)
+	clear(w.lines)
+	clear(w.lineBuf)
+	clear(w.cuts[:cap(w.cuts)])
+	w.parts, w.cuts, w.shifts, w.dates, w.loc = w.parts[:0], w.cuts[:0], w.shifts[:0], w.dates[:0], nil
+	workPool.Put(w)
+}
+
+// set converts the period's volumes.
+func (pv *periodWork) set(p *Period) {
+	pv.energy, pv.time, pv.parking, pv.resv = numOf(p.Energy), numOf(p.Time), numOf(p.ParkingTime), numOf(p.ReservationTime)
+	opt := func(d *decimal.Decimal, i int) *num {
+		if d == nil {
+			return nil
 		}
+		pv.vals[i] = numOf(*d)
+		return &pv.vals[i]
 	}
-	if s.End.Before(s.Start) {
-		fs.Add("session.end", "the session ends before it starts")
-	}
-	for i := range s.Periods {
-		if i > 0 && s.Periods[i].Start.Before(s.Periods[i-1].Start) {
-			fs.Add(fmt.Sprintf("session.periods[%d].start", i), "charging periods are not in chronological order")
-		}
-	}
-	if n := len(s.Periods); n > 0 && s.Periods[n-1].Start.After(s.End) {
-		fs.Add(fmt.Sprintf("session.periods[%d].start", n-1), "the last charging period starts after the session ends")
-	}
-	return fs.Err()
+	pv.minCur, pv.maxCur, pv.minPow, pv.maxPow = opt(p.MinCurrent, 0), opt(p.MaxCurrent, 1), opt(p.MinPower, 2), opt(p.MaxPower, 3)
 }
 
-// pow10 holds 10^0 … 10^63 for add.
-var pow10 = func() (p [64]*big.Int) {
-	v := big.NewInt(1)
-	for i := range p {
-		p[i] = new(big.Int).Set(v)
-		v.Mul(v, big.NewInt(10))
-	}
-	return p
-}()
-
-// pow10i holds 10^0 … 10^18.
-var pow10i = func() (p [19]int64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
-// add returns a + b exactly. It is decimal.Add with a fast path for
-// coefficients that fit in an int64 and without decimal's per-call
-// big.Int.Exp when exponents differ: these additions dominate pricing time.
-func add(a, b decimal.Decimal) decimal.Decimal {
-	switch {
-	case b.IsZero():
-		return a
-	case a.IsZero():
-		return b
-	}
-	ea, eb := a.Exponent(), b.Exponent()
-	ca, da, oka := small(a)
-	cb, db, okb := small(b)
-	if oka && okb {
-		if ea >= eb && da+int(ea-eb) <= 17 {
-			return decimal.New(ca*pow10i[ea-eb]+cb, eb)
-		}
-		if eb > ea && db+int(eb-ea) <= 17 {
-			return decimal.New(cb*pow10i[eb-ea]+ca, ea)
-		}
-	}
-	if ea == eb || ea-eb >= 64 || eb-ea >= 64 {
-		return a.Add(b)
-	}
-	ba, bb := a.Coefficient(), b.Coefficient()
-	if ea > eb {
-		ba.Mul(ba, pow10[ea-eb])
-		ea = eb
-	} else {
-		bb.Mul(bb, pow10[eb-ea])
-	}
-	return decimal.NewFromBigInt(ba.Add(ba, bb), ea)
-}
-
-// small returns the coefficient of d and its number of digits when it has
-// at most 17 digits. decimal.NumDigits is avoided: above 2^53 it computes
-// a power of ten with big.Int.Exp.
-func small(d decimal.Decimal) (int64, int, bool) {
-	c := d.CoefficientInt64()
-	if c > -(1<<53) && c < 1<<53 {
-		// Int64 returns the low 64 bits: a small result is the value only
-		// when the coefficient really is small, which NumDigits confirms
-		// cheaply (its float fast path) for such values.
-		if n := d.NumDigits(); n <= 16 {
-			return c, n, true
-		}
-	}
-	return 0, 0, false
-}
-
-// sub returns a - b exactly (see add).
-func sub(a, b decimal.Decimal) decimal.Decimal {
-	if b.IsZero() {
-		return a
-	}
-	return add(a, b.Neg())
-}
-
-// mul returns a × b exactly, with an int64 fast path.
-func mul(a, b decimal.Decimal) decimal.Decimal {
-	ca, da, oka := small(a)
-	cb, db, okb := small(b)
-	if oka && okb && da+db <= 18 {
-		return decimal.New(ca*cb, a.Exponent()+b.Exponent())
-	}
-	return a.Mul(b)
-}
-
-func addAmount(a, b Amount) Amount {
-	return Amount{ExclVAT: add(a.ExclVAT, b.ExclVAT), InclVAT: add(a.InclVAT, b.InclVAT)}
-}
-
-// hours converts a duration to decimal hours.
+// hours converts a duration to decimal hours (divPrecision digits, half up).
 func hours(d time.Duration) decimal.Decimal {
+	if d >= 0 {
+		mul := uint64(1e9)
+		x := uint64(d)
+		if d%time.Second == 0 {
+			mul, x = 1e18, uint64(d/time.Second)
+		}
+		if n, ok := hoursOf(x, mul); ok {
+			return n.decimal()
+		}
+	}
 	if d%time.Second == 0 {
 		return decimal.NewFromInt(int64(d/time.Second)).DivRound(hour, divPrecision)
 	}
 	return decimal.New(int64(d), -9).DivRound(hour, divPrecision)
 }
 
-// cut is an instant inside a period where the period is split. frac is the
-// elapsed share of the period; when energyExact is set, energy is the exact
-// session energy at the cut (a min_kwh/max_kwh boundary).
-type cut struct {
-	at          time.Time
-	frac        decimal.Decimal // only for energy cuts
-	energy      decimal.Decimal
-	energyExact bool
+// dateAt is time.Date(y, m, d, c/60, c%60, 0, 0, w.loc), remembered for the
+// pricing call (periods of one session ask for the same local instants).
+func (w *work) dateAt(y int, m time.Month, d int, c Clock) time.Time {
+	day := daysFromCivil(y, m, d)
+	for i := range w.dates {
+		if w.dates[i].day == day && w.dates[i].minute == c {
+			return w.dates[i].t
+		}
+	}
+	t := time.Date(y, m, d, int(c)/60, int(c)%60, 0, 0, w.loc)
+	w.dates = append(w.dates, dateMemo{day: day, minute: c, t: t})
+	return t
 }
 
-// split appends the parts of period p (which ends at end) to parts. before
-// is the session energy at the start of the period.
-func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before decimal.Decimal) []Part {
-	var cuts []cut
+// daysFromCivil numbers the date y-m-d (m in 1..12, d may exceed the
+// month, as time.Date allows) by days, for dateAt's memo.
+func daysFromCivil(y int, m time.Month, d int) int64 {
+	yy, mm := int64(y), int64(m)
+	if mm <= 2 {
+		yy--
+	}
+	era := yy / 400
+	if yy < 0 && yy%400 != 0 {
+		era--
+	}
+	yoe := yy - era*400
+	doy := (153*((mm+9)%12)+2)/5 + int64(d) - 1
+	return era*146097 + yoe*365 + yoe/4 - yoe/100 + doy
+}
+
+// split appends the parts of period idx (which ends at end) to parts, and
+// their work to w.parts. before is the session energy at the start of the
+// period (materialized here, as it becomes the part's EnergyBefore).
+func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Time, before *num, sessionBeg time.Time) []Part {
+	pv := &w.periods[idx]
+	cuts := w.cuts[:0]
 	span := end.Sub(p.Start)
 	if span > 0 {
 		addAt := func(t time.Time) {
@@ -444,38 +419,40 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 				cuts = append(cuts, cut{at: t})
 			}
 		}
-		if len(pl.clocks) > 0 {
-			ls, le := p.Start.In(pl.loc), end.In(pl.loc)
+		if len(ct.clocks) > 0 {
+			loc := w.loc
+			ls, le := p.Start.In(loc), end.In(loc)
 			// Daylight saving transitions inside the period: the local clock
 			// jumps there, so a time-of-day restriction can change outcome
 			// at the transition itself (a start_time inside a skipped hour
 			// starts to hold at the jump; a repeated hour is seen twice).
-			var shifts []time.Duration
+			shifts := w.shifts[:0]
 			for t := ls; ; {
 				_, zend := t.ZoneBounds()
 				if zend.IsZero() || !zend.Before(end) {
 					break
 				}
 				_, before := t.Zone()
-				_, after := zend.In(pl.loc).Zone()
+				_, after := zend.In(loc).Zone()
 				addAt(zend)
 				shifts = append(shifts, time.Duration(after-before)*time.Second)
-				t = zend.In(pl.loc)
+				t = zend.In(loc)
 			}
+			w.shifts = shifts
 			y, m, d := ls.Date()
 			for k := 0; ; k++ {
-				if time.Date(y, m, d+k, 0, 0, 0, 0, pl.loc).After(le) {
+				if w.dateAt(y, m, d+k, 0).After(le) {
 					break
 				}
-				for _, c := range pl.clocks {
-					t := time.Date(y, m, d+k, int(c)/60, int(c)%60, 0, 0, pl.loc)
+				for _, c := range ct.clocks {
+					t := w.dateAt(y, m, d+k, c)
 					if clockOf(t) != c {
 						continue // inside a skipped hour: the transition cut covers it
 					}
 					addAt(t)
 					for _, sh := range shifts {
 						for _, alt := range [...]time.Time{t.Add(sh), t.Add(-sh)} {
-							if clockOf(alt.In(pl.loc)) == c && alt.In(pl.loc).Day() == t.Day() {
+							if clockOf(alt.In(loc)) == c && alt.In(loc).Day() == t.Day() {
 								addAt(alt)
 							}
 						}
@@ -483,30 +460,28 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 				}
 			}
 		}
-		for _, s := range pl.durations {
-			addAt(pl.sessionBeg.Add(time.Duration(s) * time.Second))
+		for _, s := range ct.durations {
+			addAt(sessionBeg.Add(time.Duration(s) * time.Second))
 		}
-		if !p.Energy.IsZero() {
-			for _, k := range pl.kwhs {
-				f := k.Sub(before).DivRound(p.Energy, divPrecision)
-				if f.Sign() > 0 && f.LessThan(one) {
-					at := p.Start.Add(time.Duration(decimal.NewFromInt(int64(span)).Mul(f).Round(0).IntPart()))
+		if !pv.energy.isZero() {
+			for _, k := range ct.kwhs {
+				f := nDivRound(nSubExact(k, *before), pv.energy, divPrecision)
+				if f.sign() > 0 && nCmp(f, numOne) < 0 {
+					at := p.Start.Add(time.Duration(intPart(nRound(nMul(numInt(int64(span), 0), f), 0))))
 					cuts = append(cuts, cut{at: at, frac: f, energy: k, energyExact: true})
 				}
 			}
 		}
 	}
-	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before}
+	w.cuts = cuts
+	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before.materialize()}
 	if len(cuts) == 0 {
-		pl.context(&base)
+		pw := partWork{energy: pv.energy, time: pv.time, parking: pv.parking, resv: pv.resv, before: *before}
+		ct.context(&base, &pw, w.loc, sessionBeg)
+		w.parts = append(w.parts, pw)
 		return append(parts, base)
 	}
-	sort.Slice(cuts, func(i, j int) bool {
-		if !cuts[i].at.Equal(cuts[j].at) {
-			return cuts[i].at.Before(cuts[j].at)
-		}
-		return cuts[i].energyExact && !cuts[j].energyExact
-	})
+	sortCuts(cuts)
 	merged := cuts[:1]
 	for _, c := range cuts[1:] {
 		if !c.at.Equal(merged[len(merged)-1].at) {
@@ -515,135 +490,216 @@ func (pl *plan) split(parts []Part, idx int, p *Period, end time.Time, before de
 	}
 	// Divide the additive volumes in proportion; the last part takes the
 	// remainder so that the parts add up exactly to the period.
-	var doneE, doneT, doneP, doneR decimal.Decimal
+	doneE, doneT, doneP, doneR := numZero, numZero, numZero, numZero
 	start := p.Start
 	for i := 0; i <= len(merged); i++ {
 		q := base
 		q.Split = true
 		q.Volumes.Start = start
-		q.EnergyBefore = add(before, doneE)
+		pw := partWork{before: nAdd(*before, doneE)}
 		if i == len(merged) {
 			q.End = end
-			q.Volumes.Energy = sub(p.Energy, doneE)
-			q.Volumes.Time = sub(p.Time, doneT)
-			q.Volumes.ParkingTime = sub(p.ParkingTime, doneP)
-			q.Volumes.ReservationTime = sub(p.ReservationTime, doneR)
+			pw.energy = nSub(pv.energy, doneE)
+			pw.time = nSub(pv.time, doneT)
+			pw.parking = nSub(pv.parking, doneP)
+			pw.resv = nSub(pv.resv, doneR)
 		} else {
 			c := merged[i]
 			q.End = c.at
-			num, den := int64(c.at.Sub(p.Start)), int64(span)
-			shareOf := func(v decimal.Decimal) decimal.Decimal {
+			nu, de := int64(c.at.Sub(p.Start)), int64(span)
+			shareOf := func(v num) num {
 				if c.energyExact {
 					return share(v, c.frac)
 				}
-				return shareTime(v, num, den)
+				return shareTime(v, nu, de)
 			}
-			e := shareOf(p.Energy)
+			e := shareOf(pv.energy)
 			if c.energyExact {
-				e = sub(c.energy, before)
+				e = nSub(c.energy, *before)
 			}
-			tt, pp, rr := shareOf(p.Time), shareOf(p.ParkingTime), shareOf(p.ReservationTime)
-			q.Volumes.Energy, q.Volumes.Time = sub(e, doneE), sub(tt, doneT)
-			q.Volumes.ParkingTime, q.Volumes.ReservationTime = sub(pp, doneP), sub(rr, doneR)
+			tt, pp, rr := shareOf(pv.time), shareOf(pv.parking), shareOf(pv.resv)
+			pw.energy, pw.time = nSub(e, doneE), nSub(tt, doneT)
+			pw.parking, pw.resv = nSub(pp, doneP), nSub(rr, doneR)
 			doneE, doneT, doneP, doneR = e, tt, pp, rr
 			start = c.at
 		}
-		pl.context(&q)
+		q.Volumes.Energy, q.Volumes.Time = pw.energy.materialize(), pw.time.materialize()
+		q.Volumes.ParkingTime, q.Volumes.ReservationTime = pw.parking.materialize(), pw.resv.materialize()
+		q.EnergyBefore = pw.before.materialize()
+		ct.context(&q, &pw, w.loc, sessionBeg)
+		w.parts = append(w.parts, pw)
 		parts = append(parts, q)
 	}
 	return parts
 }
 
+// sortCuts orders cuts by instant, energy cuts first at equal instants:
+// sort.Slice with that order, which for up to 12 elements is a stable
+// insertion sort (done here without sort.Slice's allocations).
+func sortCuts(cuts []cut) {
+	less := func(i, j int) bool {
+		if !cuts[i].at.Equal(cuts[j].at) {
+			return cuts[i].at.Before(cuts[j].at)
+		}
+		return cuts[i].energyExact && !cuts[j].energyExact
+	}
+	if len(cuts) > 12 {
+		sort.Slice(cuts, less)
+		return
+	}
+	for i := 1; i < len(cuts); i++ {
+		for j := i; j > 0 && less(j, j-1); j-- {
+			cuts[j], cuts[j-1] = cuts[j-1], cuts[j]
+		}
+	}
+}
+
+// intPart is decimal.IntPart.
+func intPart(n num) int64 {
+	if n.exp != 0 || n.big || n.m.hi != 0 || n.m.lo > math.MaxInt64 {
+		return n.decimal().IntPart()
+	}
+	if n.neg {
+		return -int64(n.m.lo)
+	}
+	return int64(n.m.lo)
+}
+
+// nDivRound is decimal.DivRound(a, b, prec): the quotient rounded half
+// away from zero to prec digits.
+func nDivRound(a, b num, prec int32) num {
+	if a.big || b.big || b.m.isZero() {
+		return numOf(a.decimal().DivRound(b.decimal(), prec))
+	}
+	// As decimal.QuoRem: scale the dividend or the divisor so that the
+	// integer quotient has exponent -prec.
+	e := int64(a.exp) - int64(b.exp) + int64(prec)
+	aa, bb, ok := a.m, b.m, true
+	if e < 0 {
+		bb, ok = scaleU(bb, -e)
+	} else {
+		aa, ok = scaleU(aa, e)
+	}
+	if !ok || bb.hi != 0 {
+		return numOf(a.decimal().DivRound(b.decimal(), prec))
+	}
+	q, r := divU64(aa, bb.lo)
+	if r >= bb.lo-r {
+		q, ok = addU(q, u128{0, 1})
+		if !ok {
+			return numOf(a.decimal().DivRound(b.decimal(), prec))
+		}
+	}
+	return num{m: q, exp: -prec, neg: a.neg != b.neg && !q.isZero()}
+}
+
 // share returns v × frac to sharePrecision digits (zero stays zero).
-func share(v, frac decimal.Decimal) decimal.Decimal {
-	if v.IsZero() {
+func share(v, frac num) num {
+	if v.isZero() {
 		return v
 	}
-	return v.Mul(frac).Round(sharePrecision)
+	return nRound(nMul(v, frac), sharePrecision)
 }
 
 // shareTime returns v × num / den to sharePrecision digits, rounded half
-// away from zero, using 128-bit integer arithmetic when it fits.
-func shareTime(v decimal.Decimal, num, den int64) decimal.Decimal {
-	if v.IsZero() {
+// away from zero, using 128-bit integer arithmetic when it fits (else v ×
+// (num / den rounded to divPrecision digits), rounded).
+func shareTime(v num, nu, de int64) num {
+	if v.isZero() {
 		return v
 	}
-	scale := int(v.Exponent()) + sharePrecision
-	if scale >= 0 && v.NumDigits()+scale <= 18 && num >= 0 && den > 0 {
-		c := v.CoefficientInt64()
-		neg := c < 0
-		if neg {
-			c = -c
-		}
-		hi, lo := bits.Mul64(uint64(c*pow10i[scale]), uint64(num))
-		if hi < uint64(den) {
-			q, r := bits.Div64(hi, lo, uint64(den))
-			if r >= uint64(den)-r {
+	scale := int(v.exp) + sharePrecision
+	if !v.big && scale >= 0 && nu >= 0 && de > 0 && numDigits(&v)+scale <= 18 {
+		c := v.m.lo // at most 18 digits
+		hi, lo := bits.Mul64(c*uint64(pow10i[scale]), uint64(nu))
+		if hi < uint64(de) {
+			q, r := bits.Div64(hi, lo, uint64(de))
+			if r >= uint64(de)-r {
 				q++
 			}
 			if q < 1<<63 {
-				out := int64(q)
-				if neg {
-					out = -out
-				}
-				return decimal.New(out, -sharePrecision)
+				return numInt2(q, v.neg, -sharePrecision)
 			}
 		}
 	}
-	f := decimal.NewFromInt(num).DivRound(decimal.NewFromInt(den), divPrecision)
+	f := nDivRound(numInt(nu, 0), numInt(de, 0), divPrecision)
 	return share(v, f)
+}
+
+func numInt2(mag uint64, neg bool, exp int32) num {
+	return num{m: u128{0, mag}, exp: exp, neg: neg && mag != 0}
+}
+
+// numDigits is decimal.NumDigits of n's coefficient (which, for small
+// values, is computed with a float logarithm).
+func numDigits(n *num) int {
+	if n.m.hi == 0 && n.m.lo <= 1<<53 {
+		if n.m.lo == 0 {
+			return 1
+		}
+		return int(math.Log10(float64(n.m.lo))) + 1
+	}
+	return n.decimal().NumDigits()
 }
 
 // clockOf returns the local time of day of t in whole minutes, and -1 when
 // t is not on a whole minute.
 func clockOf(t time.Time) Clock {
-	if t.Second() != 0 || t.Nanosecond() != 0 {
+	h, m, s := t.Clock()
+	if s != 0 || t.Nanosecond() != 0 {
 		return -1
 	}
-	return Clock(t.Hour()*60 + t.Minute())
+	return Clock(h*60 + m)
 }
 
 // context fills in the evaluation instant of a part.
-func (pl *plan) context(q *Part) {
-	q.Local = q.Volumes.Start.In(pl.loc)
-	q.Elapsed = q.Volumes.Start.Sub(pl.sessionBeg)
+func (ct *Compiled) context(q *Part, pw *partWork, loc *time.Location, sessionBeg time.Time) {
+	q.Local = q.Volumes.Start.In(loc)
+	q.Elapsed = q.Volumes.Start.Sub(sessionBeg)
+	if ct.needLocal {
+		h, m, s := q.Local.Clock()
+		y, mo, d := q.Local.Date()
+		pw.local = local{sod: h*3600 + m*60 + s, date: Date{y, mo, d}, wd: q.Local.Weekday()}
+	}
 }
 
 // line selects the price component for dimension d of part p: the first
 // candidate element whose restrictions match (mod_tariffs "Tariff Object").
 // ok is false when no element matched; the returned line is then unpriced.
-func (pl *plan) line(p *Part, d Dimension, reservation bool) (Line, bool) {
+// The line's volumes go to w.lines.
+func (ct *Compiled) line(w *work, cands []candidate, p *Part, pw *partWork, pv *periodWork, d Dimension, reservation bool) (Line, bool) {
 	l := Line{Dimension: d, Reservation: reservation, Element: -1, Component: -1}
-	if d == Flat {
-		l.Volume = one
-	} else {
-		l.Volume = p.Volumes.volume(d, reservation)
+	lw := lineWork{}
+	switch {
+	case d == Flat:
+		lw.volume = numOne
+	case reservation:
+		lw.volume = pw.resv
+	case d == Energy:
+		lw.volume = pw.energy
+	case d == Time:
+		lw.volume = pw.time
+	default:
+		lw.volume = pw.parking
 	}
-	l.Billed = l.Volume
-	for _, c := range pl.cands[keyOf(d, reservation)] {
-		e := &pl.t.Elements[c.elem]
-		if !matches(e.Restrictions, p) {
+	lw.billed = lw.volume
+	ok := false
+	for _, c := range cands {
+		e := &ct.elems[c.elem]
+		if e.r != nil && !e.r.match(p, pw, pv) {
 			continue
 		}
-		comp := &e.Components[c.comp]
+		cc := &e.comps[c.comp]
 		l.Element, l.Component = c.elem, c.comp
-		l.UnitPrice, l.VAT, l.StepSize = comp.Price, comp.VAT, comp.StepSize
-		return l, true
+		l.UnitPrice, l.VAT, l.StepSize = cc.c.Price, cc.c.VAT, cc.c.StepSize
+		lw.comp = cc
+		ok = true
+		break
 	}
-	return l, false
-}
-
-// vat returns 1 + vat/100 for a component with VAT, computed once per call.
-func (pl *plan) vat(e, c int) decimal.Decimal {
-	f := pl.vatFactor[e]
-	if f == nil {
-		f = make([]decimal.Decimal, len(pl.t.Elements[e].Components))
-		pl.vatFactor[e] = f
+	if ok || d != Flat {
+		w.lines = append(w.lines, lw)
 	}
-	if f[c].IsZero() {
-		f[c] = add(pl.t.Elements[e].Components[c].VAT.Shift(-2), one)
-	}
-	return f[c]
+	return l, ok
 }
 
 // applySteps applies step_size once for ENERGY, once for TIME and
@@ -652,20 +708,22 @@ func (pl *plan) vat(e, c int) decimal.Decimal {
 // component whose step_size is used; the total volume of that dimension
 // billed in the session is rounded up to a multiple of the step, and the
 // difference is billed on that last line.
-func applySteps(parts []Part, steps []Step) []Step {
+func applySteps(parts []Part, w *work) []Step {
 	type group struct {
 		dims        [2]Dimension
 		reservation bool
 	}
+	var steps []Step
 	for _, g := range [...]group{{[2]Dimension{Energy, Energy}, false}, {[2]Dimension{Time, ParkingTime}, false}, {[2]Dimension{Time, Time}, true}} {
 		// Find the last priced line with volume; within one part, parking
 		// wins ("step_size is only taken into account for the total
 		// parking duration").
 		lp, ll := -1, -1
 		for i := len(parts) - 1; i >= 0 && lp < 0; i-- {
+			pw := &w.parts[i]
 			for j := range parts[i].Lines {
 				l := &parts[i].Lines[j]
-				if l.Element < 0 || l.Reservation != g.reservation || l.Dimension == Flat || l.Volume.IsZero() ||
+				if l.Element < 0 || l.Reservation != g.reservation || l.Dimension == Flat || w.lines[pw.first+j].volume.isZero() ||
 					(l.Dimension != g.dims[0] && l.Dimension != g.dims[1]) {
 					continue
 				}
@@ -678,19 +736,21 @@ func applySteps(parts []Part, steps []Step) []Step {
 			continue
 		}
 		last := &parts[lp].Lines[ll]
-		total := decimal.Zero
+		lastW := &w.lines[w.parts[lp].first+ll]
+		total := numZero1
 		for i := range parts {
+			pw := &w.parts[i]
 			for j := range parts[i].Lines {
 				l := &parts[i].Lines[j]
 				if l.Element >= 0 && l.Reservation == g.reservation && l.Dimension == last.Dimension {
-					total = add(total, l.Volume)
+					total = nAdd(total, w.lines[pw.first+j].volume)
 				}
 			}
 		}
 		billed := roundUp(total, last.Dimension, last.StepSize)
-		last.Billed = add(last.Volume, sub(billed, total))
+		lastW.billed = nAdd(lastW.volume, nSub(billed, total))
 		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
-			Total: total, Billed: billed, Part: lp, Line: ll})
+			Total: total.materialize(), Billed: billed.materialize(), Part: lp, Line: ll})
 	}
 	return steps
 }
@@ -699,20 +759,77 @@ func applySteps(parts []Part, steps []Step) []Step {
 // multiple of step Wh or seconds that is not smaller (PriceComponent
 // "step_size": "Consumed amounts are rounded up to the smallest multiple of
 // step_size that is greater than the consumed amount"; an exact multiple is
-// not rounded further). Step sizes below 1 and non-positive totals are left as they are.
-func roundUp(total decimal.Decimal, d Dimension, step int64) decimal.Decimal {
-	if step < 1 || total.Sign() <= 0 {
+// not rounded further). Step sizes below 1 and non-positive totals are left
+// as they are. The result has the coefficient and exponent that rounding
+// with decimal arithmetic (roundUpDecimal) gives.
+func roundUp(total num, d Dimension, step int64) num {
+	if step < 1 || total.sign() <= 0 {
 		return total
 	}
+	if total.big {
+		return numOf(roundUpDecimal(total.d, d, step))
+	}
+	// x is the total in Wh or seconds: m × mul × 10^exp.
+	mul := uint64(3600) // hours → seconds, step_size multiplier 1 second
+	exp := int64(total.exp)
+	if d == Energy {
+		mul, exp = 1, exp+3 // kWh → Wh, step_size multiplier 1 Wh
+	}
+	x, ok := mulU64(total.m, mul)
+	// The multiple of the step at or below x, and whether x is one: with
+	// exp >= 0, x is the integer x × 10^exp; else x / 10^-exp.
+	var unit u128 // step in the units of x's coefficient
+	if ok && exp >= 0 {
+		x, ok = scaleU(x, exp)
+		unit = u128{0, uint64(step)}
+	} else if ok {
+		unit, ok = scaleU(u128{0, uint64(step)}, -exp)
+	}
+	if !ok || unit.hi != 0 {
+		return numOf(roundUpDecimal(total.decimal(), d, step))
+	}
+	q, r := divU64(x, unit.lo)
+	if r == 0 {
+		return total
+	}
+	// n whole steps above x: (q + 1) × step Wh or seconds.
+	n, ok := addU(q, u128{0, 1})
+	if ok {
+		n, ok = mulU64(n, uint64(step))
+	}
+	if !ok {
+		return numOf(roundUpDecimal(total.decimal(), d, step))
+	}
+	if d == Energy {
+		// decimal: (wh - wh mod step + step) at exponent min(exp, 0), shifted by -3.
+		if exp >= 0 {
+			return num{m: n, exp: -3}
+		}
+		if n, ok = scaleU(n, -exp); !ok {
+			return numOf(roundUpDecimal(total.decimal(), d, step))
+		}
+		return num{m: n, exp: int32(exp - 3)}
+	}
+	// decimal: DivRound(3600, divPrecision) of the whole seconds n.
+	if n.hi == 0 {
+		if h, ok := hoursOf(n.lo, 1e18); ok {
+			return h
+		}
+	}
+	return numOf(roundUpDecimal(total.decimal(), d, step))
+}
+
+// roundUpDecimal is roundUp in decimal arithmetic, for values beyond 128 bits.
+func roundUpDecimal(total decimal.Decimal, d Dimension, step int64) decimal.Decimal {
 	st := decimal.NewFromInt(step)
 	if d == Energy {
-		wh := total.Shift(3) // kWh → Wh, step_size multiplier 1 Wh
+		wh := total.Shift(3)
 		if r := wh.Mod(st); !r.IsZero() {
 			wh = wh.Sub(r).Add(st)
 		}
 		return wh.Shift(-3)
 	}
-	secs := total.Mul(hour) // hours → seconds, step_size multiplier 1 second
+	secs := total.Mul(hour)
 	r := secs.Mod(st)
 	if r.IsZero() {
 		return total
@@ -723,39 +840,41 @@ func roundUp(total decimal.Decimal, d Dimension, step int64) decimal.Decimal {
 // applyLimits applies min_price and max_price to the total, excluding and
 // including VAT independently (mod_tariffs, notes on min_price and
 // max_price: "they both apply").
-func (r *Result) applyLimits(t *Tariff) {
-	var minAdj, maxAdj Amount
+func (ct *Compiled) applyLimits(r *Result, total amountNum) {
+	minAdj := amountNum{numZero, numZero}
+	maxAdj := minAdj
 	var minSet, maxSet bool
-	if m := t.MinPrice; m != nil {
-		if r.TotalCost.ExclVAT.LessThan(m.ExclVAT) {
-			minAdj.ExclVAT, minSet = m.ExclVAT.Sub(r.TotalCost.ExclVAT), true
+	if m := ct.minPrice; m != nil {
+		if nCmp(total.excl, m.excl) < 0 {
+			minAdj.excl, minSet = nSubExact(m.excl, total.excl), true
 		}
-		if m.InclVAT == nil {
+		if !m.hasIncl {
 			if minSet {
 				r.Warnings = append(r.Warnings, "min_price has no incl_vat: the total including VAT is not raised")
 			}
-		} else if r.TotalCost.InclVAT.LessThan(*m.InclVAT) {
-			minAdj.InclVAT, minSet = m.InclVAT.Sub(r.TotalCost.InclVAT), true
+		} else if nCmp(total.incl, m.incl) < 0 {
+			minAdj.incl, minSet = nSubExact(m.incl, total.incl), true
 		}
 	}
-	if m := t.MaxPrice; m != nil {
-		if r.TotalCost.ExclVAT.GreaterThan(m.ExclVAT) {
-			maxAdj.ExclVAT, maxSet = m.ExclVAT.Sub(r.TotalCost.ExclVAT), true
+	if m := ct.maxPrice; m != nil {
+		if nCmp(total.excl, m.excl) > 0 {
+			maxAdj.excl, maxSet = nSubExact(m.excl, total.excl), true
 		}
-		if m.InclVAT == nil {
+		if !m.hasIncl {
 			if maxSet {
 				r.Warnings = append(r.Warnings, "max_price has no incl_vat: the total including VAT is not capped")
 			}
-		} else if r.TotalCost.InclVAT.GreaterThan(*m.InclVAT) {
-			maxAdj.InclVAT, maxSet = m.InclVAT.Sub(r.TotalCost.InclVAT), true
+		} else if nCmp(total.incl, m.incl) > 0 {
+			maxAdj.incl, maxSet = nSubExact(m.incl, total.incl), true
 		}
 	}
 	if minSet {
-		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "min_price", Amount: minAdj})
-		r.TotalCost = r.TotalCost.Add(minAdj)
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "min_price", Amount: minAdj.materialize()})
+		total = amountNum{nAddExact(total.excl, minAdj.excl), nAddExact(total.incl, minAdj.incl)}
 	}
 	if maxSet {
-		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "max_price", Amount: maxAdj})
-		r.TotalCost = r.TotalCost.Add(maxAdj)
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "max_price", Amount: maxAdj.materialize()})
+		total = amountNum{nAddExact(total.excl, maxAdj.excl), nAddExact(total.incl, maxAdj.incl)}
 	}
+	r.TotalCost = total.materialize()
 }
