@@ -84,6 +84,7 @@ func (s *Server) Mount(app *fiber.App) {
 	s.mountEMSPTokens(g)
 	s.mountCPOTokens(g)
 	s.mountEMSP(g)
+	s.mountEMSPSessions(g)
 }
 
 // caller is the authenticated partner connection of a request.

@@ -29,6 +29,7 @@ func (s *Server) endpoints() []ocpi.Endpoint {
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceReceiver, URL: b + "/cpo/tokens"},
 		{Identifier: ocpi.ModuleLocations, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/locations"},
 		{Identifier: ocpi.ModuleTariffs, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/tariffs"},
+		{Identifier: ocpi.ModuleSessions, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/sessions"},
 	}
 }
 
