@@ -61,6 +61,19 @@ var demoTenant = []demoRecord{
 		"valid_from": "2024-01-01T00:00:00Z", "valid_until": "2025-01-01T00:00:00Z"}},
 	{"msp-token-link", "demo-link-fob-2", map[string]any{"token_external_reference": "demo-token-fob", "subscription_external_reference": "demo-subscription-2",
 		"valid_from": "2025-01-01T00:00:00Z"}},
+	// VAT (guide 003 → Determining VAT): the seller applies Belgian and
+	// German VAT to sessions there, its own (NL) elsewhere; standard rates
+	// of NL, BE and DE; charge sessions, reimbursements, roaming costs and
+	// subscription fees are standard-rated.
+	{"seller", "demo-seller/vat-policy", map[string]any{"fallback": "seller_country",
+		"country_policies": map[string]any{"BE": "origin_country", "DE": "origin_country"}}},
+	{"vat-rate", "demo-vat-nl-standard", map[string]any{"country": "NL", "kind": "standard", "percentage": "21", "valid_from": "2012-10-01T00:00:00Z"}},
+	{"vat-rate", "demo-vat-be-standard", map[string]any{"country": "BE", "kind": "standard", "percentage": "21", "valid_from": "1996-01-01T00:00:00Z"}},
+	{"vat-rate", "demo-vat-de-standard", map[string]any{"country": "DE", "kind": "standard", "percentage": "19", "valid_from": "2021-01-01T00:00:00Z"}},
+	{"vat-rule", "demo-vat-rule-msp-session", map[string]any{"product_category": "msp_charge_session", "kind": "standard", "valid_from": "2012-10-01T00:00:00Z"}},
+	{"vat-rule", "demo-vat-rule-msp-fee", map[string]any{"product_category": "msp_subscription_fee", "kind": "standard", "valid_from": "2012-10-01T00:00:00Z"}},
+	{"vat-rule", "demo-vat-rule-cpo-reimbursement", map[string]any{"product_category": "cpo_reimbursement", "kind": "standard", "valid_from": "2012-10-01T00:00:00Z"}},
+	{"vat-rule", "demo-vat-rule-cpo-roaming", map[string]any{"product_category": "cpo_roaming", "kind": "standard", "valid_from": "2012-10-01T00:00:00Z"}},
 }
 
 // demoChargePoints are our charge points as the demo CPO party NL-RNC, two

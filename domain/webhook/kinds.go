@@ -20,6 +20,10 @@ var kinds = map[string]string{
 	"api-account":     "api-account",
 	"customer":        "customer",
 	"billing-address": "customer",
+	// VAT configuration (seller family: sellers set their VAT policies)
+	"vat-rate":          "seller",
+	"vat-rule":          "seller",
+	"seller-vat-policy": "seller",
 	// roaming partners and their network
 	"own-party":             "roaming",
 	"roaming-connection":    "roaming",
