@@ -65,7 +65,8 @@ func (a *API) webhookResource() *resource[newSubscription, webhook.View, webhook
 				return nil, err
 			}
 			subs, err := db.ListWebhookSubscriptions(ctx, q, gen.ListWebhookSubscriptionsParams{After: seek(la.After), State: state,
-				ExternalReference: filterString(la.Filters, "external_reference"), PageLimit: la.Limit})
+				ExternalReference: filterString(la.Filters, "external_reference"), AllAdmins: la.Account.AllAdministrations,
+				AdminIds: nonNil(la.Account.AdministrationIDs), PageLimit: la.Limit})
 			out := make([]newSubscription, len(subs))
 			for i, s := range subs {
 				out[i] = newSubscription{Subscription: s}
@@ -192,9 +193,83 @@ func nonNilStrings(ss []string) []string {
 	return ss
 }
 
+// webhookVisible refuses a subscription whose owner holds an
+// administration the account does not see (webhook.OwnerVisible).
+func webhookVisible(ctx context.Context, q db.Querier, acct access.Account, s webhook.Subscription) error {
+	owner, err := db.APIAccount(ctx, q, &s.OwnerAccountID, "", false)
+	if err != nil {
+		return err
+	}
+	if !webhook.OwnerVisible(acct, owner) {
+		return forbidden("the webhook subscription belongs to an API account with administrations this account cannot see")
+	}
+	return nil
+}
+
+// getWebhook is GET /webhook-subscription/{id}: the generic GET with the
+// owner's administrations as its scope.
+func getWebhook(c *fiber.Ctx, rq *request) error {
+	k, err := parseKey(c.Params("key"))
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	s, err := db.WebhookSubscription(ctx, rq.api.pool, k.ID, k.Ref, false)
+	if err != nil {
+		return err
+	}
+	if err := webhookVisible(ctx, rq.api.pool, rq.account, s); err != nil {
+		return err
+	}
+	return c.JSON(webhook.ViewOf(s))
+}
+
+// deleteWebhook is DELETE /webhook-subscription/{id}: deliveries stop (a
+// request already in flight may still arrive; its outcome is not logged)
+// and the subscription is removed together with its delivery log, which
+// is addressed through the subscription and has nothing to say without
+// it. The outbox events stay (they are the node's record, shared by every
+// subscription); a "webhook-subscription" delete event with the id and
+// external reference records the removal. Only an account covering the
+// owner may delete it, as for every change. The answer is 204.
+func deleteWebhook(c *fiber.Ctx, rq *request) error {
+	k, err := parseKey(c.Params("key"))
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	err = db.InTx(ctx, rq.api.pool, func(tx pgx.Tx) error {
+		s, err := db.WebhookSubscription(ctx, tx, k.ID, k.Ref, true)
+		if err != nil {
+			return err
+		}
+		if err := webhookOwnerCovered(ctx, tx, rq.account, s); err != nil {
+			return err
+		}
+		if err := db.DeleteWebhookSubscription(ctx, tx, s.ID); err != nil {
+			return err
+		}
+		return db.AppendEvent(ctx, tx, event.New("webhook-subscription", event.Delete, nil, webhookKey{ID: s.ID, ExternalReference: s.ExternalReference}))
+	})
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// webhookKey is what a deletion event carries: the identifying properties
+// (003 → Webhooks → Deletions).
+type webhookKey struct {
+	ID                uuid.UUID `json:"id"`
+	ExternalReference *string   `json:"external_reference"`
+}
+
 // mountWebhooks registers the subscription resource, its actions and the
-// delivery log.
+// delivery log. GET of one subscription is registered before the
+// resource's so that it is scoped by the owner's administrations.
 func (a *API) mountWebhooks(v1 fiber.Router) {
+	v1.Get("/webhook-subscription/:key", a.handle("webhook", access.Read, getWebhook))
+	v1.Delete("/webhook-subscription/:key", a.handle("webhook", access.Write, deleteWebhook))
 	a.webhookResource().mount(a, v1)
 	v1.Post("/webhook-subscription/:key/rotate-secret", a.handle("webhook", access.Write, rotateWebhookSecret))
 	v1.Post("/webhook-subscription/:key/skip", a.handle("webhook", access.Write, skipWebhookEvents))
@@ -457,6 +532,9 @@ func listWebhookDeliveries(c *fiber.Ctx, rq *request) error {
 	ctx := c.UserContext()
 	s, err := db.WebhookSubscription(ctx, rq.api.pool, k.ID, k.Ref, false)
 	if err != nil {
+		return err
+	}
+	if err := webhookVisible(ctx, rq.api.pool, rq.account, s); err != nil {
 		return err
 	}
 	if p.After != nil {

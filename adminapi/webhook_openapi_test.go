@@ -114,6 +114,21 @@ func oaWebhooks(t *testing.T, c *oaClient, tag string, admID string) {
 	c.do(200, "POST", "/main/v1/webhook-subscription/"+own.str("id"), map[string]any{"kinds": []string{"customer"}}, oaAs(wu, wsec))
 	c.do(401, "GET", "/main/v1/webhook-subscription/"+id+"/delivery", nil, oaAnonymous())
 
+	// Scope: an account of fewer administrations than the owner neither
+	// sees nor deletes the owner's subscription; it lists its own.
+	c.do(403, "GET", "/main/v1/webhook-subscription/"+id, nil, oaAs(wu, wsec))
+	c.do(403, "GET", "/main/v1/webhook-subscription/"+id+"/delivery", nil, oaAs(wu, wsec))
+	c.do(403, "DELETE", "/main/v1/webhook-subscription/"+id, nil, oaAs(wu, wsec))
+	for _, it := range c.do(200, "GET", "/main/v1/webhook-subscription?page_size=1000", nil, oaAs(wu, wsec)).items() {
+		require.NotEqual(t, id, it["id"])
+	}
+	// Delete: 204, then the subscription and its log are gone.
+	c.do(204, "DELETE", "/main/v1/webhook-subscription/"+own.str("id"), nil, oaAs(wu, wsec))
+	c.do(400, "GET", "/main/v1/webhook-subscription/"+own.str("id"), nil)
+	c.do(400, "DELETE", "/main/v1/webhook-subscription/"+own.str("id"), nil)
+	c.do(400, "DELETE", "/main/v1/webhook-subscription/not-an-id", nil)
+	c.do(204, "DELETE", "/main/v1/webhook-subscription/ext_ref."+ref, nil)
+
 	// Every documented input field is known to the server.
 	for _, kind := range []string{"Create", "Merge"} {
 		b := map[string]any{"zz_made_up": 1}

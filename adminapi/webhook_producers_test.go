@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roamnode/roamnode/adminapi"
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/session"
 )
 
@@ -98,4 +102,53 @@ func TestDropoutCaseEvents(t *testing.T) {
 	require.Len(t, cev, 1)
 	require.Equal(t, "cpo", cev[0].Data["side"])
 	require.Empty(t, outboxEvents(t, "msp-dropout-case", c.DropoutCaseID.String()))
+}
+
+// Deleting a subscription stops its deliveries: it is no longer due, a
+// drain that finishes a request afterwards logs nothing (and does not
+// fail), its delivery log is gone, and a delete event with the identifying
+// properties records the removal.
+func TestWebhookSubscriptionDelete(t *testing.T) {
+	t.Parallel()
+	h := setup(t, func(o *adminapi.Options) { o.WebhookAllowPrivate = true })
+	ctx := context.Background()
+	s := h.must(201, h.do("POST", "/main/v1/webhook-subscription/ext_ref.DEL-"+uuid.NewString()[:8], map[string]any{"url": "http://127.0.0.1:9/hook"}))
+	id := uuid.MustParse(s.str("id"))
+	q := db.Q(testDB.Pool)
+	log := func() error {
+		return q.InsertWebhookDelivery(ctx, gen.InsertWebhookDeliveryParams{ID: uuid.Must(uuid.NewV7()), SubscriptionID: id, At: time.Now().UTC(),
+			Outcome: "failed", FirstEventID: uuid.New(), LastEventID: uuid.New(), EventCount: 1, Attempt: 1})
+	}
+	require.NoError(t, log())
+	require.Len(t, h.must(200, h.do("GET", "/main/v1/webhook-subscription/"+id.String()+"/delivery", nil)).items(), 1)
+	// Owed an event: due.
+	_, adm := h.tenant()
+	h.customer(adm, nil)
+	_, err := testDB.Pool.Exec(ctx, "UPDATE webhook_horizon SET seq = (SELECT max(seq) FROM outbox_event)")
+	require.NoError(t, err)
+	due := func() bool {
+		hz, err := q.WebhookHorizon(ctx)
+		require.NoError(t, err)
+		ids, err := q.DueWebhookSubscriptions(ctx, hz)
+		require.NoError(t, err)
+		for _, x := range ids {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	require.True(t, due())
+
+	h.must(204, h.do("DELETE", "/main/v1/webhook-subscription/"+id.String(), nil))
+	require.False(t, due(), "a deleted subscription is owed nothing")
+	require.NoError(t, log(), "a drain finishing after the delete logs nothing and does not fail")
+	var n int
+	require.NoError(t, testDB.Pool.QueryRow(ctx, "SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1", id).Scan(&n))
+	require.Zero(t, n, "the delivery log went with the subscription")
+	ev := outboxEvents(t, "webhook-subscription", id.String())
+	last := ev[len(ev)-1]
+	require.Equal(t, "delete", last.Mod)
+	require.Equal(t, map[string]any{"id": id.String(), "external_reference": s.str("external_reference")}, last.Data)
+	h.must(400, h.do("GET", "/main/v1/webhook-subscription/"+id.String(), nil))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/network"
 )
 
@@ -71,23 +72,30 @@ func SavePartnerLocations(ctx context.Context, q Querier, connID *uuid.UUID, loc
 		refs[i] = r.ID
 		got[locKey{r.CountryCode, r.PartyID, r.LocationKey}] = r.ID
 	}
-	if err := Q(q).DeletePartnerEVSEsOf(ctx, refs); err != nil {
+	old, err := Q(q).DeletePartnerEVSEsOf(ctx, refs)
+	if err != nil {
 		return 0, err
 	}
 	var ev gen.InsertPartnerEVSEsParams
+	var applied []appliedLocation
 	for _, l := range locs {
 		ref, ok := got[locKey{l.CountryCode, l.PartyID, network.Key(l.ID)}]
 		if !ok {
 			continue
 		}
+		applied = append(applied, appliedLocation{ref: ref, loc: l})
 		for pos, e := range l.EVSEs {
 			appendEVSE(&ev, ref, int32(pos), e)
 		}
 	}
+	var stored []gen.InsertPartnerEVSEsRow
 	if len(ev.LocationRefs) > 0 {
-		if err := Q(q).InsertPartnerEVSEs(ctx, ev); err != nil {
+		if stored, err = Q(q).InsertPartnerEVSEs(ctx, ev); err != nil {
 			return 0, Translate(err)
 		}
+	}
+	if err := recordEVSEChanges(ctx, q, connID, applied, old, stored); err != nil {
+		return 0, err
 	}
 	return len(rows), nil
 }
@@ -217,10 +225,21 @@ func SavePartnerEVSE(ctx context.Context, q Querier, loc PartnerLocation, e netw
 			p.EvseIDKey = &key
 		}
 	}
-	if err := Q(q).UpsertPartnerEVSE(ctx, p); err != nil {
+	r, err := Q(q).UpsertPartnerEVSE(ctx, p)
+	if err != nil {
 		return Translate(err)
 	}
-	return Q(q).TouchPartnerLocation(ctx, gen.TouchPartnerLocationParams{ID: loc.Ref, LastUpdated: e.LastUpdated, ConnectionID: connID, Now: now})
+	if err := Q(q).TouchPartnerLocation(ctx, gen.TouchPartnerLocationParams{ID: loc.Ref, LastUpdated: e.LastUpdated, ConnectionID: connID, Now: now}); err != nil {
+		return err
+	}
+	if r.PrevStatus != "" && r.PrevStatus == e.Status && r.PrevDigest == r.Digest {
+		return nil // re-sent or re-stamped, not changed
+	}
+	c := evseChange{mod: event.Create, loc: loc.Location, ref: loc.Ref, evse: e}
+	if r.PrevStatus != "" {
+		c.mod, c.prevStatus = event.Update, &r.PrevStatus
+	}
+	return appendEVSEEvents(ctx, q, connID, []evseChange{c})
 }
 
 // PartnerEVSEMatch is an EVSE found by its EVSE id, with its location's key.

@@ -43,6 +43,16 @@ func ListWebhookSubscriptions(ctx context.Context, q Querier, p gen.ListWebhookS
 	return mapAll(rows, WebhookSubscriptionOf), err
 }
 
+// DeleteWebhookSubscription removes a subscription and its delivery log
+// (the caller holds its row lock).
+func DeleteWebhookSubscription(ctx context.Context, q Querier, id uuid.UUID) error {
+	if err := Q(q).DeleteWebhookDeliveriesOf(ctx, id); err != nil {
+		return err
+	}
+	_, err := Q(q).DeleteWebhookSubscription(ctx, id)
+	return err
+}
+
 // SaveWebhookSubscription inserts or updates what an operator controls
 // (settings, state, cursor); the lease stays the drain's.
 func SaveWebhookSubscription(ctx context.Context, q Querier, s webhook.Subscription, isNew bool) error {

@@ -12,13 +12,50 @@ import (
 	"github.com/google/uuid"
 )
 
-const deletePartnerEVSEsOf = `-- name: DeletePartnerEVSEsOf :exec
+const deletePartnerEVSEsOf = `-- name: DeletePartnerEVSEsOf :many
 DELETE FROM partner_evse WHERE location_ref = ANY($1::uuid[])
+RETURNING location_ref, uid, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
 `
 
-func (q *Queries) DeletePartnerEVSEsOf(ctx context.Context, locationRefs []uuid.UUID) error {
-	_, err := q.db.Exec(ctx, deletePartnerEVSEsOf, locationRefs)
-	return err
+type DeletePartnerEVSEsOfRow struct {
+	LocationRef uuid.UUID
+	Uid         string
+	UidKey      string
+	Status      string
+	Digest      string
+}
+
+// Removes the EVSEs of locations about to be rewritten, returning what they
+// were (status and content digest) so that only real changes record an
+// event. The digest is md5 of the EVSE's jsonb without the last_updated of
+// the EVSE and of its connectors (a partner re-stamping an unchanged object
+// is no change); jsonb's text form is canonical, so equal content has an
+// equal digest whoever wrote it. The same expression is in
+// InsertPartnerEVSEs and UpsertPartnerEVSE.
+func (q *Queries) DeletePartnerEVSEsOf(ctx context.Context, locationRefs []uuid.UUID) ([]DeletePartnerEVSEsOfRow, error) {
+	rows, err := q.db.Query(ctx, deletePartnerEVSEsOf, locationRefs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeletePartnerEVSEsOfRow
+	for rows.Next() {
+		var i DeletePartnerEVSEsOfRow
+		if err := rows.Scan(
+			&i.LocationRef,
+			&i.Uid,
+			&i.UidKey,
+			&i.Status,
+			&i.Digest,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deletePartnerTariff = `-- name: DeletePartnerTariff :execrows
@@ -177,7 +214,7 @@ func (q *Queries) GetPartnerTariffByKey(ctx context.Context, arg GetPartnerTarif
 	return i, err
 }
 
-const insertPartnerEVSEs = `-- name: InsertPartnerEVSEs :exec
+const insertPartnerEVSEs = `-- name: InsertPartnerEVSEs :many
 INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
 SELECT u.location_ref, u.position, u.uid, u.uid_key, nullif(u.evse_id, ''), nullif(u.evse_id_key, ''), u.status,
     nullif(u.latitude, 'NaN'::float8), nullif(u.longitude, 'NaN'::float8), u.last_updated, u.data::jsonb
@@ -185,6 +222,7 @@ FROM (SELECT unnest($1::uuid[]) AS location_ref, unnest($2::int[]) AS position, 
     unnest($4::text[]) AS uid_key, unnest($5::text[]) AS evse_id, unnest($6::text[]) AS evse_id_key,
     unnest($7::text[]) AS status, unnest($8::float8[]) AS latitude, unnest($9::float8[]) AS longitude,
     unnest($10::timestamptz[]) AS last_updated, unnest($11::text[]) AS data) u
+RETURNING location_ref, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
 `
 
 type InsertPartnerEVSEsParams struct {
@@ -201,11 +239,18 @@ type InsertPartnerEVSEsParams struct {
 	Datas        []string
 }
 
+type InsertPartnerEVSEsRow struct {
+	LocationRef uuid.UUID
+	UidKey      string
+	Status      string
+	Digest      string
+}
+
 // Inserts a batch of EVSEs (parallel arrays). Arrays cannot hold a Go nil
 // for the optional columns, so ” (evse id) and NaN (coordinates) mean
-// absent.
-func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEsParams) error {
-	_, err := q.db.Exec(ctx, insertPartnerEVSEs,
+// absent. It returns each EVSE's content digest (see DeletePartnerEVSEsOf).
+func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEsParams) ([]InsertPartnerEVSEsRow, error) {
+	rows, err := q.db.Query(ctx, insertPartnerEVSEs,
 		arg.LocationRefs,
 		arg.Positions,
 		arg.Uids,
@@ -216,6 +261,55 @@ func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEs
 		arg.Latitudes,
 		arg.Longitudes,
 		arg.LastUpdateds,
+		arg.Datas,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InsertPartnerEVSEsRow
+	for rows.Next() {
+		var i InsertPartnerEVSEsRow
+		if err := rows.Scan(
+			&i.LocationRef,
+			&i.UidKey,
+			&i.Status,
+			&i.Digest,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const insertUnscopedEvents = `-- name: InsertUnscopedEvents :exec
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, data)
+SELECT unnest($1::uuid[]), unnest($2::timestamptz[]), unnest($3::text[]), unnest($4::text[]),
+    unnest($5::text[])::jsonb
+`
+
+type InsertUnscopedEventsParams struct {
+	Ids               []uuid.UUID
+	OccurredAts       []time.Time
+	Kinds             []string
+	ModificationKinds []string
+	Datas             []string
+}
+
+// A batch of outbox events of no administration in one statement, in
+// array order (set-returning functions in the select list run in step,
+// and the outbox trigger numbers rows as they are inserted): the
+// change events of a pull-sync page or a receiver write.
+func (q *Queries) InsertUnscopedEvents(ctx context.Context, arg InsertUnscopedEventsParams) error {
+	_, err := q.db.Exec(ctx, insertUnscopedEvents,
+		arg.Ids,
+		arg.OccurredAts,
+		arg.Kinds,
+		arg.ModificationKinds,
 		arg.Datas,
 	)
 	return err
@@ -657,13 +751,19 @@ func (q *Queries) TouchPartnerLocation(ctx context.Context, arg TouchPartnerLoca
 	return err
 }
 
-const upsertPartnerEVSE = `-- name: UpsertPartnerEVSE :exec
+const upsertPartnerEVSE = `-- name: UpsertPartnerEVSE :one
+WITH prev AS (
+    SELECT p.status, md5(((p.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(p.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
+    FROM partner_evse p WHERE p.location_ref = $1 AND p.uid_key = $3
+)
 INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
 VALUES ($1, (SELECT coalesce(max(position) + 1, 0) FROM partner_evse p WHERE p.location_ref = $1),
     $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (location_ref, uid_key) DO UPDATE SET
     uid = EXCLUDED.uid, evse_id = EXCLUDED.evse_id, evse_id_key = EXCLUDED.evse_id_key, status = EXCLUDED.status,
     latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, last_updated = EXCLUDED.last_updated, data = EXCLUDED.data
+RETURNING coalesce((SELECT prev.status FROM prev), '')::text AS prev_status, coalesce((SELECT prev.digest FROM prev), '')::text AS prev_digest,
+    md5(((partner_evse.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(partner_evse.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
 `
 
 type UpsertPartnerEVSEParams struct {
@@ -679,10 +779,18 @@ type UpsertPartnerEVSEParams struct {
 	Data        []byte
 }
 
+type UpsertPartnerEVSERow struct {
+	PrevStatus string
+	PrevDigest string
+	Digest     string
+}
+
 // One EVSE, written under the lock of its location (the caller has
-// applied the ordering); a new EVSE goes after the existing ones.
-func (q *Queries) UpsertPartnerEVSE(ctx context.Context, arg UpsertPartnerEVSEParams) error {
-	_, err := q.db.Exec(ctx, upsertPartnerEVSE,
+// applied the ordering); a new EVSE goes after the existing ones. It
+// returns the stored status and content digest from before (” for a
+// new EVSE) and the new digest (see DeletePartnerEVSEsOf).
+func (q *Queries) UpsertPartnerEVSE(ctx context.Context, arg UpsertPartnerEVSEParams) (UpsertPartnerEVSERow, error) {
+	row := q.db.QueryRow(ctx, upsertPartnerEVSE,
 		arg.LocationRef,
 		arg.Uid,
 		arg.UidKey,
@@ -694,7 +802,9 @@ func (q *Queries) UpsertPartnerEVSE(ctx context.Context, arg UpsertPartnerEVSEPa
 		arg.LastUpdated,
 		arg.Data,
 	)
-	return err
+	var i UpsertPartnerEVSERow
+	err := row.Scan(&i.PrevStatus, &i.PrevDigest, &i.Digest)
+	return i, err
 }
 
 const upsertPartnerLocations = `-- name: UpsertPartnerLocations :many

@@ -96,6 +96,27 @@ func (q *Queries) CountWebhookEvents(ctx context.Context, arg CountWebhookEvents
 	return count, err
 }
 
+const deleteWebhookDeliveriesOf = `-- name: DeleteWebhookDeliveriesOf :exec
+DELETE FROM webhook_delivery WHERE subscription_id = $1
+`
+
+func (q *Queries) DeleteWebhookDeliveriesOf(ctx context.Context, subscriptionID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteWebhookDeliveriesOf, subscriptionID)
+	return err
+}
+
+const deleteWebhookSubscription = `-- name: DeleteWebhookSubscription :execrows
+DELETE FROM webhook_subscription WHERE id = $1
+`
+
+func (q *Queries) DeleteWebhookSubscription(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteWebhookSubscription, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const dueWebhookSubscriptions = `-- name: DueWebhookSubscriptions :many
 SELECT s.id FROM webhook_subscription s JOIN api_account a ON a.id = s.owner_account_id
 WHERE s.state <> 'paused' AND s.cursor_seq < $1::bigint
@@ -228,7 +249,8 @@ func (q *Queries) GetWebhookSubscriptionByRef(ctx context.Context, externalRefer
 const insertWebhookDelivery = `-- name: InsertWebhookDelivery :exec
 INSERT INTO webhook_delivery (id, subscription_id, at, outcome, first_event_id, last_event_id, event_count, attempt,
     http_status, duration_ms, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+WHERE EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.id = $2)
 `
 
 type InsertWebhookDeliveryParams struct {
@@ -245,6 +267,8 @@ type InsertWebhookDeliveryParams struct {
 	Error          *string
 }
 
+// Nothing is logged for a subscription deleted meanwhile (a drain may
+// finish a request after an operator deleted its subscription).
 func (q *Queries) InsertWebhookDelivery(ctx context.Context, arg InsertWebhookDeliveryParams) error {
 	_, err := q.db.Exec(ctx, insertWebhookDelivery,
 		arg.ID,
@@ -379,22 +403,30 @@ SELECT id, external_reference, owner_account_id, name, url, kinds, headers, secr
 WHERE id > $1::uuid
   AND ($2::text IS NULL OR state = $2)
   AND ($3::text IS NULL OR external_reference = $3)
+  AND ($4::bool OR EXISTS (SELECT 1 FROM api_account a WHERE a.id = owner_account_id
+      AND NOT a.all_administrations AND a.administration_ids <@ $5::uuid[]))
 ORDER BY id
-LIMIT $4
+LIMIT $6
 `
 
 type ListWebhookSubscriptionsParams struct {
 	After             uuid.UUID
 	State             *string
 	ExternalReference *string
+	AllAdmins         bool
+	AdminIds          []uuid.UUID
 	PageLimit         int32
 }
 
+// A page of the subscriptions the caller may see: those whose owner's
+// administrations are all among the caller's (webhook.OwnerVisible).
 func (q *Queries) ListWebhookSubscriptions(ctx context.Context, arg ListWebhookSubscriptionsParams) ([]WebhookSubscription, error) {
 	rows, err := q.db.Query(ctx, listWebhookSubscriptions,
 		arg.After,
 		arg.State,
 		arg.ExternalReference,
+		arg.AllAdmins,
+		arg.AdminIds,
 		arg.PageLimit,
 	)
 	if err != nil {

@@ -14,12 +14,22 @@ SELECT * FROM webhook_subscription WHERE external_reference = $1;
 SELECT * FROM webhook_subscription WHERE external_reference = $1 FOR UPDATE;
 
 -- name: ListWebhookSubscriptions :many
+-- A page of the subscriptions the caller may see: those whose owner's
+-- administrations are all among the caller's (webhook.OwnerVisible).
 SELECT * FROM webhook_subscription
 WHERE id > sqlc.arg(after)::uuid
   AND (sqlc.narg(state)::text IS NULL OR state = sqlc.narg(state))
   AND (sqlc.narg(external_reference)::text IS NULL OR external_reference = sqlc.narg(external_reference))
+  AND (sqlc.arg(all_admins)::bool OR EXISTS (SELECT 1 FROM api_account a WHERE a.id = owner_account_id
+      AND NOT a.all_administrations AND a.administration_ids <@ sqlc.arg(admin_ids)::uuid[]))
 ORDER BY id
 LIMIT sqlc.arg(page_limit);
+
+-- name: DeleteWebhookDeliveriesOf :exec
+DELETE FROM webhook_delivery WHERE subscription_id = $1;
+
+-- name: DeleteWebhookSubscription :execrows
+DELETE FROM webhook_subscription WHERE id = $1;
 
 -- name: InsertWebhookSubscription :exec
 INSERT INTO webhook_subscription (id, external_reference, owner_account_id, name, url, kinds, headers, secret,
@@ -116,9 +126,12 @@ UPDATE webhook_subscription SET attempts = sqlc.arg(attempts)::integer, failing_
 WHERE id = sqlc.arg(id)::uuid AND lease_owner = sqlc.arg(owner)::uuid AND cursor_seq = sqlc.arg(old_cursor)::bigint;
 
 -- name: InsertWebhookDelivery :exec
+-- Nothing is logged for a subscription deleted meanwhile (a drain may
+-- finish a request after an operator deleted its subscription).
 INSERT INTO webhook_delivery (id, subscription_id, at, outcome, first_event_id, last_event_id, event_count, attempt,
     http_status, duration_ms, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+WHERE EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.id = $2);
 
 -- name: ListWebhookDeliveries :many
 SELECT * FROM webhook_delivery

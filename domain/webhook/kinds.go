@@ -30,6 +30,7 @@ var kinds = map[string]string{
 	"roaming-partner":       "roaming",
 	"roaming-agreement":     "roaming",
 	"partner-evse-location": "roaming",
+	"partner-evse":          "roaming", // a partner's EVSE created, changed (status or content) or removed
 	"partner-tariff":        "roaming",
 	// webhooks
 	"webhook-subscription": "webhook",
@@ -48,6 +49,12 @@ var kinds = map[string]string{
 	"msp-dropout-case":   "charge-session",
 	"cpo-dropout-case":   "charge-session",
 	"session-thresholds": "charge-session",
+	// ongoing sessions (OCPI Sessions) and pricing results of charge sessions
+	"msp-charge-session-progress":      "charge-session",
+	"cpo-charge-session-progress":      "charge-session",
+	"msp-charge-session-priced":        "charge-session",
+	"cpo-charge-session-roaming-cost":  "charge-session",
+	"cpo-charge-session-reimbursement": "charge-session",
 }
 
 // Family returns the permission family guarding events of kind.

@@ -206,3 +206,24 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// OwnerVisible reports whether viewer may see a subscription owned by
+// owner: viewer sees every administration owner does (all of them when
+// owner has all). A subscription shows which events reach which URL for
+// its owner's administrations, so it is hidden from accounts limited to
+// fewer administrations (issue 7: a subscription's scope is its owner's).
+// Changing one requires more (the owner's permissions too: access.Covers).
+func OwnerVisible(viewer, owner access.Account) bool {
+	if viewer.AllAdministrations {
+		return true
+	}
+	if owner.AllAdministrations {
+		return false
+	}
+	for _, id := range owner.AdministrationIDs {
+		if !viewer.Sees(id) {
+			return false
+		}
+	}
+	return true
+}

@@ -122,3 +122,18 @@ func TestKindFamiliesExist(t *testing.T) {
 	require.True(t, webhook.MaySee(owner, "msp-token-link", nil), "token readers receive token events")
 	require.False(t, webhook.MaySee(owner, "cpo-evse", nil))
 }
+
+func TestOwnerVisible(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	all := access.Account{AllAdministrations: true}
+	onlyA := access.Account{AdministrationIDs: []uuid.UUID{a}}
+	both := access.Account{AdministrationIDs: []uuid.UUID{a, b}}
+	none := access.Account{}
+	require.True(t, webhook.OwnerVisible(all, all))
+	require.True(t, webhook.OwnerVisible(all, onlyA))
+	require.False(t, webhook.OwnerVisible(both, all), "an owner of every administration is seen only by accounts of every administration")
+	require.True(t, webhook.OwnerVisible(both, onlyA))
+	require.False(t, webhook.OwnerVisible(onlyA, both), "the owner sees an administration the viewer does not")
+	require.True(t, webhook.OwnerVisible(onlyA, onlyA))
+	require.True(t, webhook.OwnerVisible(onlyA, none), "an owner of no administration sees only global events")
+}
