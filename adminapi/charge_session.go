@@ -167,7 +167,7 @@ func sessionListParams(side session.Side, acct access.Account, q url.Values) (ge
 	return p, nil
 }
 
-var allStates = []session.State{session.Received, session.Matching, session.Validating, session.DroppedOut, session.ReadyForPricing, session.Discarded}
+var allStates = []session.State{session.Received, session.Matching, session.Validating, session.DroppedOut, session.ReadyForPricing, session.Priced, session.Discarded}
 
 func validState(s string) bool {
 	for _, st := range allStates {

@@ -308,6 +308,9 @@ func CommitRecordStep(ctx context.Context, pool *pgxpool.Pool, rec ChargeSession
 	if o.State == session.DroppedOut {
 		return CommitStep(ctx, pool, rec.ChargeSession, o, now)
 	}
+	if o.State == session.Priced {
+		return CommitPriced(ctx, pool, rec, o, now)
+	}
 	now = now.UTC().Truncate(time.Microsecond)
 	p := stepParams(rec.ChargeSession, o, now)
 	next := rec

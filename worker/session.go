@@ -73,6 +73,22 @@ type SessionOptions struct {
 	// DropoutRetention is how long resolved drop-out cases are kept for
 	// traceability (default DefaultDropoutRetention).
 	DropoutRetention time.Duration
+	// Pricing turns on the node's pricers (NodePricers): sessions go on
+	// from ready_for_pricing to priced. Off (tests and benchmarks of the
+	// earlier steps), the pipeline ends at ready_for_pricing.
+	Pricing bool
+	// Pricers, when not nil, replace the node's pricers (tests).
+	Pricers map[session.Side][]session.Pricer
+}
+
+// NodePricers are the pricers the node runs per side (issue 6): MSP
+// pricing on the MSP side; roaming cost and reimbursement on the CPO side.
+// Each capability adds its pricer here in one line.
+func NodePricers(d Deps) map[session.Side][]session.Pricer {
+	return map[session.Side][]session.Pricer{
+		session.MSP: {},
+		session.CPO: {},
+	}
 }
 
 // thresholdTTL is how long the worker reuses threshold overrides: a change
@@ -142,10 +158,18 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	if o.DropoutRetention <= 0 {
 		o.DropoutRetention = DefaultDropoutRetention
 	}
+	pricers := o.Pricers
+	if pricers == nil && o.Pricing {
+		pricers = NodePricers(d)
+	}
 	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
-			Schedule: o.Schedule, Defaults: o.Thresholds}}
+			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers}}
 }
+
+// Pipeline is the processor's pipeline (its pricers price quotes through
+// the same code path as sessions).
+func (p *SessionProcessor) Pipeline() session.Pipeline { return p.pipeline }
 
 // maxStepsPerTask bounds how many steps one task runs back to back (match,
 // then validation, then later steps): enough for the whole pipeline.
@@ -170,7 +194,7 @@ func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
 			}
 		}
 		now := p.now().UTC()
-		if !rec.State.Pending() {
+		if !p.pipeline.Owes(rec.ChargeSession) {
 			return nil
 		}
 		if rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now) {
@@ -197,7 +221,7 @@ func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
 			}
 			return nil
 		}
-		if !out.State.Pending() {
+		if !p.pipeline.Owes(out.ChargeSession) {
 			return nil
 		}
 	}
@@ -210,7 +234,7 @@ func (p *SessionProcessor) Sweep(ctx context.Context, now time.Time) (int, error
 	n := 0
 	after := uuid.Nil
 	for {
-		due, err := db.DueChargeSessions(ctx, p.d.Pool, now, after, p.batch)
+		due, err := db.DueSessions(ctx, p.d.Pool, now, after, p.batch, p.pricedSides())
 		if err != nil {
 			return n, err
 		}
@@ -225,6 +249,28 @@ func (p *SessionProcessor) Sweep(ctx context.Context, now time.Time) (int, error
 		}
 		after = due[len(due)-1].ID
 	}
+}
+
+// pricedSides are the sides whose ready_for_pricing sessions are owed the
+// pricing step.
+func (p *SessionProcessor) pricedSides() []session.Side {
+	var out []session.Side
+	for _, side := range []session.Side{session.MSP, session.CPO} {
+		if p.pipeline.Prices(side) {
+			out = append(out, side)
+		}
+	}
+	return out
+}
+
+// Reprice prices a priced session again now, through the pipeline's
+// pricers, and appends version n+1 of each result with reason (older
+// versions are kept). Sessions not priced yet are left to the pipeline.
+func (p *SessionProcessor) Reprice(ctx context.Context, id uuid.UUID, reason string) error {
+	if _, requested, err := db.Reprice(ctx, p.d.Pool, id, reason, p.now()); err != nil || !requested {
+		return err
+	}
+	return p.Process(ctx, id)
 }
 
 // PruneDropouts deletes the drop-out cases resolved longer than the

@@ -182,7 +182,7 @@ func (c Config) webhookOptions() worker.WebhookOptions {
 func (c Config) sessionOptions() worker.SessionOptions {
 	th := session.DefaultThresholds
 	th.MaxAge = c.SessionMaxAge
-	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th, DropoutRetention: c.DropoutRetention}
+	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th, DropoutRetention: c.DropoutRetention, Pricing: true}
 }
 
 // pushOptions are the OCPI push worker's settings.

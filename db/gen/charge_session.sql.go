@@ -306,7 +306,7 @@ func (q *Queries) GetAdministrationThresholds(ctx context.Context, administratio
 }
 
 const getChargeSession = `-- name: GetChargeSession :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at FROM charge_session WHERE id = $1
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE id = $1
 `
 
 func (q *Queries) GetChargeSession(ctx context.Context, id uuid.UUID) (ChargeSession, error) {
@@ -363,12 +363,14 @@ func (q *Queries) GetChargeSession(ctx context.Context, id uuid.UUID) (ChargeSes
 		&i.ReceivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PricingReason,
+		&i.CmsReimbursementExclVat,
 	)
 	return i, err
 }
 
 const getChargeSessionByKey = `-- name: GetChargeSessionByKey :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at FROM charge_session WHERE side = $1 AND country_code = $2 AND party_id = $3 AND cdr_key = $4
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE side = $1 AND country_code = $2 AND party_id = $3 AND cdr_key = $4
 `
 
 type GetChargeSessionByKeyParams struct {
@@ -437,6 +439,8 @@ func (q *Queries) GetChargeSessionByKey(ctx context.Context, arg GetChargeSessio
 		&i.ReceivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PricingReason,
+		&i.CmsReimbursementExclVat,
 	)
 	return i, err
 }
@@ -683,7 +687,7 @@ func (q *Queries) InsertInvalidChargeSession(ctx context.Context, arg InsertInva
 }
 
 const listChargeSessions = `-- name: ListChargeSessions :many
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at FROM charge_session
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session
 WHERE side = $1 AND id > $2::uuid
   AND ($3::uuid IS NULL OR partner_id = $3)
   AND ($4::text IS NULL OR evse_key = $4)
@@ -784,6 +788,8 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 			&i.ReceivedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PricingReason,
+			&i.CmsReimbursementExclVat,
 		); err != nil {
 			return nil, err
 		}
@@ -943,7 +949,7 @@ func (q *Queries) ListInvalidChargeSessions(ctx context.Context, arg ListInvalid
 }
 
 const lockChargeSession = `-- name: LockChargeSession :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at FROM charge_session WHERE id = $1 FOR UPDATE
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockChargeSession(ctx context.Context, id uuid.UUID) (ChargeSession, error) {
@@ -1000,6 +1006,8 @@ func (q *Queries) LockChargeSession(ctx context.Context, id uuid.UUID) (ChargeSe
 		&i.ReceivedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PricingReason,
+		&i.CmsReimbursementExclVat,
 	)
 	return i, err
 }

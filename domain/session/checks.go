@@ -80,9 +80,14 @@ const (
 // Checks lists every validity check in the order they run.
 var Checks = []Check{CheckStartBeforeEnd, CheckEndNotInFuture, CheckNotTooOld, CheckCurrencyKnown, CheckEnergyPlausible, CheckTokenKnown}
 
-// Valid reports whether c names a validity check.
+// Valid reports whether c names a validity check or a pricing check.
 func (c Check) Valid() bool {
 	for _, k := range Checks {
+		if c == k {
+			return true
+		}
+	}
+	for _, k := range PricingChecks {
 		if c == k {
 			return true
 		}

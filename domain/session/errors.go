@@ -11,11 +11,11 @@ func errNotDropped(s State) error {
 }
 
 func errUnknownCheck(c Check) error {
-	names := make([]string, len(Checks))
-	for i, k := range Checks {
-		names[i] = string(k)
+	var names []string
+	for _, k := range append(append([]Check(nil), Checks...), PricingChecks...) {
+		names = append(names, string(k))
 	}
-	return fault.Invalid("check", "%q is not a validity check (one of %s)", c, strings.Join(names, ", "))
+	return fault.Invalid("check", "%q is not a validity or pricing check (one of %s)", c, strings.Join(names, ", "))
 }
 
 func errInstruction(in Instruction) error {

@@ -53,6 +53,9 @@ type Outcome struct {
 	// AdministrationID is the administration the validation step found
 	// the session to belong to (nil: unchanged).
 	AdministrationID *uuid.UUID
+	// Prices are the pricers' results (State Priced), stored as the next
+	// version of each (kind, subject).
+	Prices []PriceResult
 }
 
 // AfterMatch decides what follows a match attempt made at now: found

@@ -34,14 +34,17 @@ type Queue interface {
 }
 
 // Pipeline runs the steps of a session: match (retried on Schedule), then
-// the validity checks with Defaults as base thresholds. Pricing,
-// reimbursement and roaming cost are later steps that start from
-// ReadyForPricing; they add cases to Step without changing these.
+// the validity checks with Defaults as base thresholds, then pricing: every
+// pricer of the session's side, in order (pricing.go). A side without
+// pricers ends at ReadyForPricing.
 type Pipeline struct {
 	Matcher  Matcher
 	Lookup   Lookup
 	Schedule Schedule
 	Defaults Thresholds
+	// Pricers are the pricers of each side: MSP pricing on the MSP side;
+	// roaming cost and reimbursement on the CPO side.
+	Pricers map[Side][]Pricer
 }
 
 // Step returns the outcome of the step owed on s at now. It only decides;
@@ -71,6 +74,10 @@ func (p Pipeline) Step(ctx context.Context, s ChargeSession, now time.Time) (Out
 		o := AfterValidation(s, th, f, now)
 		o.AdministrationID = admin
 		return o, nil
+	case ReadyForPricing:
+		if p.Prices(s.Side) {
+			return p.price(ctx, s, now)
+		}
 	}
 	return Outcome{}, fault.Conflict("not_pending", "no step is owed on a session that is %s", s.State)
 }

@@ -34,19 +34,23 @@ const (
 // (Received, Matching, Validating) are the ones the sweeper re-enqueues.
 type State string
 
-// The pipeline states. ReadyForPricing is where the pipeline hands over:
-// pricing, reimbursement and roaming cost are later steps that move a
-// session on from there without changing the steps before it.
+// The pipeline states. ReadyForPricing is where the checks hand over to
+// pricing: when the session's side has pricers (Pipeline.Pricers) it is
+// owed the pricing step and moves on to Priced (or DroppedOut at a pricing
+// check); without pricers it stays there.
 const (
 	Received        State = "received"
 	Matching        State = "matching"
 	Validating      State = "validating"
 	DroppedOut      State = "dropped_out"
 	ReadyForPricing State = "ready_for_pricing"
+	Priced          State = "priced"
 	Discarded       State = "discarded"
 )
 
-// Pending reports whether work is owed on a session in state s.
+// Pending reports whether work is owed on a session in state s whatever the
+// pipeline's pricers (ReadyForPricing is owed only with pricers; see
+// Pipeline.Owes).
 func (s State) Pending() bool { return s == Received || s == Matching || s == Validating }
 
 // ChargeSession is a CDR on its way through the pipeline: the facts the

@@ -1,0 +1,250 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/event"
+	"github.com/roamnode/roamnode/domain/session"
+)
+
+// PriceEventKind is the outbox kind of the results of a price kind: one
+// event (modification create) per stored version, its data the PriceView.
+// msp-charge-session-priced is what our customer pays;
+// cpo-charge-session-roaming-cost what we charge the eMSP;
+// cpo-charge-session-reimbursement what we owe a site owner.
+func PriceEventKind(k session.PriceKind) string {
+	switch k {
+	case session.KindMSP:
+		return "msp-charge-session-priced"
+	case session.KindRoamingCost:
+		return "cpo-charge-session-roaming-cost"
+	case session.KindReimbursement:
+		return "cpo-charge-session-reimbursement"
+	}
+	return "msp-charge-session-priced" // unreachable: Pipeline.Price refuses unknown kinds
+}
+
+// PriceView is a stored pricing result as the Admin API returns it and as
+// its outbox event carries it. Decimals are strings.
+type PriceView struct {
+	ID               uuid.UUID         `json:"id"`
+	ChargeSessionID  uuid.UUID         `json:"charge_session_id"`
+	Kind             session.PriceKind `json:"kind"`
+	SubjectID        *uuid.UUID        `json:"subject_id"`
+	Version          int               `json:"version"`
+	Reason           string            `json:"reason"`
+	AdministrationID *uuid.UUID        `json:"administration_id"`
+	Currency         string            `json:"currency"`
+	ExclVAT          decimal.Decimal   `json:"excl_vat"`
+	VAT              decimal.Decimal   `json:"vat"`
+	InclVAT          decimal.Decimal   `json:"incl_vat"`
+	Components       []ComponentView   `json:"components"`
+	Detail           json.RawMessage   `json:"detail"`
+	CreatedAt        time.Time         `json:"created_at"`
+}
+
+// ComponentView is a subtotal of a result (session.PriceComponent), the
+// form it is stored in (charge_session_price.components) and shown.
+type ComponentView struct {
+	Component string          `json:"component"`
+	Volume    decimal.Decimal `json:"volume"`
+	Unit      string          `json:"unit"`
+	ExclVAT   decimal.Decimal `json:"excl_vat"`
+	VATRate   decimal.Decimal `json:"vat_rate"`
+	VAT       decimal.Decimal `json:"vat"`
+	InclVAT   decimal.Decimal `json:"incl_vat"`
+}
+
+func componentViews(cs []session.PriceComponent) []ComponentView {
+	out := make([]ComponentView, len(cs))
+	for i, c := range cs {
+		out[i] = ComponentView{Component: c.Component, Volume: c.Volume, Unit: c.Unit, ExclVAT: c.ExclVAT, VATRate: c.VATRate, VAT: c.VAT, InclVAT: c.InclVAT}
+	}
+	return out
+}
+
+// DomainComponents returns the view's components as domain values (what
+// credits and corrections work on).
+func (v PriceView) DomainComponents() []session.PriceComponent {
+	out := make([]session.PriceComponent, len(v.Components))
+	for i, c := range v.Components {
+		out[i] = session.PriceComponent{Component: c.Component, Volume: c.Volume, Unit: c.Unit, ExclVAT: c.ExclVAT, VATRate: c.VATRate, VAT: c.VAT, InclVAT: c.InclVAT}
+	}
+	return out
+}
+
+// priceRow is one element of CommitChargeSessionPriced's @prices.
+type priceRow struct {
+	ID         uuid.UUID       `json:"id"`
+	Kind       string          `json:"kind"`
+	SubjectID  *uuid.UUID      `json:"subject_id"`
+	Currency   string          `json:"currency"`
+	ExclVAT    decimal.Decimal `json:"excl_vat"`
+	VAT        decimal.Decimal `json:"vat"`
+	InclVAT    decimal.Decimal `json:"incl_vat"`
+	Components json.RawMessage `json:"components"`
+	Detail     json.RawMessage `json:"detail"`
+	EventID    uuid.UUID       `json:"event_id"`
+	EventKind  string          `json:"event_kind"`
+	EventData  json.RawMessage `json:"event_data"`
+}
+
+// CommitPriced commits a pricing step computed from rec (o.State Priced):
+// the session moves to priced and every result is stored as the next
+// version of its (kind, subject), with the session's outbox event and one
+// event per result, in one statement. The version's reason is the pending
+// reprice request's, else "initial" for version 1 and "repriced" after.
+// Like CommitRecordStep it applies only if the session is still in the
+// state and attempt count rec has; committed says whether this call did.
+func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	next := rec
+	next.State, next.UpdatedAt = session.Priced, now
+	if o.AdministrationID != nil {
+		next.AdministrationID = o.AdministrationID
+	}
+	rows := make([]priceRow, len(o.Prices))
+	for i, r := range o.Prices {
+		id := uuid.Must(uuid.NewV7())
+		comps, err := json.Marshal(componentViews(r.Components))
+		if err != nil {
+			return rec, false, err
+		}
+		detail := r.Detail
+		if len(detail) == 0 {
+			detail = json.RawMessage(`{}`)
+		}
+		v := PriceView{ID: id, ChargeSessionID: rec.ID, Kind: r.Kind, SubjectID: r.SubjectID, AdministrationID: next.AdministrationID,
+			Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT, InclVAT: r.InclVAT, Components: componentViews(r.Components),
+			Detail: detail, CreatedAt: now}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return rec, false, err
+		}
+		pev := event.New(PriceEventKind(r.Kind), event.Create, next.AdministrationID, nil) // data: v with the version and reason the statement assigns
+		rows[i] = priceRow{ID: id, Kind: string(r.Kind), SubjectID: r.SubjectID, Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT,
+			InclVAT: r.InclVAT, Components: comps, Detail: detail, EventID: pev.ID, EventKind: pev.Kind, EventData: data}
+	}
+	prices, err := json.Marshal(rows)
+	if err != nil {
+		return rec, false, err
+	}
+	ev := event.New(EventKind(rec.Side), event.Update, next.AdministrationID, ChargeSessionViewOf(next))
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return rec, false, err
+	}
+	n, err := Q(pool).CommitChargeSessionPriced(ctx, gen.CommitChargeSessionPricedParams{ID: rec.ID, UpdatedAt: now,
+		AdministrationID: o.AdministrationID, FromState: string(rec.State), FromAttempts: int32(rec.Attempts), Prices: prices,
+		EventID: ev.ID, EventKind: ev.Kind, EventData: data})
+	if err != nil || n == 0 {
+		return rec, false, Translate(err)
+	}
+	return next, true, nil
+}
+
+// RequestReprice sends a priced session back to pricing with the reason
+// its next versions will carry ("correction of subscription …", an
+// operator's note), with the session's outbox event, in q's transaction
+// (a correction reprices the sessions it affects in its own transaction).
+// The worker prices it again through the same pricers (the sweeper finds
+// it if no task is enqueued) and appends version n+1 of each result;
+// older versions are kept. A session that is not priced yet is left
+// alone (requested false): it will be priced from the data of its time.
+func RequestReprice(ctx context.Context, q Querier, id uuid.UUID, reason string, now time.Time) (rec ChargeSessionRecord, requested bool, err error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	r, err := Q(q).RequestReprice(ctx, gen.RequestRepriceParams{ID: id, Reason: &reason, UpdatedAt: now})
+	if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			rec, err := ChargeSession(ctx, q, id)
+			return rec, false, err
+		}
+		return rec, false, err
+	}
+	rec = recordOf(r)
+	return rec, true, AppendEvent(ctx, q, event.New(EventKind(rec.Side), event.Update, rec.AdministrationID, ChargeSessionViewOf(rec)))
+}
+
+// Reprice is RequestReprice in a transaction of its own: the session is
+// back in ready_for_pricing with reason when requested is true, and the
+// pipeline (worker.SessionProcessor.Reprice, or the sweeper) appends the
+// next versions.
+func Reprice(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, reason string, now time.Time) (rec ChargeSessionRecord, requested bool, err error) {
+	err = InTx(ctx, pool, func(tx pgx.Tx) error {
+		rec, requested, err = RequestReprice(ctx, tx, id, reason, now)
+		return err
+	})
+	return rec, requested, err
+}
+
+func priceOf(r gen.ChargeSessionPrice) (PriceView, error) {
+	v := PriceView{ID: r.ID, ChargeSessionID: r.ChargeSessionID, Kind: session.PriceKind(r.Kind), SubjectID: r.SubjectID,
+		Version: int(r.Version), Reason: r.Reason, AdministrationID: r.AdministrationID, Currency: r.Currency, ExclVAT: r.ExclVat,
+		VAT: r.Vat, InclVAT: r.InclVat, Detail: json.RawMessage(r.Detail), CreatedAt: r.CreatedAt.UTC()}
+	if err := json.Unmarshal(r.Components, &v.Components); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// ChargeSessionPrices returns every stored version of a session's results
+// in (kind, subject, version) order.
+func ChargeSessionPrices(ctx context.Context, q Querier, sessionID uuid.UUID) ([]PriceView, error) {
+	rows, err := Q(q).ChargeSessionPrices(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return pricesOf(rows)
+}
+
+// LatestChargeSessionPrices returns the latest version of each (kind,
+// subject) of the given sessions, by session.
+func LatestChargeSessionPrices(ctx context.Context, q Querier, ids []uuid.UUID) (map[uuid.UUID][]PriceView, error) {
+	rows, err := Q(q).LatestChargeSessionPrices(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := pricesOf(rows)
+	out := make(map[uuid.UUID][]PriceView, len(ids))
+	for _, v := range vs {
+		out[v.ChargeSessionID] = append(out[v.ChargeSessionID], v)
+	}
+	return out, err
+}
+
+func pricesOf(rows []gen.ChargeSessionPrice) ([]PriceView, error) {
+	out := make([]PriceView, 0, len(rows))
+	for _, r := range rows {
+		v, err := priceOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// DueSessions is DueChargeSessions for a pipeline that prices the given
+// sides: their ready_for_pricing sessions are owed a step too.
+func DueSessions(ctx context.Context, q Querier, now time.Time, after uuid.UUID, limit int, priced []session.Side) ([]DueSession, error) {
+	if len(priced) == 0 {
+		return DueChargeSessions(ctx, q, now, after, limit)
+	}
+	sides := make([]string, len(priced))
+	for i, s := range priced {
+		sides[i] = string(s)
+	}
+	rows, err := Q(q).DueChargeSessionsWithPricing(ctx, gen.DueChargeSessionsWithPricingParams{Now: &now, After: after, Lim: int32(limit), Sides: sides})
+	return mapAll(rows, func(r gen.DueChargeSessionsWithPricingRow) DueSession {
+		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
+	}), err
+}

@@ -1,0 +1,74 @@
+-- name: CommitChargeSessionPriced :execrows
+-- The pricing step in one statement (one round trip, one commit): the
+-- session moves to priced (optimistic check on the state and attempts it
+-- was priced from, so a step run twice commits once), every result is
+-- stored as the next version of its (kind, subject) with its reason, and
+-- the outbox gets the session's event and one event per result (the
+-- result's view with the version and reason the statement assigned).
+-- @prices is a JSON array of {id, kind, subject_id, currency, excl_vat,
+-- vat, incl_vat, components, detail, event_id, event_kind, event_data}.
+WITH old AS (
+    SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = @id
+), u AS (
+    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = @updated_at,
+        administration_id = coalesce(sqlc.narg(administration_id), administration_id)
+    WHERE charge_session.id = @id AND charge_session.state = @from_state AND charge_session.attempts = @from_attempts
+    RETURNING charge_session.id, charge_session.administration_id
+), p AS (
+    SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
+        (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
+        e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
+        e->'event_data' AS event_data
+    FROM jsonb_array_elements(@prices::jsonb) AS e
+), ins AS (
+    INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
+        incl_vat, components, detail, reason, created_at)
+    SELECT p.id, u.id, p.kind, p.subject_id, v.version, u.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
+        p.components, coalesce(p.detail, '{}'::jsonb),
+        coalesce((SELECT old.pricing_reason FROM old), CASE WHEN v.version = 1 THEN 'initial' ELSE 'repriced' END), @updated_at
+    FROM u CROSS JOIN p
+    CROSS JOIN LATERAL (SELECT coalesce(max(x.version), 0) + 1 AS version FROM charge_session_price x
+        WHERE x.charge_session_id = u.id AND x.kind = p.kind AND x.subject_id IS NOT DISTINCT FROM p.subject_id) v
+    RETURNING charge_session_price.id, charge_session_price.version, charge_session_price.reason
+), ev AS (
+    INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+    SELECT p.event_id, @updated_at, p.event_kind, 'create', u.administration_id,
+        p.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason)
+    FROM p JOIN ins ON ins.id = p.id CROSS JOIN u
+)
+INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
+SELECT @event_id, @updated_at, @event_kind, 'update', u.administration_id, @event_data FROM u;
+
+-- name: RequestReprice :one
+-- Sends a priced session back to ready_for_pricing with the reason its
+-- next versions will carry (a session already waiting there just takes
+-- the reason); other states are left alone (their pricing, when it comes,
+-- prices from the data of that time anyway).
+UPDATE charge_session SET state = 'ready_for_pricing', pricing_reason = @reason, updated_at = @updated_at
+WHERE id = @id AND state IN ('priced', 'ready_for_pricing')
+RETURNING *;
+
+-- name: DueChargeSessionsWithPricing :many
+-- The sweeper's query when some sides have pricers: pending sessions whose
+-- next step is due, and ready_for_pricing sessions of those sides, in id
+-- order after a seek bound.
+SELECT id, state, attempts FROM (
+    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
+     WHERE cs.state IN ('received', 'matching', 'validating') AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= @now)
+       AND cs.id > sqlc.arg(after)::uuid
+     ORDER BY cs.id LIMIT @lim)
+    UNION ALL
+    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
+     WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY(@sides::text[]) AND cs.id > sqlc.arg(after)::uuid
+     ORDER BY cs.id LIMIT @lim)
+) due ORDER BY id LIMIT @lim;
+
+-- name: ChargeSessionPrices :many
+-- Every version of a session's results, by kind, subject and version.
+SELECT * FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, subject_id NULLS FIRST, version;
+
+-- name: LatestChargeSessionPrices :many
+-- The latest version of each (kind, subject) of the given sessions.
+SELECT DISTINCT ON (charge_session_id, kind, subject_id) * FROM charge_session_price
+WHERE charge_session_id = ANY(@ids::uuid[])
+ORDER BY charge_session_id, kind, subject_id NULLS FIRST, version DESC;
