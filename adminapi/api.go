@@ -109,6 +109,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountMSPToken(v1)
 	a.mountWebhooks(v1)
 	a.mountChargeSessions(v1)
+	a.mountChargeSessionProgress(v1)
 	a.mountVAT(v1)
 }
 

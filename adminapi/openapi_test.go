@@ -587,6 +587,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaMSPToken(t, c, tag, admID, custID)
 	oaPartnerNetwork(t, c, tag)
 	oaChargeSessions(t, c, admID)
+	oaChargeSessionProgress(t, c, admID)
 	oaVAT(t, c, tag, sellerID)
 
 	// Every documented input field is one the server knows: a body with
