@@ -144,6 +144,7 @@ func BenchmarkPrice(b *testing.B) {
 	cs := typicalCDRs()
 	b.ReportAllocs()
 	i := 0
+	cpu := processCPU()
 	for b.Loop() {
 		c := &cs[i%len(cs)]
 		if _, err := Price(c.tariff, c.session, c.loc); err != nil {
@@ -151,7 +152,7 @@ func BenchmarkPrice(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cdr/s")
+	reportThroughput(b, processCPU()-cpu)
 }
 
 // BenchmarkPriceShapes prices each shape of the mix separately.
@@ -159,11 +160,47 @@ func BenchmarkPriceShapes(b *testing.B) {
 	for _, c := range typicalCDRs() {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				if _, err := Price(c.tariff, c.session, c.loc); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportThroughput(b, processCPU()-cpu)
 		})
 	}
+}
+
+// reportThroughput reports CDRs per wall second and per CPU second (the
+// process's CPU time, garbage collection included).
+func reportThroughput(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cdr/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "cdr/cpu-s")
+	}
+}
+
+// BenchmarkPriceCompiled prices the typical mix with tariffs compiled once
+// (Compile, then Compiled.Price), as a pricer that caches them does.
+func BenchmarkPriceCompiled(b *testing.B) {
+	cs := typicalCDRs()
+	cts := make([]*Compiled, len(cs))
+	for i := range cs {
+		ct, err := Compile(cs[i].tariff)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cts[i] = ct
+	}
+	b.ReportAllocs()
+	i := 0
+	cpu := processCPU()
+	for b.Loop() {
+		c := &cs[i%len(cs)]
+		if _, err := cts[i%len(cs)].Price(c.session, c.loc); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	reportThroughput(b, processCPU()-cpu)
 }

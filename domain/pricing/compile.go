@@ -161,16 +161,11 @@ func compile(t Tariff) *Compiled {
 // (a Result keeps no reference to them).
 var compiledPool = sync.Pool{New: func() any { return new(Compiled) }}
 
-// release drops every reference to the tariff, so that a pooled Compiled
-// keeps nothing of its last caller alive.
+// release drops the reference to the tariff before ct goes back to the
+// pool (its slices are overwritten by the next reset, or dropped with the
+// pool at a garbage collection).
 func (ct *Compiled) release() {
 	ct.t = Tariff{}
-	clear(ct.comps)
-	clear(ct.restr)
-	clear(ct.elems)
-	clear(ct.kwhs)
-	ct.limits = [2]compiledLimit{}
-	ct.minPrice, ct.maxPrice = nil, nil
 }
 
 // reset makes ct the Compiled form of t, reusing ct's memory.

@@ -276,6 +276,14 @@ func TestCompiledMatchesReference(t *testing.T) {
 			return
 		}
 		requireSameResult(t, want, got)
+		// A compiled tariff gives the same results, call after call.
+		ct, err := Compile(tf)
+		require.NoError(t, err)
+		for range 2 {
+			got, err = ct.Price(s, loc)
+			require.NoError(t, err)
+			requireSameResult(t, want, got)
+		}
 	})
 }
 

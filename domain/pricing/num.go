@@ -107,6 +107,25 @@ func scaleU(a u128, k int64) (u128, bool) {
 // numOf converts a decimal; the result keeps d.
 func numOf(d decimal.Decimal) num {
 	n := num{exp: d.Exponent(), has: true, d: d}
+	if rawOK {
+		b := rawCoefficient(&d)
+		if b == nil {
+			return n
+		}
+		switch ws := b.Bits(); len(ws) {
+		case 0:
+			return n
+		case 1:
+			n.m.lo = uint64(ws[0])
+		case 2:
+			n.m = u128{uint64(ws[1]), uint64(ws[0])}
+		default:
+			n.big = true
+			return n
+		}
+		n.neg = b.Sign() < 0
+		return n
+	}
 	if d.Sign() == 0 {
 		return n
 	}
@@ -173,11 +192,16 @@ func (n *num) decimal() decimal.Decimal {
 	return decimal.NewFromBigInt(&b, n.exp)
 }
 
-// materialize converts n to a decimal once and keeps it, so that every
-// copy made afterwards shares the same decimal.
-func (n *num) materialize() decimal.Decimal {
+// materialize converts n to a decimal once (in slab s) and keeps it, so
+// that every copy made afterwards shares the same decimal.
+func (n *num) materialize(s *decimalSlab) decimal.Decimal {
 	if !n.has {
-		n.d, n.has = n.decimal(), true
+		if rawOK {
+			n.d = s.make(n.m, n.neg, n.exp)
+		} else {
+			n.d = n.decimal()
+		}
+		n.has = true
 	}
 	return n.d
 }

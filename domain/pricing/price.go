@@ -3,6 +3,7 @@ package pricing
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"sort"
 	"sync"
@@ -126,8 +127,8 @@ func addAmountN(a, b amountNum) amountNum {
 	return amountNum{excl: nAdd(a.excl, b.excl), incl: nAdd(a.incl, b.incl)}
 }
 
-func (a *amountNum) materialize() Amount {
-	return Amount{ExclVAT: a.excl.materialize(), InclVAT: a.incl.materialize()}
+func (a *amountNum) materialize(s *decimalSlab) Amount {
+	return Amount{ExclVAT: a.excl.materialize(s), InclVAT: a.incl.materialize(s)}
 }
 
 // cut is an instant inside a period where the period is split. frac is the
@@ -140,11 +141,13 @@ type cut struct {
 	energyExact bool
 }
 
-// dateMemo remembers one time.Date result of a pricing call.
+// dateMemo remembers one time.Date result of a pricing call, and whether
+// its local clock shows the minute asked for (not so in a skipped hour).
 type dateMemo struct {
 	day    int64
 	minute Clock
 	t      time.Time
+	ok     bool
 }
 
 // work holds a pricing call's scratch space; pooled.
@@ -157,6 +160,8 @@ type work struct {
 	shifts  []time.Duration
 	dates   []dateMemo
 	loc     *time.Location
+	// slab makes the Result's decimals; a new one for every call.
+	slab decimalSlab
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}
@@ -209,6 +214,10 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	w := workPool.Get().(*work)
 	defer w.release()
 	w.loc = loc
+	if rawOK {
+		w.slab.ints = make([]big.Int, 0, 16+6*len(s.Periods))
+		w.slab.words = make([]big.Word, 0, 24+8*len(s.Periods))
+	}
 	w.periods = grow(w.periods, len(s.Periods))
 	for i := range s.Periods {
 		w.periods[i].set(&s.Periods[i])
@@ -226,8 +235,8 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 		energy = nAdd(energy, w.periods[i].energy)
 		parking = nAdd(parking, w.periods[i].parking)
 	}
-	res.TotalEnergy = energy.materialize()
-	res.TotalParkingTime = parking.materialize()
+	res.TotalEnergy = energy.materialize(&w.slab)
+	res.TotalParkingTime = parking.materialize(&w.slab)
 
 	// 2. Select a price component per part and dimension.
 	backing := w.lineBuf[:0]
@@ -289,18 +298,18 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	}
 	for i := range backing {
 		l, lw := &backing[i], &w.lines[i]
-		l.Volume = lw.volume.materialize()
-		l.Billed = lw.billed.materialize()
+		l.Volume = lw.volume.materialize(&w.slab)
+		l.Billed = lw.billed.materialize(&w.slab)
 		a := amountNum{numZero, numZero}
 		if l.Element >= 0 {
 			lw.excl = nMul(lw.billed, lw.comp.price)
-			l.Amount.ExclVAT = lw.excl.materialize()
+			l.Amount.ExclVAT = lw.excl.materialize(&w.slab)
 			lw.incl = lw.excl
 			if l.VAT != nil {
 				// "Applicable VAT percentage for this tariff dimension. If
 				// omitted, no VAT is applicable." (PriceComponent class)
 				lw.incl = nMul(lw.excl, lw.comp.vatFactor)
-				l.Amount.InclVAT = lw.incl.materialize()
+				l.Amount.InclVAT = lw.incl.materialize(&w.slab)
 			} else {
 				l.Amount.InclVAT = l.Amount.ExclVAT
 			}
@@ -321,27 +330,25 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 		}
 		*tot = addAmountN(*tot, a)
 	}
-	res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost = fixed.materialize(), en.materialize(), tm.materialize()
-	res.TotalParkingCost, res.TotalReservationCost = pk.materialize(), rs.materialize()
+	res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost = fixed.materialize(&w.slab), en.materialize(&w.slab), tm.materialize(&w.slab)
+	res.TotalParkingCost, res.TotalReservationCost = pk.materialize(&w.slab), rs.materialize(&w.slab)
 	total := amountNum{numZero, numZero}
 	for _, a := range [...]amountNum{fixed, en, tm, pk, rs} {
 		total = addAmountN(total, a)
 	}
 	res.Parts = parts
-	res.TotalTime = hours(s.End.Sub(s.Start))
-	ct.applyLimits(&res, total)
+	res.TotalTime = w.hours(s.End.Sub(s.Start))
+	ct.applyLimits(w, &res, total)
 	return res
 }
 
-// release clears the scratch space (it holds decimals of the caller) and
-// returns it to the pool.
+// release returns the scratch space to the pool. Its slices still refer
+// to the last call's decimals until the next call overwrites them, or the
+// pool drops the scratch space at a garbage collection; clearing them
+// costs more than the memory is worth.
 func (w *work) release() {
-	clear(w.periods)
-	clear(w.parts)
-	clear(w.lines)
-	clear(w.lineBuf)
-	clear(w.cuts[:cap(w.cuts)])
 	w.parts, w.cuts, w.shifts, w.dates, w.loc = w.parts[:0], w.cuts[:0], w.shifts[:0], w.dates[:0], nil
+	w.slab = decimalSlab{}
 	workPool.Put(w)
 }
 
@@ -359,7 +366,7 @@ func (pv *periodWork) set(p *Period) {
 }
 
 // hours converts a duration to decimal hours (divPrecision digits, half up).
-func hours(d time.Duration) decimal.Decimal {
+func (w *work) hours(d time.Duration) decimal.Decimal {
 	if d >= 0 {
 		mul := uint64(1e9)
 		x := uint64(d)
@@ -367,7 +374,7 @@ func hours(d time.Duration) decimal.Decimal {
 			mul, x = 1e18, uint64(d/time.Second)
 		}
 		if n, ok := hoursOf(x, mul); ok {
-			return n.decimal()
+			return n.materialize(&w.slab)
 		}
 	}
 	if d%time.Second == 0 {
@@ -378,16 +385,17 @@ func hours(d time.Duration) decimal.Decimal {
 
 // dateAt is time.Date(y, m, d, c/60, c%60, 0, 0, w.loc), remembered for the
 // pricing call (periods of one session ask for the same local instants).
-func (w *work) dateAt(y int, m time.Month, d int, c Clock) time.Time {
+func (w *work) dateAt(y int, m time.Month, d int, c Clock) (time.Time, bool) {
 	day := daysFromCivil(y, m, d)
 	for i := range w.dates {
 		if w.dates[i].day == day && w.dates[i].minute == c {
-			return w.dates[i].t
+			return w.dates[i].t, w.dates[i].ok
 		}
 	}
 	t := time.Date(y, m, d, int(c)/60, int(c)%60, 0, 0, w.loc)
-	w.dates = append(w.dates, dateMemo{day: day, minute: c, t: t})
-	return t
+	ok := clockOf(t) == c
+	w.dates = append(w.dates, dateMemo{day: day, minute: c, t: t, ok: ok})
+	return t, ok
 }
 
 // daysFromCivil numbers the date y-m-d (m in 1..12, d may exceed the
@@ -404,6 +412,30 @@ func daysFromCivil(y int, m time.Month, d int) int64 {
 	yoe := yy - era*400
 	doy := (153*((mm+9)%12)+2)/5 + int64(d) - 1
 	return era*146097 + yoe*365 + yoe/4 - yoe/100 + doy
+}
+
+// civilFromDays is the proleptic Gregorian date of days since 1970-01-01
+// (inverse of daysFromCivil up to the 1970 offset).
+func civilFromDays(z int64) (int, time.Month, int) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return int(y), time.Month(m), int(d)
 }
 
 // split appends the parts of period idx (which ends at end) to parts, and
@@ -441,12 +473,12 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 			w.shifts = shifts
 			y, m, d := ls.Date()
 			for k := 0; ; k++ {
-				if w.dateAt(y, m, d+k, 0).After(le) {
+				if midnight, _ := w.dateAt(y, m, d+k, 0); midnight.After(le) {
 					break
 				}
 				for _, c := range ct.clocks {
-					t := w.dateAt(y, m, d+k, c)
-					if clockOf(t) != c {
+					t, ok := w.dateAt(y, m, d+k, c)
+					if !ok {
 						continue // inside a skipped hour: the transition cut covers it
 					}
 					addAt(t)
@@ -474,7 +506,7 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 		}
 	}
 	w.cuts = cuts
-	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before.materialize()}
+	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before.materialize(&w.slab)}
 	if len(cuts) == 0 {
 		pw := partWork{energy: pv.energy, time: pv.time, parking: pv.parking, resv: pv.resv, before: *before}
 		ct.context(&base, &pw, w.loc, sessionBeg)
@@ -523,9 +555,9 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 			doneE, doneT, doneP, doneR = e, tt, pp, rr
 			start = c.at
 		}
-		q.Volumes.Energy, q.Volumes.Time = pw.energy.materialize(), pw.time.materialize()
-		q.Volumes.ParkingTime, q.Volumes.ReservationTime = pw.parking.materialize(), pw.resv.materialize()
-		q.EnergyBefore = pw.before.materialize()
+		q.Volumes.Energy, q.Volumes.Time = pw.energy.materialize(&w.slab), pw.time.materialize(&w.slab)
+		q.Volumes.ParkingTime, q.Volumes.ReservationTime = pw.parking.materialize(&w.slab), pw.resv.materialize(&w.slab)
+		q.EnergyBefore = pw.before.materialize(&w.slab)
 		ct.context(&q, &pw, w.loc, sessionBeg)
 		w.parts = append(w.parts, pw)
 		parts = append(parts, q)
@@ -657,9 +689,15 @@ func (ct *Compiled) context(q *Part, pw *partWork, loc *time.Location, sessionBe
 	q.Local = q.Volumes.Start.In(loc)
 	q.Elapsed = q.Volumes.Start.Sub(sessionBeg)
 	if ct.needLocal {
-		h, m, s := q.Local.Clock()
-		y, mo, d := q.Local.Date()
-		pw.local = local{sod: h*3600 + m*60 + s, date: Date{y, mo, d}, wd: q.Local.Weekday()}
+		// As q.Local.Clock(), Date() and Weekday(), with one zone lookup.
+		_, off := q.Local.Zone()
+		sec := q.Local.Unix() + int64(off)
+		days := sec / 86400
+		if sec%86400 < 0 {
+			days--
+		}
+		y, mo, d := civilFromDays(days)
+		pw.local = local{sod: int(sec - days*86400), date: Date{y, mo, d}, wd: time.Weekday((days%7 + 11) % 7)}
 	}
 }
 
@@ -750,7 +788,7 @@ func applySteps(parts []Part, w *work) []Step {
 		billed := roundUp(total, last.Dimension, last.StepSize)
 		lastW.billed = nAdd(lastW.volume, nSub(billed, total))
 		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
-			Total: total.materialize(), Billed: billed.materialize(), Part: lp, Line: ll})
+			Total: total.materialize(&w.slab), Billed: billed.materialize(&w.slab), Part: lp, Line: ll})
 	}
 	return steps
 }
@@ -840,7 +878,7 @@ func roundUpDecimal(total decimal.Decimal, d Dimension, step int64) decimal.Deci
 // applyLimits applies min_price and max_price to the total, excluding and
 // including VAT independently (mod_tariffs, notes on min_price and
 // max_price: "they both apply").
-func (ct *Compiled) applyLimits(r *Result, total amountNum) {
+func (ct *Compiled) applyLimits(w *work, r *Result, total amountNum) {
 	minAdj := amountNum{numZero, numZero}
 	maxAdj := minAdj
 	var minSet, maxSet bool
@@ -869,12 +907,12 @@ func (ct *Compiled) applyLimits(r *Result, total amountNum) {
 		}
 	}
 	if minSet {
-		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "min_price", Amount: minAdj.materialize()})
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "min_price", Amount: minAdj.materialize(&w.slab)})
 		total = amountNum{nAddExact(total.excl, minAdj.excl), nAddExact(total.incl, minAdj.incl)}
 	}
 	if maxSet {
-		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "max_price", Amount: maxAdj.materialize()})
+		r.Adjustments = append(r.Adjustments, Adjustment{Reason: "max_price", Amount: maxAdj.materialize(&w.slab)})
 		total = amountNum{nAddExact(total.excl, maxAdj.excl), nAddExact(total.incl, maxAdj.incl)}
 	}
-	r.TotalCost = total.materialize()
+	r.TotalCost = total.materialize(&w.slab)
 }

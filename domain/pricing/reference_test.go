@@ -885,6 +885,7 @@ func BenchmarkPriceReference(b *testing.B) {
 	cs := typicalCDRs()
 	b.ReportAllocs()
 	i := 0
+	cpu := processCPU()
 	for b.Loop() {
 		c := &cs[i%len(cs)]
 		if _, err := refPrice(c.tariff, c.session, c.loc); err != nil {
@@ -892,5 +893,5 @@ func BenchmarkPriceReference(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cdr/s")
+	reportThroughput(b, processCPU()-cpu)
 }
