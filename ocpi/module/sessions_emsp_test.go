@@ -17,7 +17,9 @@ import (
 	"github.com/roamnode/roamnode/ocpi/ocpitest"
 )
 
-func sessionURL(cc, pid, id string) string { return "/ocpi/2.2.1/emsp/sessions/" + cc + "/" + pid + "/" + id }
+func sessionURL(cc, pid, id string) string {
+	return "/ocpi/2.2.1/emsp/sessions/" + cc + "/" + pid + "/" + id
+}
 
 // rawOCPI sends a raw body (which may not be JSON) and returns the HTTP
 // status and the envelope, validated against the official files.
