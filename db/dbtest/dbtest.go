@@ -50,12 +50,13 @@ func RedisURL() string {
 // place, because test packages run in parallel. RedisURL's database (1 under
 // scripts/test) is shared by every other test. Benchmarks use 7 and above.
 const (
-	RedisDBPullSync   = 2  // worker: pull sync through a real worker
-	RedisDBNetworkCPO = 3  // ocpi/module: two-node network, the CPO node
-	RedisDBNetworkMSP = 4  // ocpi/module: two-node network, the eMSP node
-	RedisDBCDRFaults  = 5  // ocpi/module: CDR intake fault test (flushes it)
-	RedisDBWebhooks   = 6  // worker: webhook delivery (flushes it)
-	RedisDBPricing    = 14 // db, adminapi: charge-session pricing through a real worker
+	RedisDBPullSync    = 2  // worker: pull sync through a real worker
+	RedisDBNetworkCPO  = 3  // ocpi/module: two-node network, the CPO node
+	RedisDBNetworkMSP  = 4  // ocpi/module: two-node network, the eMSP node
+	RedisDBCDRFaults   = 5  // ocpi/module: CDR intake fault test (flushes it)
+	RedisDBWebhooks    = 6  // worker: webhook delivery (flushes it)
+	RedisDBSessionPull = 11 // worker: pull of sessions and CDRs through a real worker
+	RedisDBPricing     = 14 // db, adminapi: charge-session pricing through a real worker
 )
 
 // RedisDB returns RedisURL's server with database db; see the RedisDB*
