@@ -1,0 +1,166 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/network"
+	"github.com/roamnode/roamnode/roaming"
+)
+
+// Task names of the pull of partners' sessions and CDRs (issue 5: "Pull
+// CDRs and sessions from partners' senders with date_from on a schedule,
+// like locations").
+const (
+	// TaskSessionPull runs (or resumes) the pull of one module (sessions
+	// or cdrs) from one connection; its task id is derived from both, so
+	// a pull is queued at most once.
+	TaskSessionPull = "roaming:pull-sessions"
+	// TaskSessionPullSweep enqueues the pulls Postgres says are due:
+	// scheduled, requested through the Admin API (POST
+	// /roaming-connection/{id}/sync?module=sessions|cdrs), failed, or
+	// whose run died.
+	TaskSessionPullSweep = "roaming:pull-sessions-sweep"
+)
+
+// SessionPullOptions configure the pull of sessions and CDRs. The
+// schedule is the location sync's (ROAMNODE_SYNC_INTERVAL,
+// ROAMNODE_SYNC_MARGIN).
+type SessionPullOptions struct {
+	// Interval between the end of a pull and the next scheduled one
+	// (default 15 min).
+	Interval time.Duration
+	// Sweep is how often due pulls are looked for (default 5 s): the
+	// delay of an on-demand pull.
+	Sweep time.Duration
+	// Margin is subtracted from the last successful run's start to give
+	// the next date_from (default 5 min).
+	Margin time.Duration
+	// Stale is how long a run may go without a heartbeat before another
+	// worker resumes it (default 2 min).
+	Stale time.Duration
+	// Retry is how long after a failed run it is resumed (default 1 min,
+	// at most Interval).
+	Retry time.Duration
+	// Window is how far back a first or full run asks (default 31 days).
+	Window time.Duration
+	// PageLimit, when positive, is sent as limit.
+	PageLimit int
+	// Client tunes the outbound calls; Recorder receives them (nil: an
+	// exchange log of the worker's own).
+	Client   roaming.Options
+	Recorder roaming.Recorder
+	// ExchangeBodyBytes is how much of each body the exchange log keeps
+	// (0 = 4096).
+	ExchangeBodyBytes int
+}
+
+func (o *SessionPullOptions) defaults() {
+	if o.Interval <= 0 {
+		o.Interval = 15 * time.Minute
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = 5 * time.Second
+	}
+	if o.Margin <= 0 {
+		o.Margin = 5 * time.Minute
+	}
+	if o.Stale <= 0 {
+		o.Stale = 2 * time.Minute
+	}
+	if o.Retry <= 0 {
+		o.Retry = min(time.Minute, o.Interval)
+	}
+	if o.ExchangeBodyBytes > 0 {
+		o.Client.LogBodyBytes = o.ExchangeBodyBytes
+	}
+}
+
+type sessionPullPayload struct {
+	ConnectionID uuid.UUID      `json:"connection_id"`
+	Module       network.Module `json:"module"`
+}
+
+// sessionPullTaskID is the task id of a pull: one queued task per
+// connection and module, whatever the number of sweeps and workers.
+func sessionPullTaskID(connID uuid.UUID, m network.Module) string {
+	return TaskSessionPull + ":" + connID.String() + ":" + string(m)
+}
+
+// NewSessionPuller returns the puller the tasks run: d's Postgres for the
+// cursor and the stored objects, d's Redis for the new charge sessions'
+// pipeline tasks, check for pulled CDRs (module.CheckPulledCDR).
+func NewSessionPuller(d Deps, o SessionPullOptions, check roaming.CDRCheck) *roaming.SessionPuller {
+	o.defaults()
+	rec := o.Recorder
+	if rec == nil {
+		// The worker process's own exchange log; flushed every 200 ms.
+		rec = db.NewExchangeLog(d.Pool, d.Log, 1000)
+	}
+	return &roaming.SessionPuller{Store: db.SessionPullStore{SyncStore: db.SyncStore{Pool: d.Pool}}, Client: roaming.NewClient(o.Client, rec),
+		Check: check, Queue: NewSessionQueue(d.Redis), Log: d.Log, Margin: o.Margin, Stale: o.Stale, Window: o.Window, PageLimit: o.PageLimit}
+}
+
+// SessionPull registers the pull of partners' sessions and CDRs: the
+// sweep (every o.Sweep, on every worker; asynq's uniqueness lock lets one
+// win) enqueues due pulls, the pull task runs them. Postgres holds the
+// state (roaming_sync), so a pull lost by Redis is enqueued again by the
+// next sweep and a dead run is resumed from its cursor.
+func SessionPull(o SessionPullOptions, check roaming.CDRCheck) Registration {
+	return func(d Deps, mux *asynq.ServeMux, sched *asynq.Scheduler) error {
+		o.defaults()
+		puller := NewSessionPuller(d, o, check)
+		client := asynq.NewClientFromRedisClient(d.Redis)
+		mux.HandleFunc(TaskSessionPull, func(ctx context.Context, t *asynq.Task) error {
+			var p sessionPullPayload
+			if err := json.Unmarshal(t.Payload(), &p); err != nil {
+				return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+			}
+			// Outcomes, errors included, are recorded in roaming_sync; the
+			// sweep retries and resumes a failed run. The task always
+			// completes, so that its id is free for the next sweep.
+			_, _ = puller.Pull(ctx, p.ConnectionID, p.Module)
+			return nil
+		})
+		mux.HandleFunc(TaskSessionPullSweep, func(ctx context.Context, _ *asynq.Task) error {
+			_, err := SweepSessionPulls(ctx, d, client, o)
+			return err
+		})
+		_, err := sched.Register(fmt.Sprintf("@every %s", o.Sweep), asynq.NewTask(TaskSessionPullSweep, nil),
+			asynq.Unique(o.Sweep), asynq.MaxRetry(0))
+		return err
+	}
+}
+
+// SweepSessionPulls enqueues every due pull of sessions and CDRs and says
+// how many it enqueued (a pull already queued or running is not enqueued
+// twice).
+func SweepSessionPulls(ctx context.Context, d Deps, client *asynq.Client, o SessionPullOptions) (int, error) {
+	o.defaults()
+	now := time.Now().UTC()
+	due, err := db.DueSessionPulls(ctx, d.Pool, now.Add(-o.Stale), now.Add(-o.Interval), now.Add(-o.Retry))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range due {
+		payload, _ := json.Marshal(sessionPullPayload{ConnectionID: s.ConnectionID, Module: s.Module})
+		_, err := client.EnqueueContext(ctx, asynq.NewTask(TaskSessionPull, payload), asynq.TaskID(sessionPullTaskID(s.ConnectionID, s.Module)),
+			asynq.MaxRetry(0), asynq.Timeout(6*time.Hour))
+		switch {
+		case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
+		case err != nil:
+			return n, err
+		default:
+			n++
+		}
+	}
+	return n, nil
+}
