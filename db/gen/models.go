@@ -180,6 +180,54 @@ type CpoLocation struct {
 	UpdatedAt         time.Time
 }
 
+type CpoReimbursementArrangement struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	AdministrationID  uuid.UUID
+	CustomerID        uuid.UUID
+	PlanID            uuid.UUID
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type CpoReimbursementCalculationInput struct {
+	ID            uuid.UUID
+	PlanID        *uuid.UUID
+	ArrangementID *uuid.UUID
+	ComponentType string
+	ValidFrom     time.Time
+	Value         decimal.Decimal
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type CpoReimbursementLink struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	ArrangementID     uuid.UUID
+	EvseID            uuid.UUID
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type CpoReimbursementPlan struct {
+	ID                uuid.UUID
+	ExternalReference *string
+	AdministrationID  uuid.UUID
+	Name              string
+	Calculation       string
+	CostComponents    []string
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type CpoSession struct {
 	ID                uuid.UUID
 	ExternalReference *string
