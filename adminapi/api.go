@@ -110,7 +110,9 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountWebhooks(v1)
 	a.mountChargeSessions(v1)
 	a.mountChargeSessionProgress(v1)
+	a.mountCPOChargeSessions(v1)
 	a.mountVAT(v1)
+	a.mountCPOReimbursements(v1)
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

@@ -60,7 +60,7 @@ func mergeOpenAPI(base []byte, fragments fs.FS) ([]byte, error) {
 				existing, _ := doc["tags"].([]any)
 				doc["tags"] = append(existing, tags...)
 			case "paths":
-				if err := mergeObject(doc, "paths", val, name); err != nil {
+				if err := mergePaths(doc, val, name); err != nil {
 					return nil, err
 				}
 			case "components":
@@ -102,6 +102,42 @@ func mergeObject(parent map[string]any, key string, val any, where string) error
 			return fmt.Errorf("%s: %s %q is already defined", where, key, k)
 		}
 		target[k] = v
+	}
+	return nil
+}
+
+// mergePaths adds a fragment's paths to the document. A path another
+// fragment defined already gains the fragment's operations (methods),
+// refusing duplicates, so that a capability can add an operation to a
+// resource path another owns (POST /cpo-charge-session next to its GET).
+func mergePaths(doc map[string]any, val any, where string) error {
+	entries, ok := val.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s: paths must be an object", where)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	if paths == nil {
+		paths = map[string]any{}
+		doc["paths"] = paths
+	}
+	for p, item := range entries {
+		existing, dup := paths[p].(map[string]any)
+		if !dup {
+			paths[p] = item
+			continue
+		}
+		ops, ok := item.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: path %q must be an object", where, p)
+		}
+		for m, op := range ops {
+			if _, twice := existing[m]; twice && m != "parameters" {
+				return fmt.Errorf("%s: %s %q is already defined", where, m, p)
+			}
+			if m != "parameters" {
+				existing[m] = op
+			}
+		}
 	}
 	return nil
 }

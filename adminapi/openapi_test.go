@@ -587,6 +587,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaMSPToken(t, c, tag, admID, custID)
 	oaPartnerNetwork(t, c, tag)
 	oaChargeSessions(t, c, admID)
+	oaCPOChargeSessions(t, c, tag)
 	oaChargeSessionProgress(t, c, admID)
 	oaVAT(t, c, tag, sellerID)
 

@@ -190,7 +190,7 @@ func recordOf(r gen.ChargeSession) ChargeSessionRecord {
 			PowerType: deref(r.PowerType), Country: deref(r.LocationCountry)},
 		Currency: r.Currency, TotalEnergy: r.TotalEnergy, TotalTime: r.TotalTime, TotalParkingTime: r.TotalParkingTime,
 		Credit: r.Credit, CreditReferenceID: deref(r.CreditReferenceID), State: session.State(r.State), Attempts: int(r.Attempts),
-		ReceivedAt: r.ReceivedAt}
+		ReceivedAt: r.ReceivedAt, CMSReimbursement: r.CmsReimbursementExclVat}
 	for _, b := range r.Bypass {
 		s.Bypass = append(s.Bypass, session.Check(b))
 	}

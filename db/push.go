@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,8 @@ import (
 
 // EnqueuePush records a change to push (see roaming.Change) for every
 // registered connection whose partner listed a RECEIVER endpoint for the
-// module, in the caller's transaction q, so that the push exists exactly
+// module (for a change addressed to a party, ch.ToCountry and ch.ToParty:
+// only the connection that reaches it), in the caller's transaction q, so that the push exists exactly
 // when the change does. It returns the groups to kick after the commit
 // (worker.KickPush); a lost kick only delays the push until the sweeper.
 //
@@ -29,7 +31,7 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 		return nil, err
 	}
 	g := Q(q)
-	recv, err := g.PushReceivers(ctx, ch.Module)
+	recv, err := pushReceivers(ctx, g, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -37,11 +39,11 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 	slices.Sort(fields)
 	var refs []roaming.PushRef
 	for _, r := range recv {
-		key := gen.EnsurePushGroupParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group, FromCountry: ch.FromCountry, FromParty: ch.FromParty}
+		key := gen.EnsurePushGroupParams{ConnectionID: r, Module: ch.Module, Grp: ch.Group, FromCountry: ch.FromCountry, FromParty: ch.FromParty}
 		if err := g.EnsurePushGroup(ctx, key); err != nil {
 			return nil, err
 		}
-		row, err := g.LockPushGroup(ctx, gen.LockPushGroupParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group})
+		row, err := g.LockPushGroup(ctx, gen.LockPushGroupParams{ConnectionID: r, Module: ch.Module, Grp: ch.Group})
 		if err != nil {
 			return nil, err
 		}
@@ -50,16 +52,30 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 			return nil, err
 		}
 		seq := row.Seq + 1
-		items = roaming.Coalesce(items, roaming.PushItem{Object: ch.Object, Method: ch.Method, Fields: fields, V: seq})
+		items = roaming.Coalesce(items, roaming.PushItem{Object: ch.Object, Method: ch.Method, Fields: fields, V: seq,
+			ToCountry: ch.ToCountry, ToParty: ch.ToParty})
 		raw, _ := json.Marshal(items)
-		err = g.SetPushItems(ctx, gen.SetPushItemsParams{ConnectionID: r.ID, Module: ch.Module, Grp: ch.Group, Items: raw,
+		err = g.SetPushItems(ctx, gen.SetPushItemsParams{ConnectionID: r, Module: ch.Module, Grp: ch.Group, Items: raw,
 			Seq: seq, FromCountry: ch.FromCountry, FromParty: ch.FromParty})
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, roaming.PushRef{ConnectionID: r.ID, Module: ch.Module, Group: ch.Group, Seq: seq, Attempts: row.Attempts})
+		refs = append(refs, roaming.PushRef{ConnectionID: r, Module: ch.Module, Group: ch.Group, Seq: seq, Attempts: row.Attempts})
 	}
 	return refs, nil
+}
+
+// pushReceivers are the connections a change goes to: every registered
+// connection with a receiver of the module, or, for a change addressed to
+// a party (ch.ToCountry), the one connection that reaches that party.
+func pushReceivers(ctx context.Context, g *gen.Queries, ch roaming.Change) ([]uuid.UUID, error) {
+	if ch.ToCountry != "" {
+		rows, err := g.PushReceiverOfParty(ctx, gen.PushReceiverOfPartyParams{Module: ch.Module,
+			CountryCode: strings.ToUpper(ch.ToCountry), PartyID: strings.ToUpper(ch.ToParty)})
+		return mapAll(rows, func(r gen.PushReceiverOfPartyRow) uuid.UUID { return r.ID }), err
+	}
+	rows, err := g.PushReceivers(ctx, ch.Module)
+	return mapAll(rows, func(r gen.PushReceiversRow) uuid.UUID { return r.ID }), err
 }
 
 func pushItems(raw []byte) ([]roaming.PushItem, error) {

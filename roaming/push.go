@@ -70,6 +70,13 @@ type Change struct {
 	// FromCountry and FromParty are our party that owns the object (the
 	// OCPI-from routing headers).
 	FromCountry, FromParty string
+	// ToCountry and ToParty, when set, address the change to one party
+	// only: the connection that reaches it (directly, else through a hub)
+	// receives it, with OCPI-to routing headers naming that party (a
+	// session or CDR goes to the eMSP that owns its token, mod_sessions and
+	// mod_cdrs; transport_and_format → Message Routing Headers). Empty: every
+	// connection with a receiver of the module, as for locations and tariffs.
+	ToCountry, ToParty string
 }
 
 // Validate reports a programming error in a change.
@@ -81,6 +88,8 @@ func (c Change) Validate() error {
 		return fmt.Errorf("roaming: push method %q", c.Method)
 	case c.Method == PushPatch && len(c.Fields) == 0:
 		return errors.New("roaming: a PATCH push names the changed fields")
+	case (c.ToCountry == "") != (c.ToParty == ""):
+		return errors.New("roaming: a push addressed to a party names its country code and party id")
 	}
 	return nil
 }
@@ -93,6 +102,10 @@ type PushItem struct {
 	// V is the group's change counter when this item last changed: a send
 	// removes the item only if nothing changed it meanwhile.
 	V int64 `json:"v"`
+	// ToCountry and ToParty are the party the item is addressed to (see
+	// Change.ToCountry); empty for a broadcast.
+	ToCountry string `json:"to_country,omitempty"`
+	ToParty   string `json:"to_party,omitempty"`
 }
 
 // covers reports whether a PUT of parent replaces the state of object: the
@@ -318,6 +331,11 @@ func (p *Pusher) send(ctx context.Context, t Target, endpoint string, g PushGrou
 	}
 	if req.Skip {
 		return nil
+	}
+	if item.ToCountry != "" {
+		// Addressed to one party: through a hub the routing headers carry
+		// it to that party (transport_and_format → Message Routing Headers).
+		t.ToCountry, t.ToParty, t.CountryCode, t.PartyID = item.ToCountry, item.ToParty, item.ToCountry, item.ToParty
 	}
 	url := strings.TrimRight(endpoint, "/")
 	if req.Path != "" {

@@ -89,6 +89,11 @@ type ChargeSession struct {
 	// Match is what the match step found; nil before it succeeded.
 	Match      *Match
 	ReceivedAt time.Time
+	// CMSReimbursement is the reimbursement (excluding VAT) our charge
+	// management system computed for a CPO session, when it reported one
+	// (guide 003 → Reimbursements: "Using the CPMS provided
+	// reimbursement"); nil otherwise.
+	CMSReimbursement *decimal.Decimal
 }
 
 // Token is the token a session was authorized with (mod_cdrs "CdrToken").

@@ -1,0 +1,234 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/location"
+	"github.com/roamnode/roamnode/domain/pricing"
+	"github.com/roamnode/roamnode/domain/roamingcost"
+	"github.com/roamnode/roamnode/domain/session"
+	"github.com/roamnode/roamnode/ocpi"
+	"github.com/roamnode/roamnode/roaming"
+)
+
+// The CPO side of pricing: what the roaming cost of a session at our
+// charge points is computed from (RoamingCostLoader), and the CDR we
+// publish once it is priced (PublishCPOCDR).
+
+// ---- the CDR we publish
+
+// CDRPushObject is the push object (and group) of a CDR: "CC/PID/CDR_ID".
+// CDRs are POSTed to the receiver's endpoint itself (mod_cdrs → Receiver
+// POST); the object only names the CDR for the renderer.
+func CDRPushObject(cc, pid, cdrID string) string { return cc + "/" + pid + "/" + cdrID }
+
+// PublishCPOCDR publishes the CDR of a priced CPO charge session in the
+// caller's transaction q (the pricing commit): the CDR is built from the
+// reported session, our location, EVSE and connector it was matched to,
+// and the roaming-cost result r (its total_cost and per-dimension costs;
+// issue 6: the roaming cost "is the total_cost of the CDRs we send"), kept
+// as published, and POSTed to the eMSP that owns the token. A CDR is
+// published once: repricing a session whose CDR was published changes
+// nothing here (mod_cdrs: a CDR is final; corrections are credit CDRs). A
+// charge session without a reported session (not ours) publishes nothing.
+// It returns the push groups to kick after the commit.
+func PublishCPOCDR(ctx context.Context, q Querier, cs session.ChargeSession, r session.PriceResult, now time.Time) ([]roaming.PushRef, error) {
+	if cs.Side != session.CPO || r.Kind != session.KindRoamingCost {
+		return nil, nil
+	}
+	g := Q(q)
+	row, err := g.LockCPOSessionOfChargeSession(ctx, &cs.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := cpoSessionOf(row)
+	if err != nil || rec.Published != nil {
+		return nil, err
+	}
+	now = now.UTC().Truncate(time.Second) // OCPI DateTime precision: the CDR's last_updated is its publication
+	cdr, err := buildCDR(ctx, q, cs, rec, r, now)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(cdr)
+	if err != nil {
+		return nil, err
+	}
+	n, err := g.PublishCPOCDR(ctx, gen.PublishCPOCDRParams{ID: rec.ID, CdrDoc: doc, CdrPublishedAt: &now})
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	obj := CDRPushObject(cdr.CountryCode, cdr.PartyID, cdr.ID)
+	return EnqueuePush(ctx, q, roaming.Change{Module: string(ocpi.ModuleCDRs), Group: obj, Object: obj, Method: roaming.PushPost,
+		FromCountry: cdr.CountryCode, FromParty: cdr.PartyID, ToCountry: cdr.CdrToken.CountryCode, ToParty: cdr.CdrToken.PartyID})
+}
+
+// buildCDR renders the OCPI CDR of a priced session (mod_cdrs → CDR
+// Object): the reported facts (token, times, periods, energy, time), our
+// location as matched (CdrLocation), the tariff that priced it, and the
+// roaming cost as its costs.
+func buildCDR(ctx context.Context, q Querier, cs session.ChargeSession, rec CPOSessionRecord, r session.PriceResult, now time.Time) (ocpi.CDR, error) {
+	s := rec.Session
+	tot, err := roamingcost.TotalsOf(r)
+	if err != nil {
+		return ocpi.CDR{}, err
+	}
+	end := s.StartDateTime
+	if s.EndDateTime != nil {
+		end = *s.EndDateTime
+	}
+	cdr := ocpi.CDR{CountryCode: cs.CountryCode, PartyID: cs.PartyID, ID: cs.CdrID, StartDateTime: s.StartDateTime, EndDateTime: end,
+		SessionID: s.ID, CdrToken: s.CdrToken, AuthMethod: s.AuthMethod, AuthorizationReference: s.AuthorizationReference,
+		MeterID: s.MeterID, Currency: r.Currency, ChargingPeriods: s.ChargingPeriods,
+		TotalCost: ocpi.PriceOf(tot.TotalCost), LastUpdated: ocpi.NewDateTime(now)}
+	if f := rec.CDR; f != nil {
+		cdr.TotalEnergy, cdr.TotalTime, cdr.TotalParkingTime = ocpi.NewNumber(f.TotalEnergy), ocpi.NewNumber(f.TotalTime), ocpi.NumberPtr(f.TotalParkingTime)
+		cdr.SignedData, cdr.Remark = f.SignedData, f.Remark
+	}
+	opt := func(a pricing.Amount) *ocpi.Price {
+		if a.ExclVAT.IsZero() && a.InclVAT.IsZero() {
+			return nil
+		}
+		p := ocpi.PriceOf(a)
+		return &p
+	}
+	cdr.TotalFixedCost, cdr.TotalEnergyCost, cdr.TotalTimeCost = opt(tot.TotalFixedCost), opt(tot.TotalEnergyCost), opt(tot.TotalTimeCost)
+	cdr.TotalParkingCost, cdr.TotalReservationCost = opt(tot.TotalParkingCost), opt(tot.TotalReservationCost)
+	if tot.TariffID != "" {
+		if t, err := CPOTariffByID(ctx, q, tot.TariffID, "", false); err == nil {
+			cdr.Tariffs = []ocpi.Tariff{t.Tariff}
+		} else if !fault.Is(err, fault.KindNotFound) {
+			return cdr, err
+		}
+	}
+	loc, evse, conn, err := matchedPlace(ctx, q, cs)
+	if err != nil {
+		return cdr, err
+	}
+	l := loc.Location
+	cdr.CdrLocation = ocpi.CdrLocation{ID: l.ID, Name: l.Name, Address: l.Address, City: l.City, PostalCode: l.PostalCode, State: l.State,
+		Country: l.Country, Coordinates: l.Coordinates, EvseUID: evse.EVSE.UID, EvseID: evse.EVSE.EvseID, ConnectorID: conn.ID,
+		ConnectorStandard: conn.Standard, ConnectorFormat: conn.Format, ConnectorPowerType: conn.PowerType}
+	if cdr.CdrLocation.EvseID == "" {
+		cdr.CdrLocation.EvseID = evse.EVSE.UID // an EVSE without an EVSE id is named by its uid
+	}
+	return cdr, nil
+}
+
+// matchedPlace loads our location, EVSE and connector a session was matched to.
+func matchedPlace(ctx context.Context, q Querier, cs session.ChargeSession) (CPOLocation, CPOEVSE, ocpi.Connector, error) {
+	if cs.Match == nil {
+		return CPOLocation{}, CPOEVSE{}, ocpi.Connector{}, errors.New("a priced CPO session has no match")
+	}
+	loc, err := CPOLocationByUUID(ctx, q, cs.Match.LocationID)
+	if err != nil {
+		return loc, CPOEVSE{}, ocpi.Connector{}, err
+	}
+	er, err := Q(q).GetCPOEVSEByID(ctx, cs.Match.EvseID)
+	if err != nil {
+		return loc, CPOEVSE{}, ocpi.Connector{}, notFound(err, "cpo evse", cs.Match.EvseID)
+	}
+	evse, err := cpoEVSEOf(er)
+	if err != nil {
+		return loc, evse, ocpi.Connector{}, err
+	}
+	for _, c := range evse.EVSE.Connectors {
+		if location.EqualID(c.ID, cs.Match.ConnectorID) {
+			return loc, evse, c, nil
+		}
+	}
+	return loc, evse, ocpi.Connector{ID: cs.Match.ConnectorID}, nil
+}
+
+// ---- the roaming cost inputs
+
+// RoamingCostLoader implements roamingcost.Loader: it gathers what the
+// roaming cost of a CPO session depends on — the reported charging
+// periods, the roaming partner with the token's party and its agreements
+// in role cpo, the matched connector's tariffs — and decides nothing.
+type RoamingCostLoader struct{ Pool *pgxpool.Pool }
+
+var _ roamingcost.Loader = RoamingCostLoader{}
+
+// RoamingCostInputs implements roamingcost.Loader.
+func (l RoamingCostLoader) RoamingCostInputs(ctx context.Context, s session.ChargeSession) (roamingcost.Inputs, error) {
+	q := Q(l.Pool)
+	in := roamingcost.Inputs{Start: s.Start, End: s.End, Currency: s.Currency, TokenCountry: strings.ToUpper(s.Token.CountryCode),
+		TokenParty: strings.ToUpper(s.Token.PartyID), EVSE: s.Location.EvseUID, Connector: s.Location.ConnectorID,
+		Tariffs: map[string]roamingcost.Tariff{}}
+	rep, err := CPOSessionOfChargeSession(ctx, l.Pool, s.ID)
+	switch {
+	case err == nil:
+		for _, p := range rep.Session.ChargingPeriods {
+			in.Periods = append(in.Periods, p.ToPricing())
+			in.PeriodTariffIDs = append(in.PeriodTariffIDs, p.TariffID)
+		}
+	case !fault.Is(err, fault.KindNotFound):
+		return in, err
+	}
+	if p, err := q.PartnerOfParty(ctx, gen.PartnerOfPartyParams{CountryCode: in.TokenCountry, PartyID: in.TokenParty}); err == nil {
+		in.PartnerID = &p
+		ags, err := q.CPOAgreementsOfPartner(ctx, p)
+		if err != nil {
+			return in, err
+		}
+		for _, a := range ags {
+			in.Agreements = append(in.Agreements, roamingcost.Agreement{ID: a.ID, ValidFrom: a.ValidFrom, ValidUntil: a.ValidUntil})
+		}
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return in, err
+	}
+	if s.Match == nil {
+		return in, nil
+	}
+	in.TimeZone = s.Match.TimeZone
+	er, err := q.GetCPOEVSEByID(ctx, s.Match.EvseID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return in, nil
+	}
+	if err != nil {
+		return in, err
+	}
+	evse, err := cpoEVSEOf(er)
+	if err != nil {
+		return in, err
+	}
+	in.EVSE = evse.EVSE.UID
+	for _, c := range evse.EVSE.Connectors {
+		if location.EqualID(c.ID, s.Match.ConnectorID) {
+			in.Connector, in.ConnectorTariffIDs = c.ID, c.TariffIDs
+		}
+	}
+	keys := make([]string, len(in.ConnectorTariffIDs))
+	for i, id := range in.ConnectorTariffIDs {
+		keys[i] = strings.ToUpper(id)
+	}
+	rows, err := q.CPOTariffsByKeys(ctx, keys)
+	if err != nil {
+		return in, err
+	}
+	for _, r := range rows {
+		t, err := cpoTariffOf(r)
+		if err != nil {
+			return in, err
+		}
+		pt, err := t.Tariff.ToPricing()
+		if err != nil {
+			continue // a tariff the engine cannot read is no candidate (it was checked when written)
+		}
+		in.Tariffs[strings.ToUpper(t.Tariff.ID)] = roamingcost.Tariff{Type: string(t.Tariff.Type), Tariff: pt}
+	}
+	return in, nil
+}
