@@ -55,6 +55,32 @@ type PriceResult struct {
 	// Detail is the explainable breakdown (engine lines, the rule chosen,
 	// the VAT steps) as JSON, stored and shown as is.
 	Detail json.RawMessage
+	// Credits, when not nil, is the charge-credit consumption of this
+	// result (domain/credit): once the result is committed, the session's
+	// consumption is exactly Credits.Movements, what it consumed before
+	// (an earlier version) being given back in the same transaction. Nil:
+	// the result does not touch charge credits.
+	Credits *CreditUse
+}
+
+// CreditUse is what a result consumes of its subscription's charge
+// credits (guide 003 → Charge credits), committed atomically with the
+// result so that a balance never goes negative.
+type CreditUse struct {
+	Movements []CreditMovement
+}
+
+// CreditMovement is one consumption of a charge credit by a component of
+// a result.
+type CreditMovement struct {
+	CreditID  uuid.UUID
+	Component string
+	// Amount is what the credit gives, positive: money excluding VAT for a
+	// monetary credit, kWh for an energy credit.
+	Amount decimal.Decimal
+	// Covered is the money (excluding VAT, in the result's currency) the
+	// movement took off the component.
+	Covered decimal.Decimal
 }
 
 // PriceComponent is a subtotal of a result: one dimension (energy, time,
