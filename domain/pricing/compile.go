@@ -228,7 +228,7 @@ func (ct *Compiled) reset(t Tariff) {
 				if v.big {
 					v = numOf(c.VAT.Shift(-2))
 				} else {
-					v.exp, v.has, v.d = v.exp-2, false, decimal.Decimal{}
+					v.exp, v.c, v.zv = v.exp-2, nil, false
 				}
 				cc.vatFactor = nAdd(v, numOne)
 			}

@@ -55,45 +55,49 @@ func rawCoefficient(d *decimal.Decimal) *big.Int {
 	return (*decimalLayout)(unsafe.Pointer(d)).value
 }
 
-// decimalSlab builds the decimals of one Result. Its arrays belong to that
+// fromCoefficient is the decimal with coefficient c (not copied under
+// rawOK: c must never be modified) and exponent exp.
+func fromCoefficient(c *big.Int, exp int32) decimal.Decimal {
+	if !rawOK {
+		return decimal.NewFromBigInt(c, exp)
+	}
+	var d decimal.Decimal
+	*(*decimalLayout)(unsafe.Pointer(&d)) = decimalLayout{value: c, exp: exp}
+	return d
+}
+
+// decimalSlab builds the decimals of one Result. Its array belongs to that
 // Result (a new slab for every pricing call).
 type decimalSlab struct {
-	ints  []big.Int
-	words []big.Word
+	ints []slabInt
+	// chunk is the number of entries to allocate when ints is full.
+	chunk int
+}
+
+// slabInt is a coefficient with room for its words (at most 128 bits).
+type slabInt struct {
+	i big.Int
+	w [2]big.Word
 }
 
 // make returns (-1)^neg × m × 10^exp.
 func (s *decimalSlab) make(m u128, neg bool, exp int32) decimal.Decimal {
-	nw := 0
+	if len(s.ints) == cap(s.ints) {
+		s.ints = make([]slabInt, 0, max(s.chunk, 8))
+	}
+	s.ints = s.ints[:len(s.ints)+1]
+	e := &s.ints[len(s.ints)-1]
+	e.w = [2]big.Word{big.Word(m.lo), big.Word(m.hi)}
 	switch {
 	case m.hi != 0:
-		nw = 2
+		e.i.SetBits(e.w[:2:2])
 	case m.lo != 0:
-		nw = 1
+		e.i.SetBits(e.w[:1:1])
 	}
-	if len(s.ints) == cap(s.ints) {
-		s.ints = make([]big.Int, 0, 32)
-	}
-	if cap(s.words)-len(s.words) < nw {
-		s.words = make([]big.Word, 0, 48)
-	}
-	n := len(s.words)
-	w := s.words[n : n+nw : n+nw]
-	switch nw {
-	case 2:
-		w[1] = big.Word(m.hi)
-		fallthrough
-	case 1:
-		w[0] = big.Word(m.lo)
-	}
-	s.words = s.words[:n+nw]
-	s.ints = s.ints[:len(s.ints)+1]
-	x := &s.ints[len(s.ints)-1]
-	x.SetBits(w)
 	if neg {
-		x.Neg(x)
+		e.i.Neg(&e.i)
 	}
 	var d decimal.Decimal
-	*(*decimalLayout)(unsafe.Pointer(&d)) = decimalLayout{value: x, exp: exp}
+	*(*decimalLayout)(unsafe.Pointer(&d)) = decimalLayout{value: &e.i, exp: exp}
 	return d
 }

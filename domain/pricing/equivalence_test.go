@@ -298,3 +298,14 @@ func TestCompiledMatchesReferenceFixed(t *testing.T) {
 		requireSameResult(t, want, got)
 	}
 }
+
+// TestCompiledMatchesReferenceWithoutRaw runs the engine as it runs when
+// decimal.Decimal's layout is not the one decimalraw.go knows (public API
+// only): still bit-identical.
+func TestCompiledMatchesReferenceWithoutRaw(t *testing.T) {
+	require.True(t, rawOK, "the layout check must accept shopspring/decimal as pinned in go.mod")
+	rawOK = false
+	defer func() { rawOK = true }()
+	TestCompiledMatchesReference(t)
+	TestCompiledMatchesReferenceFixed(t)
+}

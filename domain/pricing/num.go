@@ -10,23 +10,26 @@ import (
 )
 
 // num is the engine's working number: an exact decimal
-// (-1)^neg × m × 10^exp with a 128-bit coefficient, or, beyond 128 bits,
-// the decimal.Decimal d. Its operations give exactly the coefficient and
-// exponent that the corresponding decimal.Decimal operation gives (so
-// results do not depend on which representation computed them), without
-// allocating: shopspring/decimal allocates a big.Int per operation, which
-// dominated pricing time. A num converts to a decimal.Decimal only when a
-// Result is built (decimal), and one that came from a decimal keeps it
-// (has), so unchanged inputs are not reallocated.
+// (-1)^neg × m × 10^exp with a 128-bit coefficient (or, beyond 128 bits,
+// big). Its operations give exactly the coefficient and exponent that the
+// corresponding decimal.Decimal operation gives (so results do not depend
+// on which representation computed them), without allocating:
+// shopspring/decimal allocates a big.Int per operation, which dominated
+// pricing time. A num becomes a decimal.Decimal only when a Result is
+// built (materialize), and one that came from a decimal keeps that
+// decimal's coefficient (c), so unchanged inputs are not copied.
 type num struct {
 	m   u128
 	exp int32
 	neg bool
-	// big: the coefficient needs more than 128 bits; the value is d.
+	// big: the coefficient needs more than 128 bits; it is c.
 	big bool
-	// has: d holds the value (the input decimal, or the materialized one).
-	has bool
-	d   decimal.Decimal
+	// zv: the value is the zero Decimal{} (whose coefficient is nil).
+	zv bool
+	// c is the coefficient of a decimal.Decimal with exponent exp that
+	// holds this value (an input, or one already materialized); nil when
+	// there is none yet. Never modified.
+	c *big.Int
 }
 
 // u128 is an unsigned 128-bit integer.
@@ -104,49 +107,34 @@ func scaleU(a u128, k int64) (u128, bool) {
 	return a, true
 }
 
-// numOf converts a decimal; the result keeps d.
+// numOf converts a decimal; the result keeps d's coefficient.
 func numOf(d decimal.Decimal) num {
-	n := num{exp: d.Exponent(), has: true, d: d}
-	if rawOK {
-		b := rawCoefficient(&d)
-		if b == nil {
+	n := num{exp: d.Exponent()}
+	if !rawOK {
+		if d.Sign() == 0 {
 			return n
 		}
-		switch ws := b.Bits(); len(ws) {
-		case 0:
-			return n
-		case 1:
-			n.m.lo = uint64(ws[0])
-		case 2:
-			n.m = u128{uint64(ws[1]), uint64(ws[0])}
-		default:
-			n.big = true
-			return n
-		}
-		n.neg = b.Sign() < 0
+		n.c = d.Coefficient() // a copy: slow, but only when the layout is unknown
+	} else if n.c = rawCoefficient(&d); n.c == nil {
+		n.zv = true
 		return n
 	}
-	if d.Sign() == 0 {
+	switch ws := n.c.Bits(); {
+	case len(ws) == 0:
 		return n
-	}
-	if c := d.CoefficientInt64(); c >= -(1<<53) && c <= 1<<53 && d.NumDigits() <= 16 {
-		// NumDigits takes its int64 fast path only when the coefficient is
-		// an int64 (else it reports at least 19 digits), so c is exact.
-		if c < 0 {
-			n.neg, c = true, -c
-		}
-		n.m.lo = uint64(c)
-		return n
-	}
-	b := d.Coefficient()
-	if b.BitLen() > 128 {
+	case len(ws) == 1 && bits.UintSize == 64:
+		n.m.lo = uint64(ws[0])
+	case len(ws) == 2 && bits.UintSize == 64:
+		n.m = u128{uint64(ws[1]), uint64(ws[0])}
+	case n.c.BitLen() <= 128:
+		var buf [16]byte
+		new(big.Int).Abs(n.c).FillBytes(buf[:])
+		n.m = u128{binary.BigEndian.Uint64(buf[:8]), binary.BigEndian.Uint64(buf[8:])}
+	default:
 		n.big = true
 		return n
 	}
-	n.neg = b.Sign() < 0
-	var buf [16]byte
-	b.Abs(b).FillBytes(buf[:])
-	n.m = u128{binary.BigEndian.Uint64(buf[:8]), binary.BigEndian.Uint64(buf[8:])}
+	n.neg = n.c.Sign() < 0
 	return n
 }
 
@@ -163,12 +151,14 @@ func numInt(v int64, exp int32) num {
 }
 
 // decimal returns the value as a decimal.Decimal, allocating only when the
-// num was computed.
+// num has no decimal yet (for the rare computations done with decimals).
 func (n *num) decimal() decimal.Decimal {
-	if n.has {
-		return n.d
-	}
-	if n.m.hi == 0 && n.m.lo <= math.MaxInt64 {
+	switch {
+	case n.zv:
+		return decimal.Decimal{}
+	case n.c != nil:
+		return fromCoefficient(n.c, n.exp)
+	case n.m.hi == 0 && n.m.lo <= math.MaxInt64:
 		c := int64(n.m.lo)
 		if n.neg {
 			c = -c
@@ -192,31 +182,25 @@ func (n *num) decimal() decimal.Decimal {
 	return decimal.NewFromBigInt(&b, n.exp)
 }
 
-// materialize converts n to a decimal once (in slab s) and keeps it, so
-// that every copy made afterwards shares the same decimal.
+// materialize returns n as a decimal, made once (in slab s) and kept, so
+// that every copy of n made afterwards shares it.
 func (n *num) materialize(s *decimalSlab) decimal.Decimal {
-	if !n.has {
-		if rawOK {
-			n.d = s.make(n.m, n.neg, n.exp)
-		} else {
-			n.d = n.decimal()
-		}
-		n.has = true
+	if n.zv || n.c != nil || !rawOK {
+		return n.decimal()
 	}
-	return n.d
+	d := s.make(n.m, n.neg, n.exp)
+	n.c = rawCoefficient(&d)
+	return d
 }
 
 func (n *num) isZero() bool {
-	if n.big {
-		return n.d.IsZero()
-	}
-	return n.m.isZero()
+	return !n.big && n.m.isZero()
 }
 
 func (n *num) sign() int {
 	switch {
 	case n.big:
-		return n.d.Sign()
+		return n.c.Sign()
 	case n.m.isZero():
 		return 0
 	case n.neg:
@@ -228,7 +212,7 @@ func (n *num) sign() int {
 // nNeg is decimal.Neg.
 func nNeg(a num) num {
 	if a.big {
-		return numOf(a.d.Neg())
+		return numOf(a.decimal().Neg())
 	}
 	r := num{m: a.m, exp: a.exp, neg: !a.neg && !a.m.isZero()}
 	return r
@@ -343,7 +327,7 @@ func nRound(a num, places int32) num {
 		return a
 	}
 	if a.big {
-		return numOf(a.d.Round(places))
+		return numOf(a.decimal().Round(places))
 	}
 	// Truncate to places+1 digits (rescale), then add 5 and drop a digit.
 	target := int64(-places) - 1

@@ -3,7 +3,6 @@ package pricing
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"math/bits"
 	"sort"
 	"sync"
@@ -24,7 +23,7 @@ var (
 	// energy and of step totals.
 	numZero1 = numOf(decimal.Zero)
 	// numZero is the zero Decimal{}, the start of every cost total.
-	numZero = num{has: true}
+	numZero = num{zv: true}
 )
 
 // divPrecision is the number of fractional digits kept when a division is
@@ -123,8 +122,21 @@ type lineWork struct {
 // amountNum is an Amount as nums.
 type amountNum struct{ excl, incl num }
 
-func addAmountN(a, b amountNum) amountNum {
-	return amountNum{excl: nAdd(a.excl, b.excl), incl: nAdd(a.incl, b.incl)}
+// add adds b to a (nAdd semantics).
+func (a *amountNum) add(b *amountNum) {
+	addTo(&a.excl, &b.excl)
+	addTo(&a.incl, &b.incl)
+}
+
+// addTo is *a = nAdd(*a, *b), without copying when an operand is zero.
+func addTo(a, b *num) {
+	switch {
+	case b.isZero():
+	case a.isZero():
+		*a = *b
+	default:
+		*a = nAddExact(*a, *b)
+	}
 }
 
 func (a *amountNum) materialize(s *decimalSlab) Amount {
@@ -156,6 +168,8 @@ type work struct {
 	parts   []partWork
 	lines   []lineWork
 	lineBuf []Line
+	partBuf []Part
+	steps   []Step
 	cuts    []cut
 	shifts  []time.Duration
 	dates   []dateMemo
@@ -215,8 +229,8 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	defer w.release()
 	w.loc = loc
 	if rawOK {
-		w.slab.ints = make([]big.Int, 0, 16+6*len(s.Periods))
-		w.slab.words = make([]big.Word, 0, 24+8*len(s.Periods))
+		// A typical result needs about 5 decimals per charging period.
+		w.slab.chunk = 8 + 5*len(s.Periods)
 	}
 	w.periods = grow(w.periods, len(s.Periods))
 	for i := range s.Periods {
@@ -224,7 +238,7 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	}
 
 	// 1. Split the periods at every instant a restriction can change.
-	parts := make([]Part, 0, len(s.Periods)+2)
+	parts := w.partBuf[:0]
 	energy, parking := numZero1, numZero
 	for i := range s.Periods {
 		end := s.End
@@ -232,9 +246,11 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 			end = s.Periods[i+1].Start
 		}
 		parts = ct.split(w, parts, i, &s.Periods[i], end, &energy, s.Start)
-		energy = nAdd(energy, w.periods[i].energy)
-		parking = nAdd(parking, w.periods[i].parking)
+		addTo(&energy, &w.periods[i].energy)
+		addTo(&parking, &w.periods[i].parking)
 	}
+	w.partBuf = parts
+	parts = append([]Part(nil), parts...) // exact size
 	res.TotalEnergy = energy.materialize(&w.slab)
 	res.TotalParkingTime = parking.materialize(&w.slab)
 
@@ -328,13 +344,13 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 		default:
 			tot = &pk
 		}
-		*tot = addAmountN(*tot, a)
+		tot.add(&a)
 	}
 	res.TotalFixedCost, res.TotalEnergyCost, res.TotalTimeCost = fixed.materialize(&w.slab), en.materialize(&w.slab), tm.materialize(&w.slab)
 	res.TotalParkingCost, res.TotalReservationCost = pk.materialize(&w.slab), rs.materialize(&w.slab)
 	total := amountNum{numZero, numZero}
 	for _, a := range [...]amountNum{fixed, en, tm, pk, rs} {
-		total = addAmountN(total, a)
+		total.add(&a)
 	}
 	res.Parts = parts
 	res.TotalTime = w.hours(s.End.Sub(s.Start))
@@ -751,7 +767,7 @@ func applySteps(parts []Part, w *work) []Step {
 		dims        [2]Dimension
 		reservation bool
 	}
-	var steps []Step
+	steps := w.steps[:0]
 	for _, g := range [...]group{{[2]Dimension{Energy, Energy}, false}, {[2]Dimension{Time, ParkingTime}, false}, {[2]Dimension{Time, Time}, true}} {
 		// Find the last priced line with volume; within one part, parking
 		// wins ("step_size is only taken into account for the total
@@ -781,7 +797,7 @@ func applySteps(parts []Part, w *work) []Step {
 			for j := range parts[i].Lines {
 				l := &parts[i].Lines[j]
 				if l.Element >= 0 && l.Reservation == g.reservation && l.Dimension == last.Dimension {
-					total = nAdd(total, w.lines[pw.first+j].volume)
+					addTo(&total, &w.lines[pw.first+j].volume)
 				}
 			}
 		}
@@ -790,7 +806,11 @@ func applySteps(parts []Part, w *work) []Step {
 		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
 			Total: total.materialize(&w.slab), Billed: billed.materialize(&w.slab), Part: lp, Line: ll})
 	}
-	return steps
+	w.steps = steps
+	if len(steps) == 0 {
+		return nil
+	}
+	return append([]Step(nil), steps...) // exact size
 }
 
 // roundUp rounds a positive total volume (kWh or hours) up to the smallest
@@ -805,7 +825,7 @@ func roundUp(total num, d Dimension, step int64) num {
 		return total
 	}
 	if total.big {
-		return numOf(roundUpDecimal(total.d, d, step))
+		return numOf(roundUpDecimal(total.decimal(), d, step))
 	}
 	// x is the total in Wh or seconds: m × mul × 10^exp.
 	mul := uint64(3600) // hours → seconds, step_size multiplier 1 second
