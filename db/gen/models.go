@@ -59,6 +59,37 @@ type BillingAddress struct {
 	UpdatedAt         time.Time
 }
 
+type ChargeCredit struct {
+	ID                uuid.UUID
+	SubscriptionID    uuid.UUID
+	AdministrationID  uuid.UUID
+	ExternalReference *string
+	Kind              string
+	Currency          *string
+	Granted           decimal.Decimal
+	Balance           decimal.Decimal
+	ValidFrom         time.Time
+	ValidUntil        *time.Time
+	Description       *string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type ChargeCreditMovement struct {
+	ID               uuid.UUID
+	CreditID         uuid.UUID
+	SubscriptionID   uuid.UUID
+	AdministrationID uuid.UUID
+	Kind             string
+	Amount           decimal.Decimal
+	BalanceAfter     decimal.Decimal
+	ChargeSessionID  *uuid.UUID
+	PriceID          *uuid.UUID
+	Component        *string
+	CoveredExclVat   *decimal.Decimal
+	CreatedAt        time.Time
+}
+
 type ChargeSession struct {
 	ID                      uuid.UUID
 	Side                    string
@@ -136,6 +167,9 @@ type ChargeSessionPrice struct {
 	Detail           []byte
 	Reason           string
 	CreatedAt        time.Time
+	Latest           bool
+	SubscriptionID   *uuid.UUID
+	CustomerID       *uuid.UUID
 }
 
 type CpoDropoutReprocessRequest struct {
@@ -555,6 +589,29 @@ type Party struct {
 	ExternalUpdatedAt *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+type PricingCheck struct {
+	ID               uuid.UUID
+	AdministrationID *uuid.UUID
+	PartnerID        *uuid.UUID
+	Checks           []byte
+	UpdatedAt        time.Time
+}
+
+type RatePlan struct {
+	ID                      uuid.UUID
+	AdministrationID        uuid.UUID
+	ExternalReference       *string
+	Name                    string
+	Description             *string
+	Currency                string
+	SharedAdministrationIds []uuid.UUID
+	Rates                   []byte
+	Rules                   []byte
+	ExternalUpdatedAt       *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
 }
 
 type RoamingAgreement struct {
