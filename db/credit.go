@@ -141,8 +141,12 @@ func GrantChargeCredit(ctx context.Context, q Querier, sub gen.MspTokenSubscript
 
 // ChargeCredit loads a credit by id or external reference.
 func ChargeCredit(ctx context.Context, q Querier, id *uuid.UUID, ref string) (gen.ChargeCredit, error) {
-	get := func(ctx context.Context, id uuid.UUID) (gen.ChargeCredit, error) { return Q(q).GetChargeCredit(ctx, id) }
-	byRef := func(ctx context.Context, ref *string) (gen.ChargeCredit, error) { return Q(q).GetChargeCreditByRef(ctx, ref) }
+	get := func(ctx context.Context, id uuid.UUID) (gen.ChargeCredit, error) {
+		return Q(q).GetChargeCredit(ctx, id)
+	}
+	byRef := func(ctx context.Context, ref *string) (gen.ChargeCredit, error) {
+		return Q(q).GetChargeCreditByRef(ctx, ref)
+	}
 	return lookup(ctx, "charge credit", id, ref, false, get, get, byRef, byRef)
 }
 
