@@ -143,9 +143,20 @@ func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionReco
 	if err != nil {
 		return rec, false, err
 	}
-	n, err := Q(pool).CommitChargeSessionPriced(ctx, gen.CommitChargeSessionPricedParams{ID: rec.ID, UpdatedAt: now,
+	p := gen.CommitChargeSessionPricedParams{ID: rec.ID, UpdatedAt: now,
 		AdministrationID: o.AdministrationID, FromState: string(rec.State), FromAttempts: int32(rec.Attempts), Prices: prices,
-		EventID: ev.ID, EventKind: ev.Kind, EventData: data})
+		EventID: ev.ID, EventKind: ev.Kind, EventData: data}
+	var n int64
+	if usesCredits(o) {
+		// Charge credits are consumed in the same transaction (credit.go);
+		// a lost race for a balance commits nothing: the step is looked up
+		// and priced again against the balance the winner left.
+		if n, err = commitPricedWithCredits(ctx, pool, p, rec, o, rows, now); IsCreditRace(err) {
+			return rec, false, nil
+		}
+	} else {
+		n, err = Q(pool).CommitChargeSessionPriced(ctx, p)
+	}
 	if err != nil || n == 0 {
 		return rec, false, Translate(err)
 	}

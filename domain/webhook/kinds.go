@@ -39,6 +39,9 @@ var kinds = map[string]string{
 	"msp-token-subscription-plan": "token",
 	"msp-token-subscription":      "token",
 	"msp-token-link":              "token",
+	// charge credits of subscriptions and their ledger
+	"charge-credit":          "token",
+	"charge-credit-movement": "token",
 	// our charge points
 	"cpo-evse-location": "cpo",
 	"cpo-evse":          "cpo",
