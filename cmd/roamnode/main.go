@@ -220,7 +220,7 @@ func registrations(ctx context.Context, cfg Config) []worker.Registration {
 		worker.TokenPull(worker.TokenPullOptions{Interval: cfg.TokenPullInterval, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.Sessions(cfg.sessionOptions()),
 		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
-		worker.TokenBoundaries(worker.TokenBoundaryOptions{})}
+		worker.TokenBoundaries(worker.TokenBoundaryOptions{}), worker.ChargeCreditExpiry()}
 }
 
 // bootstrapAccount creates or updates the API account named by
