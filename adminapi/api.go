@@ -112,6 +112,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountChargeSessionProgress(v1)
 	a.mountCPOChargeSessions(v1)
 	a.mountVAT(v1)
+	a.mountPricing(v1)
 	a.mountCPOReimbursements(v1)
 }
 

@@ -34,7 +34,7 @@ func (h *harness) mspTenant() mspSetup {
 	_, adm := h.tenant()
 	cust := h.customer(adm, nil)
 	plan := h.must(201, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adm, "name": "Basic",
-		"rate_plan_id": uuid.NewString()}))
+		"rate_plan_id": h.ratePlan(adm)}))
 	sub := h.must(201, h.do("POST", "/main/v1/msp-token-subscription", map[string]any{"customer_id": cust.str("id"), "plan_id": plan.str("id"),
 		"valid_from": "2024-01-01T00:00:00Z"}))
 	return mspSetup{adminID: adm, customerID: cust.str("id"), planID: plan.str("id"), subID: sub.str("id")}
@@ -229,7 +229,7 @@ func TestMSPTokenSubscriptionPlan(t *testing.T) {
 	require.Equal(t, "Basic", p.str("name"))
 	require.Equal(t, "2024-01-01T00:00:00Z", p.str("publish_from"))
 	require.Equal(t, "rate_plan_id", p.Header.Get("X-RN-Implicit-Fields"))
-	rp := uuid.NewString()
+	rp := h.ratePlan(adm)
 	u := h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"rate_plan_id": rp}))
 	require.Equal(t, rp, u.str("rate_plan_id"))
 	bad := h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adm, "name": "",
@@ -250,7 +250,7 @@ func oaMSPToken(t *testing.T, c *oaClient, tag string, adminID, customerID strin
 	}
 	given, norm := evco(t)
 	plan := c.do(201, "POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adminID, "name": "Plan " + tag,
-		"rate_plan_id": uuid.NewString(), "publish_from": "2024-01-01T00:00:00Z"})
+		"rate_plan_id": nil, "publish_from": "2024-01-01T00:00:00Z"})
 	c.do(200, "GET", "/main/v1/msp-token-subscription-plan/"+plan.str("id"), nil)
 	c.do(200, "GET", "/main/v1/msp-token-subscription-plan?administration_id="+adminID, nil)
 	c.do(200, "POST", "/main/v1/msp-token-subscription-plan/"+plan.str("id"), map[string]any{"description": "d"})

@@ -259,3 +259,31 @@ func DueSessions(ctx context.Context, q Querier, now time.Time, after uuid.UUID,
 		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
 	}), err
 }
+
+// PricesOfSessions returns every version of kind's results of the given
+// sessions, by session, in (subject, version) order.
+func PricesOfSessions(ctx context.Context, q Querier, kind session.PriceKind, ids []uuid.UUID) (map[uuid.UUID][]PriceView, error) {
+	rows, err := Q(q).PricesOfSessions(ctx, gen.PricesOfSessionsParams{Ids: ids, Kind: string(kind)})
+	if err != nil {
+		return nil, err
+	}
+	vs, err := pricesOf(rows)
+	out := make(map[uuid.UUID][]PriceView, len(ids))
+	for _, v := range vs {
+		out[v.ChargeSessionID] = append(out[v.ChargeSessionID], v)
+	}
+	return out, err
+}
+
+// MSPPricedParams are the filters of the msp-charge-session-priced list.
+type MSPPricedParams = gen.ListMSPPricedSessionsParams
+
+// ListMSPPricedSessions returns a page of MSP sessions that have a pricing
+// result.
+func ListMSPPricedSessions(ctx context.Context, q Querier, p MSPPricedParams) ([]ChargeSessionRecord, error) {
+	if p.AdminIds == nil {
+		p.AdminIds = []uuid.UUID{}
+	}
+	rows, err := Q(q).ListMSPPricedSessions(ctx, p)
+	return mapAll(rows, recordOf), err
+}

@@ -72,7 +72,7 @@ func (p *pricingDB) receive(cdrID string, kwh int64) uuid.UUID {
 	rec, created, err := db.ReceiveChargeSession(context.Background(), p.d.Pool, db.Intake{Channel: db.ChannelOCPIPush, Payload: []byte(`{}`),
 		Session: session.ChargeSession{Side: session.MSP, CountryCode: "BE", PartyID: "BEC", CdrID: cdrID, Start: end.Add(-2 * time.Hour), End: end,
 			Token:    session.Token{CountryCode: "NL", PartyID: "RNE", UID: "Tok0001", Type: "RFID", ContractID: "NL-RNE-C00000001"},
-			Location: session.Place{LocationID: "LOC1", EvseUID: "3256", ConnectorID: "1"}, Currency: "EUR",
+			Location: session.Place{LocationID: "LOC1", EvseUID: "3256", ConnectorID: "1", Country: "BEL", PowerType: "AC_3_PHASE"}, Currency: "EUR",
 			TotalEnergy: decimal.NewFromInt(kwh), TotalTime: decimal.NewFromInt(2)}})
 	require.NoError(p.t, err)
 	require.True(p.t, created)

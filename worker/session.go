@@ -13,6 +13,7 @@ import (
 
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/domain/fault"
+	"github.com/roamnode/roamnode/domain/rateplan"
 	"github.com/roamnode/roamnode/domain/session"
 )
 
@@ -86,7 +87,7 @@ type SessionOptions struct {
 // Each capability adds its pricer here in one line.
 func NodePricers(d Deps) map[session.Side][]session.Pricer {
 	return map[session.Side][]session.Pricer{
-		session.MSP: {},
+		session.MSP: {rateplan.Pricer{Loader: db.NewMSPPricingLoader(d.Pool, thresholdTTL)}},
 		session.CPO: {},
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 const chargeSessionPrices = `-- name: ChargeSessionPrices :many
-SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, subject_id NULLS FIRST, version
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, subject_id NULLS FIRST, version
 `
 
 // Every version of a session's results, by kind, subject and version.
@@ -41,6 +41,9 @@ func (q *Queries) ChargeSessionPrices(ctx context.Context, chargeSessionID uuid.
 			&i.Detail,
 			&i.Reason,
 			&i.CreatedAt,
+			&i.Latest,
+			&i.SubscriptionID,
+			&i.CustomerID,
 		); err != nil {
 			return nil, err
 		}
@@ -66,6 +69,10 @@ WITH old AS (
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
         e->'event_data' AS event_data
     FROM jsonb_array_elements($9::jsonb) AS e
+), superseded AS (
+    UPDATE charge_session_price o SET latest = false
+    FROM u, p
+    WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
         incl_vat, components, detail, reason, created_at)
@@ -179,9 +186,9 @@ func (q *Queries) DueChargeSessionsWithPricing(ctx context.Context, arg DueCharg
 }
 
 const latestChargeSessionPrices = `-- name: LatestChargeSessionPrices :many
-SELECT DISTINCT ON (charge_session_id, kind, subject_id) id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at FROM charge_session_price
-WHERE charge_session_id = ANY($1::uuid[])
-ORDER BY charge_session_id, kind, subject_id NULLS FIRST, version DESC
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price
+WHERE charge_session_id = ANY($1::uuid[]) AND latest
+ORDER BY charge_session_id, kind, subject_id NULLS FIRST
 `
 
 // The latest version of each (kind, subject) of the given sessions.
@@ -209,6 +216,173 @@ func (q *Queries) LatestChargeSessionPrices(ctx context.Context, ids []uuid.UUID
 			&i.Detail,
 			&i.Reason,
 			&i.CreatedAt,
+			&i.Latest,
+			&i.SubscriptionID,
+			&i.CustomerID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listMSPPricedSessions = `-- name: ListMSPPricedSessions :many
+SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
+WHERE cs.id IN (
+    SELECT p.charge_session_id FROM charge_session_price p
+    WHERE p.kind = 'msp' AND p.latest AND p.charge_session_id > $1::uuid
+      AND ($2::uuid IS NULL OR p.subscription_id = $2)
+      AND ($3::uuid IS NULL OR p.customer_id = $3)
+  )
+  AND cs.side = 'msp' AND cs.id > $1::uuid
+  AND ($4::text IS NULL OR cs.token_uid_key = $4)
+  AND ($5::timestamptz IS NULL OR cs.start_at >= $5)
+  AND ($6::timestamptz IS NULL OR cs.start_at < $6)
+  AND ($7::boolean IS TRUE OR cs.administration_id = ANY($8::uuid[]))
+ORDER BY cs.id LIMIT $9
+`
+
+type ListMSPPricedSessionsParams struct {
+	After          uuid.UUID
+	SubscriptionID *uuid.UUID
+	CustomerID     *uuid.UUID
+	TokenUidKey    *string
+	StartGte       *time.Time
+	StartLt        *time.Time
+	AllAdmins      *bool
+	AdminIds       []uuid.UUID
+	Lim            int32
+}
+
+// A page of MSP sessions with a pricing result, with the read model's
+// filters: the subscription and customer of their latest result, the
+// token, the start period; scoped to administrations.
+func (q *Queries) ListMSPPricedSessions(ctx context.Context, arg ListMSPPricedSessionsParams) ([]ChargeSession, error) {
+	rows, err := q.db.Query(ctx, listMSPPricedSessions,
+		arg.After,
+		arg.SubscriptionID,
+		arg.CustomerID,
+		arg.TokenUidKey,
+		arg.StartGte,
+		arg.StartLt,
+		arg.AllAdmins,
+		arg.AdminIds,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChargeSession
+	for rows.Next() {
+		var i ChargeSession
+		if err := rows.Scan(
+			&i.ID,
+			&i.Side,
+			&i.AdministrationID,
+			&i.PartnerID,
+			&i.ConnectionID,
+			&i.CountryCode,
+			&i.PartyID,
+			&i.CdrID,
+			&i.CdrKey,
+			&i.SessionID,
+			&i.StartAt,
+			&i.EndAt,
+			&i.TokenCountryCode,
+			&i.TokenPartyID,
+			&i.TokenUid,
+			&i.TokenUidKey,
+			&i.TokenType,
+			&i.TokenContractID,
+			&i.LocationID,
+			&i.EvseUid,
+			&i.EvseID,
+			&i.EvseKey,
+			&i.ConnectorID,
+			&i.PowerType,
+			&i.LocationCountry,
+			&i.Currency,
+			&i.TotalEnergy,
+			&i.TotalTime,
+			&i.TotalParkingTime,
+			&i.Credit,
+			&i.CreditReferenceID,
+			&i.CreditedSessionID,
+			&i.State,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.Bypass,
+			&i.MatchLocationID,
+			&i.MatchEvseID,
+			&i.MatchEvseUid,
+			&i.MatchConnectorID,
+			&i.MatchMaxPowerKw,
+			&i.MatchDropoutAll,
+			&i.MatchTimeZone,
+			&i.DropoutReason,
+			&i.DropoutDetail,
+			&i.DropoutCheck,
+			&i.DropoutCaseID,
+			&i.ReceivedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.PricingReason,
+			&i.CmsReimbursementExclVat,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const pricesOfSessions = `-- name: PricesOfSessions :many
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price WHERE charge_session_id = ANY($1::uuid[]) AND kind = $2
+ORDER BY charge_session_id, subject_id NULLS FIRST, version
+`
+
+type PricesOfSessionsParams struct {
+	Ids  []uuid.UUID
+	Kind string
+}
+
+// Every version of one kind's results of the given sessions, by session
+// and version (the read models' pages).
+func (q *Queries) PricesOfSessions(ctx context.Context, arg PricesOfSessionsParams) ([]ChargeSessionPrice, error) {
+	rows, err := q.db.Query(ctx, pricesOfSessions, arg.Ids, arg.Kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChargeSessionPrice
+	for rows.Next() {
+		var i ChargeSessionPrice
+		if err := rows.Scan(
+			&i.ID,
+			&i.ChargeSessionID,
+			&i.Kind,
+			&i.SubjectID,
+			&i.Version,
+			&i.AdministrationID,
+			&i.Currency,
+			&i.ExclVat,
+			&i.Vat,
+			&i.InclVat,
+			&i.Components,
+			&i.Detail,
+			&i.Reason,
+			&i.CreatedAt,
+			&i.Latest,
+			&i.SubscriptionID,
+			&i.CustomerID,
 		); err != nil {
 			return nil, err
 		}

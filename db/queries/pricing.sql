@@ -20,6 +20,10 @@ WITH old AS (
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
         e->'event_data' AS event_data
     FROM jsonb_array_elements(@prices::jsonb) AS e
+), superseded AS (
+    UPDATE charge_session_price o SET latest = false
+    FROM u, p
+    WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
         incl_vat, components, detail, reason, created_at)
@@ -69,6 +73,30 @@ SELECT * FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, s
 
 -- name: LatestChargeSessionPrices :many
 -- The latest version of each (kind, subject) of the given sessions.
-SELECT DISTINCT ON (charge_session_id, kind, subject_id) * FROM charge_session_price
-WHERE charge_session_id = ANY(@ids::uuid[])
-ORDER BY charge_session_id, kind, subject_id NULLS FIRST, version DESC;
+SELECT * FROM charge_session_price
+WHERE charge_session_id = ANY(@ids::uuid[]) AND latest
+ORDER BY charge_session_id, kind, subject_id NULLS FIRST;
+
+-- name: ListMSPPricedSessions :many
+-- A page of MSP sessions with a pricing result, with the read model's
+-- filters: the subscription and customer of their latest result, the
+-- token, the start period; scoped to administrations.
+SELECT cs.* FROM charge_session cs
+WHERE cs.id IN (
+    SELECT p.charge_session_id FROM charge_session_price p
+    WHERE p.kind = 'msp' AND p.latest AND p.charge_session_id > sqlc.arg(after)::uuid
+      AND (sqlc.narg(subscription_id)::uuid IS NULL OR p.subscription_id = sqlc.narg(subscription_id))
+      AND (sqlc.narg(customer_id)::uuid IS NULL OR p.customer_id = sqlc.narg(customer_id))
+  )
+  AND cs.side = 'msp' AND cs.id > sqlc.arg(after)::uuid
+  AND (sqlc.narg(token_uid_key)::text IS NULL OR cs.token_uid_key = sqlc.narg(token_uid_key))
+  AND (sqlc.narg(start_gte)::timestamptz IS NULL OR cs.start_at >= sqlc.narg(start_gte))
+  AND (sqlc.narg(start_lt)::timestamptz IS NULL OR cs.start_at < sqlc.narg(start_lt))
+  AND (sqlc.narg(all_admins)::boolean IS TRUE OR cs.administration_id = ANY(@admin_ids::uuid[]))
+ORDER BY cs.id LIMIT @lim;
+
+-- name: PricesOfSessions :many
+-- Every version of one kind's results of the given sessions, by session
+-- and version (the read models' pages).
+SELECT * FROM charge_session_price WHERE charge_session_id = ANY(@ids::uuid[]) AND kind = @kind
+ORDER BY charge_session_id, subject_id NULLS FIRST, version;

@@ -208,7 +208,7 @@ func Compute(in Inputs) (session.PriceResult, error) {
 	if len(ps.Periods) == 0 {
 		ps.Periods = []pricing.Period{TotalsPeriod(s)}
 	}
-	d := detail{SubscriptionID: sub.ID, TokenLinkID: sub.LinkID, SubscriptionPlanID: sub.PlanID, RatePlanID: plan.ID, RuleIndex: idx,
+	d := detail{SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TokenLinkID: sub.LinkID, SubscriptionPlanID: sub.PlanID, RatePlanID: plan.ID, RuleIndex: idx,
 		Rule: rule, Rate: rate.Code, TimeZone: loc.String(), ZoneNote: zoneNote, LocalStart: f.LocalStart.Format("2006-01-02T15:04:05"),
 		SyntheticPeriod: len(in.Periods) == 0}
 
@@ -549,6 +549,7 @@ func partnerCostCheck(in Inputs, cpoRes *pricing.Result, d *detail) error {
 type detail struct {
 	Mode                  string           `json:"mode"`
 	SubscriptionID        uuid.UUID        `json:"subscription_id"`
+	CustomerID            uuid.UUID        `json:"customer_id"`
 	TokenLinkID           uuid.UUID        `json:"token_link_id"`
 	SubscriptionPlanID    uuid.UUID        `json:"subscription_plan_id"`
 	RatePlanID            uuid.UUID        `json:"rate_plan_id"`

@@ -14,6 +14,7 @@
 package rateplan
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -153,6 +154,31 @@ type Rule struct {
 	EVSEID     string      `json:"evse_id"`
 	PowerTypes []string    `json:"power_types"`
 	TimeWindow *TimeWindow `json:"time_window"`
+}
+
+// MarshalJSON renders criteria that are not set as null (and no power
+// types as an empty list), the form the Admin API shows.
+func (r Rule) MarshalJSON() ([]byte, error) {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	pts := r.PowerTypes
+	if pts == nil {
+		pts = []string{}
+	}
+	return json.Marshal(struct {
+		Rate       string      `json:"rate"`
+		PartnerID  *uuid.UUID  `json:"partner_id"`
+		CPOParty   *string     `json:"cpo_party"`
+		Country    *string     `json:"country"`
+		LocationID *string     `json:"location_id"`
+		EVSEID     *string     `json:"evse_id"`
+		PowerTypes []string    `json:"power_types"`
+		TimeWindow *TimeWindow `json:"time_window"`
+	}{r.Rate, r.PartnerID, opt(r.CPOParty), opt(r.Country), opt(r.LocationID), opt(r.EVSEID), pts, r.TimeWindow})
 }
 
 // powerTypes are the OCPI PowerType values (mod_locations "PowerType enum").

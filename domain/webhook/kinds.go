@@ -39,6 +39,7 @@ var kinds = map[string]string{
 	"msp-token-subscription-plan": "token",
 	"msp-token-subscription":      "token",
 	"msp-token-link":              "token",
+	"rate-plan":                   "token", // MSP rate plans, used by subscription plans
 	// charge credits of subscriptions and their ledger
 	"charge-credit":          "token",
 	"charge-credit-movement": "token",
@@ -52,6 +53,7 @@ var kinds = map[string]string{
 	"msp-dropout-case":   "charge-session",
 	"cpo-dropout-case":   "charge-session",
 	"session-thresholds": "charge-session",
+	"pricing-checks":     "charge-session", // pricing checks per administration and roaming partner
 	// ongoing sessions (OCPI Sessions) and pricing results of charge sessions
 	"msp-charge-session-progress":      "charge-session",
 	"cpo-charge-session-progress":      "charge-session",
