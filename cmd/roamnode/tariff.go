@@ -22,12 +22,14 @@ const tariffUsage = `usage: roamnode tariff <command>
 commands:
   price    --cdr FILE [--tariff FILE] [--tz ZONE]   price a CDR, print totals and breakdown as JSON
   validate --cdr FILE [--tariff FILE] [--tz ZONE]   compare the CDR's total_* fields with the computed ones (4 decimals)
-  lint     FILE                                      print warnings about an OCPI 2.2.1 tariff
-  explain  FILE                                      describe an OCPI 2.2.1 tariff in plain English
+  lint     FILE                                      print warnings about a tariff
+  explain  FILE                                      describe a tariff in plain English
 
-The tariff is --tariff, else the CDR's tariffs[0]. The time zone for
-restrictions is --tz, else the CDR location's time_zone, else the zone of its
-country, else UTC.`
+Every command also takes --ocpi-version 2.1.1|2.2.1. Files may be OCPI 2.2.1
+or OCPI 2.1.1 (converted to 2.2.1 on input); the version of each file is
+detected from its fields unless --ocpi-version says it. The tariff is
+--tariff, else the CDR's tariffs[0]. The time zone for restrictions is --tz,
+else the CDR location's time_zone, else the zone of its country, else UTC.`
 
 // errUsage marks command-line mistakes (exit status 2).
 var errUsage = errors.New("usage")
@@ -71,6 +73,26 @@ func runTariff(args []string, stdout, stderr io.Writer) int {
 // cdrFlags are the flags of price and validate.
 type cdrFlags struct {
 	cdr, tariff, tz string
+	version         ocpi.VersionNumber
+}
+
+// versionFlag is --ocpi-version: empty (detect), 2.1.1 or 2.2.1.
+type versionFlag struct{ v *ocpi.VersionNumber }
+
+func (f versionFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return string(*f.v)
+}
+
+func (f versionFlag) Set(s string) error {
+	switch v := ocpi.VersionNumber(s); v {
+	case ocpi.Version211, ocpi.Version221:
+		*f.v = v
+		return nil
+	}
+	return fmt.Errorf("OCPI version %q is not 2.1.1 or 2.2.1", s)
 }
 
 func parseCDRFlags(name string, args []string, stderr io.Writer) (cdrFlags, error) {
@@ -80,6 +102,7 @@ func parseCDRFlags(name string, args []string, stderr io.Writer) (cdrFlags, erro
 	fs.StringVar(&f.cdr, "cdr", "", "CDR JSON file")
 	fs.StringVar(&f.tariff, "tariff", "", "tariff JSON file (default: the CDR's tariffs[0])")
 	fs.StringVar(&f.tz, "tz", "", "IANA time zone for tariff restrictions")
+	fs.Var(versionFlag{&f.version}, "ocpi-version", "OCPI version of the files (default: detected)")
 	if err := fs.Parse(args); err != nil {
 		return f, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -97,30 +120,26 @@ func parseCDRFlags(name string, args []string, stderr io.Writer) (cdrFlags, erro
 	return f, nil
 }
 
-// cdrZone reads the location's time_zone, which some CPOs add to
-// cdr_location although OCPI 2.2.1 CdrLocation does not define it.
-type cdrZone struct {
-	CdrLocation struct {
-		TimeZone string `json:"time_zone"`
-	} `json:"cdr_location"`
-}
-
-func readJSONFile(path string, v any) error {
+// readTariffFile reads an OCPI 2.1.1 or 2.2.1 tariff (ocpi.ReadTariff).
+func readTariffFile(path string, version ocpi.VersionNumber) (ocpi.TariffInput, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return ocpi.TariffInput{}, err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	in, err := ocpi.ReadTariff(b, version)
+	if err != nil {
+		return ocpi.TariffInput{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
+	return in, nil
 }
 
 // priced is a CDR priced with its tariff.
 type priced struct {
-	cdr    ocpi.CDR
-	zone   string
-	result pricing.Result
+	cdr ocpi.CDR
+	// version is the OCPI version the CDR file was read as.
+	version ocpi.VersionNumber
+	zone    string
+	result  pricing.Result
 }
 
 func priceCDR(f cdrFlags) (priced, error) {
@@ -128,20 +147,19 @@ func priceCDR(f cdrFlags) (priced, error) {
 	if err != nil {
 		return priced{}, err
 	}
-	var c ocpi.CDR
-	var in cdrZone
-	if err := json.Unmarshal(b, &c); err != nil {
+	in, err := ocpi.ReadCDR(b, f.version)
+	if err != nil {
 		return priced{}, fmt.Errorf("%s: %w", f.cdr, err)
 	}
-	if err := json.Unmarshal(b, &in); err != nil {
-		return priced{}, fmt.Errorf("%s: %w", f.cdr, err)
-	}
+	c := in.CDR
 	var wt ocpi.Tariff
 	switch {
 	case f.tariff != "":
-		if err := readJSONFile(f.tariff, &wt); err != nil {
+		t, err := readTariffFile(f.tariff, f.version)
+		if err != nil {
 			return priced{}, err
 		}
+		wt = t.Tariff
 	case len(c.Tariffs) > 0:
 		wt = c.Tariffs[0]
 	default:
@@ -155,7 +173,7 @@ func priceCDR(f cdrFlags) (priced, error) {
 	if err != nil {
 		return priced{}, fmt.Errorf("CDR: %w", err)
 	}
-	loc, zone, err := resolveZone(f.tz, in.CdrLocation.TimeZone, c.CdrLocation.Country)
+	loc, zone, err := resolveZone(f.tz, in.TimeZone, c.CdrLocation.Country)
 	if err != nil {
 		return priced{}, err
 	}
@@ -163,7 +181,7 @@ func priceCDR(f cdrFlags) (priced, error) {
 	if err != nil {
 		return priced{}, err
 	}
-	return priced{cdr: c, zone: zone, result: res}, nil
+	return priced{cdr: c, version: in.Version, zone: zone, result: res}, nil
 }
 
 // resolveZone picks the time zone for tariff restrictions: the flag, the
@@ -220,6 +238,8 @@ var countryZones = func() map[string]string {
 // report is the JSON that `tariff price` prints: the OCPI CDR totals with
 // their OCPI names, then the breakdown they are the sums of.
 type report struct {
+	// OCPIVersion is the version the CDR file was read as.
+	OCPIVersion          string       `json:"ocpi_version"`
 	TariffID             string       `json:"tariff_id,omitempty"`
 	Currency             string       `json:"currency,omitempty"`
 	TimeZone             string       `json:"time_zone"`
@@ -276,7 +296,7 @@ type reportAdj struct {
 func newReport(p priced) report {
 	r := p.result
 	out := report{
-		TariffID: r.TariffID, Currency: r.Currency, TimeZone: p.zone,
+		OCPIVersion: string(p.version), TariffID: r.TariffID, Currency: r.Currency, TimeZone: p.zone,
 		TotalCost: ocpi.PriceOf(r.TotalCost), TotalFixedCost: ocpi.PriceOf(r.TotalFixedCost),
 		TotalEnergy: ocpi.NewNumber(r.TotalEnergy), TotalEnergyCost: ocpi.PriceOf(r.TotalEnergyCost),
 		TotalTime: ocpi.NewNumber(r.TotalTime), TotalTimeCost: ocpi.PriceOf(r.TotalTimeCost),
@@ -337,7 +357,9 @@ func tariffValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	diffs, compared := compareTotals(p.cdr.Totals(), p.result)
+	// OCPI 2.1.1 total_cost is a number, "Total cost (excluding VAT)":
+	// there is no amount including VAT to compare.
+	diffs, compared := compareTotals(p.cdr.Totals(), p.result, p.version == ocpi.Version211)
 	if len(diffs) == 0 {
 		fmt.Fprintf(stdout, "OK: %d totals of %s match at 4 decimals (time zone %s)\n", compared, f.cdr, p.zone)
 		return 0, nil
@@ -349,7 +371,9 @@ func tariffValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	return 1, nil
 }
 
-func compareTotals(want ocpi.Totals, got pricing.Result) (diffs []string, compared int) {
+// compareTotals lists the totals of want that differ from got at 4
+// decimals; with costExclOnly, total_cost is compared excluding VAT only.
+func compareTotals(want ocpi.Totals, got pricing.Result, costExclOnly bool) (diffs []string, compared int) {
 	num := func(name string, w *decimal.Decimal, g decimal.Decimal) {
 		if w == nil {
 			return
@@ -366,7 +390,11 @@ func compareTotals(want ocpi.Totals, got pricing.Result) (diffs []string, compar
 		num(name+".excl_vat", &w.ExclVAT, g.ExclVAT)
 		num(name+".incl_vat", &w.InclVAT, g.InclVAT)
 	}
-	amt("total_cost", want.TotalCost, got.TotalCost)
+	if costExclOnly && want.TotalCost != nil {
+		num("total_cost", &want.TotalCost.ExclVAT, got.TotalCost.ExclVAT)
+	} else {
+		amt("total_cost", want.TotalCost, got.TotalCost)
+	}
 	amt("total_fixed_cost", want.TotalFixedCost, got.TotalFixedCost)
 	num("total_energy", want.TotalEnergy, got.TotalEnergy)
 	amt("total_energy_cost", want.TotalEnergyCost, got.TotalEnergyCost)
@@ -378,15 +406,32 @@ func compareTotals(want ocpi.Totals, got pricing.Result) (diffs []string, compar
 	return diffs, compared
 }
 
+// readTariffArg reads the one tariff FILE of lint and explain, which take
+// --ocpi-version before or after it.
 func readTariffArg(name string, args []string) (pricing.Tariff, error) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+	var version ocpi.VersionNumber
+	fs := flag.NewFlagSet("tariff "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(versionFlag{&version}, "ocpi-version", "OCPI version of the file (default: detected)")
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return pricing.Tariff{}, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
 		return pricing.Tariff{}, fmt.Errorf("%w: %s needs exactly one tariff FILE", errUsage, name)
 	}
-	var wt ocpi.Tariff
-	if err := readJSONFile(args[0], &wt); err != nil {
+	in, err := readTariffFile(files[0], version)
+	if err != nil {
 		return pricing.Tariff{}, err
 	}
-	t, err := wt.ToPricing()
+	t, err := in.Tariff.ToPricing()
 	if err != nil {
 		return pricing.Tariff{}, fmt.Errorf("tariff: %w", err)
 	}
