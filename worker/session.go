@@ -88,7 +88,7 @@ type SessionOptions struct {
 func NodePricers(d Deps) map[session.Side][]session.Pricer {
 	return map[session.Side][]session.Pricer{
 		session.MSP: {rateplan.Pricer{Loader: db.NewMSPPricingLoader(d.Pool, thresholdTTL)}},
-		session.CPO: {},
+		session.CPO: {db.ReimbursementPricer{Pool: d.Pool, VAT: db.NewVATCache(thresholdTTL)}},
 	}
 }
 

@@ -47,6 +47,11 @@ var kinds = map[string]string{
 	"cpo-evse-location": "cpo",
 	"cpo-evse":          "cpo",
 	"cpo-tariff":        "cpo",
+	// CPO reimbursements
+	"cpo-reimbursement-plan":              "cpo",
+	"cpo-reimbursement-arrangement":       "cpo",
+	"cpo-reimbursement-link":              "cpo",
+	"cpo-reimbursement-calculation-input": "cpo",
 	// charge sessions
 	"msp-charge-session": "charge-session",
 	"cpo-charge-session": "charge-session",
