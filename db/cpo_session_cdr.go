@@ -232,3 +232,47 @@ func (l RoamingCostLoader) RoamingCostInputs(ctx context.Context, s session.Char
 	}
 	return in, nil
 }
+
+// publishesCDR reports whether committing outcome o of a session publishes
+// a CDR: a CPO session priced with a roaming cost (the pricing commit then
+// runs in a transaction with PublishCPOCDR).
+func publishesCDR(s session.ChargeSession, o session.Outcome) bool {
+	if s.Side != session.CPO || o.State != session.Priced {
+		return false
+	}
+	for _, r := range o.Prices {
+		if r.Kind == session.KindRoamingCost {
+			return true
+		}
+	}
+	return false
+}
+
+// publishPriced is the pricing commit's hook for CPO sessions, in its
+// transaction: the CDR is published with the roaming cost as total_cost
+// (PublishCPOCDR), so that a priced session and its CDR push exist
+// together or not at all. The worker kicks the push after the commit
+// (CDRPushRefs); the push sweeper covers a lost kick.
+func publishPriced(ctx context.Context, tx pgx.Tx, s session.ChargeSession, o session.Outcome, now time.Time) error {
+	for _, r := range o.Prices {
+		if r.Kind == session.KindRoamingCost {
+			_, err := PublishCPOCDR(ctx, tx, s, r, now)
+			return err
+		}
+	}
+	return nil
+}
+
+// CDRPushRefs returns the pending push groups of a CPO session's CDR (to
+// kick the worker after the pricing commit published it); none when the
+// CDR was not published or is sent already.
+func CDRPushRefs(ctx context.Context, q Querier, s session.ChargeSession) ([]roaming.PushRef, error) {
+	if s.Side != session.CPO {
+		return nil, nil
+	}
+	grp := CDRPushObject(s.CountryCode, s.PartyID, s.CdrID)
+	rows, err := Q(q).PendingPushRefsOfGroup(ctx, gen.PendingPushRefsOfGroupParams{Module: string(ocpi.ModuleCDRs), Grp: grp})
+	return mapAll(rows, func(r gen.PendingPushRefsOfGroupRow) roaming.PushRef {
+		return roaming.PushRef{ConnectionID: r.ConnectionID, Module: string(ocpi.ModuleCDRs), Group: grp, Seq: r.Seq, Attempts: r.Attempts}
+	}), err
+}

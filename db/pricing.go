@@ -154,6 +154,16 @@ func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionReco
 		if n, err = commitPricedWithCredits(ctx, pool, p, rec, o, rows, now); IsCreditRace(err) {
 			return rec, false, nil
 		}
+	} else if publishesCDR(rec.ChargeSession, o) {
+		// A CPO session's roaming cost publishes its CDR in the same
+		// transaction (cpo_session_cdr.go).
+		err = InTx(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			if n, err = Q(tx).CommitChargeSessionPriced(ctx, p); err != nil || n == 0 {
+				return err
+			}
+			return publishPriced(ctx, tx, next.ChargeSession, o, now)
+		})
 	} else {
 		n, err = Q(pool).CommitChargeSessionPriced(ctx, p)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/rateplan"
+	"github.com/roamnode/roamnode/domain/roamingcost"
 	"github.com/roamnode/roamnode/domain/session"
 )
 
@@ -88,7 +89,7 @@ type SessionOptions struct {
 func NodePricers(d Deps) map[session.Side][]session.Pricer {
 	return map[session.Side][]session.Pricer{
 		session.MSP: {rateplan.Pricer{Loader: db.NewMSPPricingLoader(d.Pool, thresholdTTL)}},
-		session.CPO: {db.ReimbursementPricer{Pool: d.Pool, VAT: db.NewVATCache(thresholdTTL)}},
+		session.CPO: {roamingcost.Pricer{Loader: db.RoamingCostLoader{Pool: d.Pool}}, db.ReimbursementPricer{Pool: d.Pool, VAT: db.NewVATCache(thresholdTTL)}},
 	}
 }
 
@@ -141,6 +142,8 @@ type SessionProcessor struct {
 	queue    session.Queue
 	batch    int
 	retain   time.Duration
+	// kick wakes the push worker for a CDR published by a pricing commit.
+	kick *PushKicker
 	// now is the clock (tests may set it).
 	now func() time.Time
 }
@@ -164,6 +167,7 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 		pricers = NodePricers(d)
 	}
 	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
+		kick: NewPushKicker(d.Redis, d.Log),
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
 			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers}}
 }
@@ -215,6 +219,9 @@ func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
 		rec, loaded = out, committed
 		if !committed {
 			continue
+		}
+		if out.State == session.Priced && out.Side == session.CPO {
+			p.kickCDR(ctx, out.ChargeSession)
 		}
 		if out.State == session.Matching && out.NextAttemptAt != nil {
 			if err := p.queue.Enqueue(ctx, id, out.State, out.Attempts, *out.NextAttemptAt); err != nil {

@@ -218,7 +218,7 @@ func registrations(ctx context.Context, cfg Config) []worker.Registration {
 	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
 		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.TokenPull(worker.TokenPullOptions{Interval: cfg.TokenPullInterval, ExchangeBodyBytes: cfg.ExchangeBody}),
-		worker.Sessions(cfg.sessionOptions()),
+		worker.Sessions(cfg.sessionOptions()), worker.DropoutReprocess(),
 		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
 		worker.TokenBoundaries(worker.TokenBoundaryOptions{}), worker.ChargeCreditExpiry()}
 }

@@ -56,6 +56,7 @@ const (
 	RedisDBCDRFaults   = 5  // ocpi/module: CDR intake fault test (flushes it)
 	RedisDBWebhooks    = 6  // worker: webhook delivery (flushes it)
 	RedisDBSessionPull = 11 // worker: pull of sessions and CDRs through a real worker
+	RedisDBCPOSessions = 13 // ocpi/module: CPO sessions, CDR publication and push through a real worker
 	RedisDBPricing     = 14 // db, adminapi: charge-session pricing through a real worker
 )
 

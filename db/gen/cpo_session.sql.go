@@ -709,6 +709,43 @@ func (q *Queries) PartnerOfParty(ctx context.Context, arg PartnerOfPartyParams) 
 	return partner_id, err
 }
 
+const pendingPushRefsOfGroup = `-- name: PendingPushRefsOfGroup :many
+SELECT connection_id, seq, attempts FROM ocpi_push WHERE module = $1 AND grp = $2 AND items <> '[]'::jsonb ORDER BY connection_id
+`
+
+type PendingPushRefsOfGroupParams struct {
+	Module string
+	Grp    string
+}
+
+type PendingPushRefsOfGroupRow struct {
+	ConnectionID uuid.UUID
+	Seq          int64
+	Attempts     int32
+}
+
+// The groups of one object with items still to send, on every connection
+// (to kick the worker after a commit that enqueued them).
+func (q *Queries) PendingPushRefsOfGroup(ctx context.Context, arg PendingPushRefsOfGroupParams) ([]PendingPushRefsOfGroupRow, error) {
+	rows, err := q.db.Query(ctx, pendingPushRefsOfGroup, arg.Module, arg.Grp)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PendingPushRefsOfGroupRow
+	for rows.Next() {
+		var i PendingPushRefsOfGroupRow
+		if err := rows.Scan(&i.ConnectionID, &i.Seq, &i.Attempts); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const publishCPOCDR = `-- name: PublishCPOCDR :execrows
 UPDATE cpo_session SET cdr_doc = $2, cdr_published_at = $3 WHERE id = $1 AND cdr_doc IS NULL
 `

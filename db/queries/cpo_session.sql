@@ -139,3 +139,8 @@ SELECT * FROM cpo_dropout_reprocess_request WHERE id = $1 AND consumed_at IS NUL
 SELECT id FROM charge_session
 WHERE side = 'cpo' AND state = 'dropped_out' AND match_evse_id = $1 AND dropout_reason = $2
 ORDER BY id;
+
+-- name: PendingPushRefsOfGroup :many
+-- The groups of one object with items still to send, on every connection
+-- (to kick the worker after a commit that enqueued them).
+SELECT connection_id, seq, attempts FROM ocpi_push WHERE module = $1 AND grp = $2 AND items <> '[]'::jsonb ORDER BY connection_id;

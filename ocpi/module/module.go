@@ -85,6 +85,7 @@ func (s *Server) Mount(app *fiber.App) {
 	s.mountCPOTokens(g)
 	s.mountEMSP(g)
 	s.mountEMSPSessions(g)
+	s.mountCPOSessions(g)
 }
 
 // caller is the authenticated partner connection of a request.

@@ -65,11 +65,13 @@ func TariffsRenderer(pool *pgxpool.Pool) roaming.Renderer {
 }
 
 // PushRenderers are the push renderers of the objects we own (our CPO
-// locations and tariffs, our eMSP tokens), by module id.
+// locations, tariffs, sessions and CDRs, our eMSP tokens), by module id.
 func PushRenderers(pool *pgxpool.Pool) map[string]roaming.Renderer {
 	return map[string]roaming.Renderer{
 		string(ocpi.ModuleLocations): LocationsRenderer(pool),
 		string(ocpi.ModuleTariffs):   TariffsRenderer(pool),
 		string(ocpi.ModuleTokens):    TokensRenderer(pool),
+		string(ocpi.ModuleSessions):  SessionsRenderer(pool),
+		string(ocpi.ModuleCDRs):      CDRsRenderer(pool),
 	}
 }

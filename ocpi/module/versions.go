@@ -24,6 +24,8 @@ func (s *Server) endpoints() []ocpi.Endpoint {
 		{Identifier: ocpi.ModuleHubClientInfo, Role: ocpi.InterfaceReceiver, URL: b + "/hubclientinfo"},
 		{Identifier: ocpi.ModuleLocations, Role: ocpi.InterfaceSender, URL: b + "/cpo/locations"},
 		{Identifier: ocpi.ModuleTariffs, Role: ocpi.InterfaceSender, URL: b + "/cpo/tariffs"},
+		{Identifier: ocpi.ModuleSessions, Role: ocpi.InterfaceSender, URL: b + "/cpo/sessions"},
+		{Identifier: ocpi.ModuleCDRs, Role: ocpi.InterfaceSender, URL: b + "/cpo/cdrs"},
 		{Identifier: ocpi.ModuleCDRs, Role: ocpi.InterfaceReceiver, URL: b + "/emsp/cdrs"},
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceSender, URL: b + "/emsp/tokens"},
 		{Identifier: ocpi.ModuleTokens, Role: ocpi.InterfaceReceiver, URL: b + "/cpo/tokens"},
