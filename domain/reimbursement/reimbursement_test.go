@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/roamnode/roamnode/domain/session"
 	"github.com/roamnode/roamnode/domain/vat"
@@ -251,4 +252,45 @@ func TestValidatePlanAndInput(t *testing.T) {
 	require.NoError(t, ValidateInput(Input{Energy, jan, dec("0.2")}, []Component{Energy}))
 	require.Error(t, ValidateInput(Input{Flat, jan, dec("0.2")}, []Component{Energy}))
 	require.Error(t, ValidateInput(Input{Energy, jan, dec("-0.2")}, []Component{Energy}))
+}
+
+// TestPriceProperties: for any non-negative volumes and inputs, each
+// result's totals are the sums of its lines, incl. VAT ≥ excl. VAT, VAT is
+// rounded to cents, and pricing the same inputs twice gives the same
+// result (repricing is deterministic).
+func TestPriceProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		amount := func(label string) decimal.Decimal {
+			return decimal.New(rapid.Int64Range(0, 10_000_000).Draw(t, label), -int32(rapid.IntRange(0, 6).Draw(t, label+"_exp")))
+		}
+		s := sess()
+		s.Energy, s.Time, s.ParkingTime = amount("energy"), amount("time"), amount("parking")
+		a := arr(Calculated, []Component{Energy, Time, ParkingTime, Flat}, rapid.SampledFrom([]vat.ReimbursementVAT{
+			vat.ReimbursementVATApplies, vat.ReimbursementVATExempt}).Draw(t, "rv"))
+		for _, c := range a.Plan.Components {
+			a.Plan.Inputs = append(a.Plan.Inputs, Input{c, jan, amount(string(c))})
+		}
+		r1, err := Price(s, []Arrangement{a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, _ := Price(s, []Arrangement{a})
+		if string(r1[0].Detail) != string(r2[0].Detail) || !r1[0].InclVAT.Equal(r2[0].InclVAT) {
+			t.Fatal("pricing the same inputs twice differs")
+		}
+		r := r1[0]
+		sumEx, sumVAT := decimal.Zero, decimal.Zero
+		for _, c := range r.Components {
+			sumEx, sumVAT = sumEx.Add(c.ExclVAT), sumVAT.Add(c.VAT)
+			if !c.VAT.Equal(c.VAT.Round(2)) {
+				t.Fatalf("VAT %s is not rounded to cents", c.VAT)
+			}
+		}
+		if !sumEx.Equal(r.ExclVAT) || !sumVAT.Equal(r.VAT) || !r.ExclVAT.Add(r.VAT).Equal(r.InclVAT) {
+			t.Fatalf("totals %s/%s/%s are not the sums of the lines", r.ExclVAT, r.VAT, r.InclVAT)
+		}
+		if r.InclVAT.LessThan(r.ExclVAT) {
+			t.Fatalf("incl. VAT %s < excl. VAT %s", r.InclVAT, r.ExclVAT)
+		}
+	})
 }
