@@ -2,13 +2,17 @@ package db
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/location"
 	"github.com/roamnode/roamnode/domain/reimbursement"
+	"github.com/roamnode/roamnode/domain/vat"
 )
 
 // This file stores CPO reimbursement plans, arrangements, their
@@ -188,4 +192,56 @@ func CPOChargeSessionReimbursementByID(ctx context.Context, q Querier, id uuid.U
 		return CPOChargeSessionReimbursement{}, notFound(pgx.ErrNoRows, "cpo charge session reimbursement", id)
 	}
 	return rows[0], nil
+}
+
+// LocalEVSEForVAT finds our own EVSE where an MSP charge session took place
+// (the CPO party countryCode/partyID is one of ours and has an EVSE with
+// this uid) with its reimbursement arrangements, for the MSP side's "use
+// customer reimbursement VAT" rule (guide 003 → "Subscription plan: use
+// customer reimbursement VAT": "check if a matching local EVSE can be
+// found (on the CPO side)"); pass the result to vat.Input.LocalEVSE. It is
+// nil when no local EVSE matches ("the normal VAT determination will be
+// used"). Each arrangement's validity is that of the arrangement within
+// its link to the EVSE; vat.Determine selects those valid at the session
+// start.
+func LocalEVSEForVAT(ctx context.Context, q Querier, countryCode, partyID, evseUID string) (*vat.LocalEVSE, error) {
+	g := Q(q)
+	e, err := g.ReimbursementLocalEVSE(ctx, gen.ReimbursementLocalEVSEParams{EvseKey: location.KeyOf(evseUID),
+		CountryCode: strings.ToUpper(countryCode), PartyID: strings.ToUpper(partyID)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := g.ReimbursementArrangementsOfEVSE(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &vat.LocalEVSE{UID: e.EvseUid, ReimbursementMandatory: e.ReimbursementMandatory}
+	for _, r := range rows {
+		from, until := laterStart(r.ValidFrom, r.LinkValidFrom), earlierEnd(r.ValidUntil, r.LinkValidUntil)
+		if from != nil && until != nil && !until.After(*from) {
+			continue // the link and the arrangement never overlap
+		}
+		out.Arrangements = append(out.Arrangements, vat.Arrangement{ID: r.ID.String(), CustomerID: r.CustomerID.String(),
+			CustomerReimbursementVAT: vat.ReimbursementVAT(r.ReimbursementVat), ValidFrom: from, ValidUntil: until})
+	}
+	return out, nil
+}
+
+// laterStart is the later of two period starts (nil: since always).
+func laterStart(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.After(*a)) {
+		return b
+	}
+	return a
+}
+
+// earlierEnd is the earlier of two period ends (nil: until further notice).
+func earlierEnd(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.Before(*a)) {
+		return b
+	}
+	return a
 }

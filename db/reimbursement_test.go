@@ -242,3 +242,35 @@ func TestReimbursementPricer(t *testing.T) {
 	require.Equal(t, "2.25", vs[0].ExclVAT.String()) // the plan's 0.10/kWh: 1.25 + 1.00
 	require.True(t, vs[0].VAT.IsZero())
 }
+
+// TestLocalEVSEForVAT: the MSP side finds our EVSE by CPO party and uid
+// with its arrangements (validity = arrangement within link), and the
+// guide's "use customer reimbursement VAT" rule decides on it.
+func TestLocalEVSEForVAT(t *testing.T) {
+	ctx := context.Background()
+	r := newReimbursementDB(t)
+	jan := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	none, err := db.LocalEVSEForVAT(ctx, r.d.Pool, "NL", "XXX", "E1")
+	require.NoError(t, err)
+	require.Nil(t, none, "another party's EVSE is not ours")
+
+	e, err := db.LocalEVSEForVAT(ctx, r.d.Pool, "nl", "rnc", "e2")
+	require.NoError(t, err)
+	require.NotNil(t, e)
+	require.True(t, e.ReimbursementMandatory)
+	_, _, err = vat.SessionReimbursementVAT(*e, start)
+	require.Error(t, err, "mandatory without an arrangement")
+
+	plan := r.plan(reimbursement.CMSProvided)
+	r.arrangement(r.exemptOwner, plan, r.mandatoryEVSE, jan)
+	e, err = db.LocalEVSEForVAT(ctx, r.d.Pool, "NL", "RNC", "E2")
+	require.NoError(t, err)
+	require.Len(t, e.Arrangements, 1)
+	exempt, _, err := vat.SessionReimbursementVAT(*e, start)
+	require.NoError(t, err)
+	require.True(t, exempt)
+	exempt, _, err = vat.SessionReimbursementVAT(*e, jan.Add(-time.Hour))
+	require.Error(t, err, "before the arrangement: none valid, and reimbursement is mandatory")
+	require.False(t, exempt)
+}

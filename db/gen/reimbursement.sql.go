@@ -880,6 +880,54 @@ func (q *Queries) ReimbursementArrangementsAt(ctx context.Context, arg Reimburse
 	return items, nil
 }
 
+const reimbursementArrangementsOfEVSE = `-- name: ReimbursementArrangementsOfEVSE :many
+SELECT a.id, a.customer_id, c.reimbursement_vat, a.valid_from, a.valid_until,
+    l.valid_from AS link_valid_from, l.valid_until AS link_valid_until
+FROM cpo_reimbursement_link l
+JOIN cpo_reimbursement_arrangement a ON a.id = l.arrangement_id
+JOIN party c ON c.id = a.customer_id
+WHERE l.evse_id = $1
+ORDER BY a.id, l.id
+`
+
+type ReimbursementArrangementsOfEVSERow struct {
+	ID               uuid.UUID
+	CustomerID       uuid.UUID
+	ReimbursementVat string
+	ValidFrom        *time.Time
+	ValidUntil       *time.Time
+	LinkValidFrom    *time.Time
+	LinkValidUntil   *time.Time
+}
+
+func (q *Queries) ReimbursementArrangementsOfEVSE(ctx context.Context, evseID uuid.UUID) ([]ReimbursementArrangementsOfEVSERow, error) {
+	rows, err := q.db.Query(ctx, reimbursementArrangementsOfEVSE, evseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReimbursementArrangementsOfEVSERow
+	for rows.Next() {
+		var i ReimbursementArrangementsOfEVSERow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.ReimbursementVat,
+			&i.ValidFrom,
+			&i.ValidUntil,
+			&i.LinkValidFrom,
+			&i.LinkValidUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reimbursementEVSE = `-- name: ReimbursementEVSE :one
 SELECT id, evse_uid, reimbursement_mandatory FROM cpo_evse WHERE id = $1
 `
@@ -1003,6 +1051,30 @@ func (q *Queries) ReimbursementInputsOfPlan(ctx context.Context, planID *uuid.UU
 		return nil, err
 	}
 	return items, nil
+}
+
+const reimbursementLocalEVSE = `-- name: ReimbursementLocalEVSE :one
+SELECT e.id, e.evse_uid, e.reimbursement_mandatory FROM cpo_evse e JOIN cpo_location l ON l.id = e.location_uuid
+WHERE e.evse_key = $1 AND l.country_code = $2 AND l.party_id = $3
+`
+
+type ReimbursementLocalEVSEParams struct {
+	EvseKey     string
+	CountryCode string
+	PartyID     string
+}
+
+type ReimbursementLocalEVSERow struct {
+	ID                     uuid.UUID
+	EvseUid                string
+	ReimbursementMandatory bool
+}
+
+func (q *Queries) ReimbursementLocalEVSE(ctx context.Context, arg ReimbursementLocalEVSEParams) (ReimbursementLocalEVSERow, error) {
+	row := q.db.QueryRow(ctx, reimbursementLocalEVSE, arg.EvseKey, arg.CountryCode, arg.PartyID)
+	var i ReimbursementLocalEVSERow
+	err := row.Scan(&i.ID, &i.EvseUid, &i.ReimbursementMandatory)
+	return i, err
 }
 
 const touchReimbursementArrangement = `-- name: TouchReimbursementArrangement :exec

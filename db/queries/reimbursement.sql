@@ -187,3 +187,16 @@ WHERE p.kind = 'reimbursement'
   AND (sqlc.narg(start_lt)::timestamptz IS NULL OR s.start_at < sqlc.narg(start_lt))
 ORDER BY p.id
 LIMIT sqlc.arg(page_limit);
+
+-- name: ReimbursementLocalEVSE :one
+SELECT e.id, e.evse_uid, e.reimbursement_mandatory FROM cpo_evse e JOIN cpo_location l ON l.id = e.location_uuid
+WHERE e.evse_key = sqlc.arg(evse_key) AND l.country_code = sqlc.arg(country_code) AND l.party_id = sqlc.arg(party_id);
+
+-- name: ReimbursementArrangementsOfEVSE :many
+SELECT a.id, a.customer_id, c.reimbursement_vat, a.valid_from, a.valid_until,
+    l.valid_from AS link_valid_from, l.valid_until AS link_valid_until
+FROM cpo_reimbursement_link l
+JOIN cpo_reimbursement_arrangement a ON a.id = l.arrangement_id
+JOIN party c ON c.id = a.customer_id
+WHERE l.evse_id = $1
+ORDER BY a.id, l.id;
