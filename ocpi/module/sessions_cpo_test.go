@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,9 +79,10 @@ func startCPONode(t *testing.T, cc, pid string) *cpoNode {
 // receiver is a partner's Sessions and CDRs receiver: it records every
 // request with its routing headers and answers 1000.
 type receiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []received
+	srv  *httptest.Server
+	down atomic.Bool // answers HTTP 503 while set
+	mu   sync.Mutex
+	got  []received
 }
 
 type received struct {
@@ -92,6 +94,12 @@ type received struct {
 func newReceiver(t *testing.T) *receiver {
 	r := &receiver{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status_code":3000,"status_message":"down","timestamp":"2024-01-01T00:00:00Z"}`))
+			return
+		}
 		raw, _ := io.ReadAll(q.Body)
 		var body map[string]any
 		_ = json.Unmarshal(raw, &body)
@@ -99,7 +107,6 @@ func newReceiver(t *testing.T) *receiver {
 		r.got = append(r.got, received{q.Method, q.URL.Path, q.Header.Get("OCPI-to-country-code") + "-" + q.Header.Get("OCPI-to-party-id"),
 			q.Header.Get("OCPI-from-country-code") + "-" + q.Header.Get("OCPI-from-party-id"), body})
 		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status_code":1000,"timestamp":"2024-01-01T00:00:00Z"}`))
 	}))
 	t.Cleanup(r.srv.Close)
@@ -275,7 +282,9 @@ func TestCPOSessionsAndCDRsToTheTokenOwner(t *testing.T) {
 	n.agreement("DE", "TNM")
 	n.agreement("NL", "TST")
 
-	// A's running session: a PUT to A only, addressed to DE-TNM.
+	// A's running session: a PUT to A only, addressed to DE-TNM, retried
+	// while A is down (every attempt in the exchange log) until accepted.
+	ra.down.Store(true)
 	sa := recentCDRSession(t, "SA-1", "DE", "TNM")
 	run := map[string]any{}
 	for k, v := range sa {
@@ -285,6 +294,14 @@ func TestCPOSessionsAndCDRsToTheTokenOwner(t *testing.T) {
 	delete(run, "end_date_time")
 	delete(run, "total_time")
 	n.admin(201, "POST", "/main/v1/cpo-charge-session", run)
+	eventually(t, "failed attempts logged", func() bool {
+		var failed int
+		require.NoError(t, n.db.Pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM roaming_exchange WHERE direction = 'outbound' AND http_status = 503 AND url LIKE '%/sessions/BE/BEC/SA-1'`).Scan(&failed))
+		return failed >= 2
+	})
+	require.Empty(t, ra.requests())
+	ra.down.Store(false)
 	eventually(t, "the session PUT at A", func() bool { return len(ra.to("PUT", "/ocpi/emsp/2.2.1/sessions/BE/BEC/SA-1")) == 1 })
 	put := ra.to("PUT", "/ocpi/emsp/2.2.1/sessions/BE/BEC/SA-1")[0]
 	require.Equal(t, "DE-TNM", put.To)
