@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/credit"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/rateplan"
 	"github.com/roamnode/roamnode/domain/roamingcost"
@@ -88,7 +89,7 @@ type SessionOptions struct {
 // Each capability adds its pricer here in one line.
 func NodePricers(d Deps) map[session.Side][]session.Pricer {
 	return map[session.Side][]session.Pricer{
-		session.MSP: {rateplan.Pricer{Loader: db.NewMSPPricingLoader(d.Pool, thresholdTTL)}},
+		session.MSP: {credit.Pricer{MSP: rateplan.Pricer{Loader: db.NewMSPPricingLoader(d.Pool, thresholdTTL)}, Store: db.CreditStore{Pool: d.Pool}}},
 		session.CPO: {roamingcost.Pricer{Loader: db.RoamingCostLoader{Pool: d.Pool}}, db.ReimbursementPricer{Pool: d.Pool, VAT: db.NewVATCache(thresholdTTL)}},
 	}
 }
