@@ -101,6 +101,11 @@ type periodWork struct {
 	energy, time, parking, resv    num
 	minCur, maxCur, minPow, maxPow *num
 	vals                           [4]num
+	// before is the session energy at the period's start, end the
+	// period's end; w.allCuts[cutsFrom:cutsTo] are its cuts.
+	before           num
+	end              time.Time
+	cutsFrom, cutsTo int
 }
 
 // partWork is a part's volumes as nums and its evaluation context.
@@ -115,8 +120,13 @@ type partWork struct {
 // lineWork is a line's volumes and amounts as nums.
 type lineWork struct {
 	volume, billed num
-	comp           *compiledComponent
 	excl, incl     num
+	// comp is the component used (nil: unpriced), at elem and compIdx
+	// (-1 when unpriced).
+	comp          *compiledComponent
+	elem, compIdx int
+	dim           Dimension
+	reservation   bool
 }
 
 // amountNum is an Amount as nums.
@@ -167,10 +177,9 @@ type work struct {
 	periods []periodWork
 	parts   []partWork
 	lines   []lineWork
-	lineBuf []Line
-	partBuf []Part
 	steps   []Step
 	cuts    []cut
+	allCuts []cut
 	shifts  []time.Duration
 	dates   []dateMemo
 	loc     *time.Location
@@ -237,74 +246,64 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 		w.periods[i].set(&s.Periods[i])
 	}
 
-	// 1. Split the periods at every instant a restriction can change.
-	parts := w.partBuf[:0]
+	// 1. Split the periods at every instant a restriction can change: find
+	// the cuts, then fill the parts (counted first, so that Parts is
+	// allocated once at its size).
 	energy, parking := numZero1, numZero
+	w.cuts, w.allCuts = w.cuts[:0], w.allCuts[:0]
+	nparts := 0
 	for i := range s.Periods {
-		end := s.End
+		pv := &w.periods[i]
+		pv.before, pv.end = energy, s.End
 		if i+1 < len(s.Periods) {
-			end = s.Periods[i+1].Start
+			pv.end = s.Periods[i+1].Start
 		}
-		parts = ct.split(w, parts, i, &s.Periods[i], end, &energy, s.Start)
-		addTo(&energy, &w.periods[i].energy)
-		addTo(&parking, &w.periods[i].parking)
+		ct.cutPeriod(w, i, &s.Periods[i], s.Start)
+		nparts += pv.cutsTo - pv.cutsFrom + 1
+		addTo(&energy, &pv.energy)
+		addTo(&parking, &pv.parking)
 	}
-	w.partBuf = parts
-	parts = append([]Part(nil), parts...) // exact size
+	parts := make([]Part, 0, nparts)
+	for i := range s.Periods {
+		parts = ct.split(w, parts, i, &s.Periods[i], s.Start)
+	}
 	res.TotalEnergy = energy.materialize(&w.slab)
 	res.TotalParkingTime = parking.materialize(&w.slab)
 
-	// 2. Select a price component per part and dimension.
-	backing := w.lineBuf[:0]
+	// 2. Select a price component per part and dimension (into w.lines;
+	// the Lines are made in step 4).
 	w.lines = w.lines[:0]
 	flatDone, resFlatDone := expired, !hasRes
 	for i := range parts {
 		p, pw := &parts[i], &w.parts[i]
 		pv := &w.periods[p.Period]
 		p.elements = t.Elements
-		first := len(backing)
+		first := len(w.lines)
 		resOnly := !pw.resv.isZero() && !p.Volumes.charging()
 		if !flatDone && !resOnly {
 			// FLAT once per session: the first part with an active FLAT.
-			if l, ok := ct.line(w, cands[keyFlat], p, pw, pv, Flat, false); ok {
-				backing = append(backing, l)
-				flatDone = true
-			}
+			flatDone = ct.line(w, cands[keyFlat], p, pw, pv, Flat, false)
 		}
 		if !resFlatDone && !pw.resv.isZero() {
-			if l, ok := ct.line(w, cands[keyResFlat], p, pw, pv, Flat, true); ok {
-				backing = append(backing, l)
-				resFlatDone = true
-			}
+			resFlatDone = ct.line(w, cands[keyResFlat], p, pw, pv, Flat, true)
 		}
 		if !pw.resv.isZero() {
-			l, _ := ct.line(w, cands[keyResTime], p, pw, pv, Time, true)
-			backing = append(backing, l)
+			ct.line(w, cands[keyResTime], p, pw, pv, Time, true)
 		}
 		if !pw.energy.isZero() {
-			l, _ := ct.line(w, cands[keyEnergy], p, pw, pv, Energy, false)
-			backing = append(backing, l)
+			ct.line(w, cands[keyEnergy], p, pw, pv, Energy, false)
 		}
 		if !pw.time.isZero() {
-			l, _ := ct.line(w, cands[keyTime], p, pw, pv, Time, false)
-			backing = append(backing, l)
+			ct.line(w, cands[keyTime], p, pw, pv, Time, false)
 		}
 		if !pw.parking.isZero() {
-			l, _ := ct.line(w, cands[keyParking], p, pw, pv, ParkingTime, false)
-			backing = append(backing, l)
+			ct.line(w, cands[keyParking], p, pw, pv, ParkingTime, false)
 		}
-		pw.first, pw.n = first, len(backing)-first
-	}
-	// The lines of all parts share one backing array of the exact size.
-	w.lineBuf = backing
-	backing = append([]Line(nil), backing...)
-	for i := range parts {
-		pw := &w.parts[i]
-		parts[i].Lines = backing[pw.first : pw.first+pw.n : pw.first+pw.n]
+		pw.first, pw.n = first, len(w.lines)-first
 	}
 
 	// 3. step_size, once per group (mod_cdrs "step_size").
-	res.Steps = applySteps(parts, w)
+	res.Steps = applySteps(len(parts), w)
 
 	// 4. Amounts and totals. TotalCost is the sum of the category totals,
 	// which are the sums of their lines.
@@ -312,8 +311,18 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	for _, a := range [...]*amountNum{&fixed, &en, &tm, &pk, &rs} {
 		*a = amountNum{numZero, numZero}
 	}
+	// The lines of all parts share one backing array.
+	backing := make([]Line, len(w.lines))
+	for i := range parts {
+		pw := &w.parts[i]
+		parts[i].Lines = backing[pw.first : pw.first+pw.n : pw.first+pw.n]
+	}
 	for i := range backing {
 		l, lw := &backing[i], &w.lines[i]
+		l.Dimension, l.Reservation, l.Element, l.Component = lw.dim, lw.reservation, lw.elem, lw.compIdx
+		if lw.comp != nil {
+			l.UnitPrice, l.VAT, l.StepSize = lw.comp.c.Price, lw.comp.c.VAT, lw.comp.c.StepSize
+		}
 		l.Volume = lw.volume.materialize(&w.slab)
 		l.Billed = lw.billed.materialize(&w.slab)
 		a := amountNum{numZero, numZero}
@@ -454,11 +463,12 @@ func civilFromDays(z int64) (int, time.Month, int) {
 	return int(y), time.Month(m), int(d)
 }
 
-// split appends the parts of period idx (which ends at end) to parts, and
-// their work to w.parts. before is the session energy at the start of the
-// period (materialized here, as it becomes the part's EnergyBefore).
-func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Time, before *num, sessionBeg time.Time) []Part {
+// cutPeriod finds the instants inside period idx at which it must be
+// split (see "Period splitting" in the package documentation) and appends
+// them, sorted and without duplicates, to w.allCuts.
+func (ct *Compiled) cutPeriod(w *work, idx int, p *Period, sessionBeg time.Time) {
 	pv := &w.periods[idx]
+	end, before := pv.end, &pv.before
 	cuts := w.cuts[:0]
 	span := end.Sub(p.Start)
 	if span > 0 {
@@ -522,26 +532,43 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 		}
 	}
 	w.cuts = cuts
-	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before.materialize(&w.slab)}
-	if len(cuts) == 0 {
-		pw := partWork{energy: pv.energy, time: pv.time, parking: pv.parking, resv: pv.resv, before: *before}
-		ct.context(&base, &pw, w.loc, sessionBeg)
-		w.parts = append(w.parts, pw)
-		return append(parts, base)
-	}
-	sortCuts(cuts)
-	merged := cuts[:1]
-	for _, c := range cuts[1:] {
-		if !c.at.Equal(merged[len(merged)-1].at) {
-			merged = append(merged, c)
+	pv.cutsFrom = len(w.allCuts)
+	if len(cuts) > 0 {
+		sortCuts(cuts)
+		w.allCuts = append(w.allCuts, cuts[0])
+		for _, c := range cuts[1:] {
+			if !c.at.Equal(w.allCuts[len(w.allCuts)-1].at) {
+				w.allCuts = append(w.allCuts, c)
+			}
 		}
 	}
+	pv.cutsTo = len(w.allCuts)
+}
+
+// split appends the parts of period idx to parts, and their work to
+// w.parts: the period itself when it has no cuts, else one part per
+// interval between its cuts.
+func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, sessionBeg time.Time) []Part {
+	pv := &w.periods[idx]
+	end, before := pv.end, &pv.before
+	merged := w.allCuts[pv.cutsFrom:pv.cutsTo]
+	base := Part{Period: idx, Volumes: *p, End: end, EnergyBefore: before.materialize(&w.slab)}
+	if len(merged) == 0 {
+		parts = append(parts, base)
+		q := &parts[len(parts)-1]
+		pw := partWork{energy: pv.energy, time: pv.time, parking: pv.parking, resv: pv.resv, before: *before}
+		ct.context(q, &pw, w.loc, sessionBeg)
+		w.parts = append(w.parts, pw)
+		return parts
+	}
+	span := end.Sub(p.Start)
 	// Divide the additive volumes in proportion; the last part takes the
 	// remainder so that the parts add up exactly to the period.
 	doneE, doneT, doneP, doneR := numZero, numZero, numZero, numZero
 	start := p.Start
 	for i := 0; i <= len(merged); i++ {
-		q := base
+		parts = append(parts, base)
+		q := &parts[len(parts)-1]
 		q.Split = true
 		q.Volumes.Start = start
 		pw := partWork{before: nAdd(*before, doneE)}
@@ -552,7 +579,7 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 			pw.parking = nSub(pv.parking, doneP)
 			pw.resv = nSub(pv.resv, doneR)
 		} else {
-			c := merged[i]
+			c := &merged[i]
 			q.End = c.at
 			nu, de := int64(c.at.Sub(p.Start)), int64(span)
 			shareOf := func(v num) num {
@@ -574,9 +601,8 @@ func (ct *Compiled) split(w *work, parts []Part, idx int, p *Period, end time.Ti
 		q.Volumes.Energy, q.Volumes.Time = pw.energy.materialize(&w.slab), pw.time.materialize(&w.slab)
 		q.Volumes.ParkingTime, q.Volumes.ReservationTime = pw.parking.materialize(&w.slab), pw.resv.materialize(&w.slab)
 		q.EnergyBefore = pw.before.materialize(&w.slab)
-		ct.context(&q, &pw, w.loc, sessionBeg)
+		ct.context(q, &pw, w.loc, sessionBeg)
 		w.parts = append(w.parts, pw)
-		parts = append(parts, q)
 	}
 	return parts
 }
@@ -718,12 +744,12 @@ func (ct *Compiled) context(q *Part, pw *partWork, loc *time.Location, sessionBe
 }
 
 // line selects the price component for dimension d of part p: the first
-// candidate element whose restrictions match (mod_tariffs "Tariff Object").
-// ok is false when no element matched; the returned line is then unpriced.
-// The line's volumes go to w.lines.
-func (ct *Compiled) line(w *work, cands []candidate, p *Part, pw *partWork, pv *periodWork, d Dimension, reservation bool) (Line, bool) {
-	l := Line{Dimension: d, Reservation: reservation, Element: -1, Component: -1}
-	lw := lineWork{}
+// candidate element whose restrictions match (mod_tariffs "Tariff Object"),
+// and appends the line to w.lines, unless d is FLAT and no element
+// matched (an unmatched volume is a free line; an unmatched FLAT is no
+// fee). It reports whether an element matched.
+func (ct *Compiled) line(w *work, cands []candidate, p *Part, pw *partWork, pv *periodWork, d Dimension, reservation bool) bool {
+	lw := lineWork{dim: d, reservation: reservation, elem: -1, compIdx: -1}
 	switch {
 	case d == Flat:
 		lw.volume = numOne
@@ -737,23 +763,18 @@ func (ct *Compiled) line(w *work, cands []candidate, p *Part, pw *partWork, pv *
 		lw.volume = pw.parking
 	}
 	lw.billed = lw.volume
-	ok := false
 	for _, c := range cands {
 		e := &ct.elems[c.elem]
 		if e.r != nil && !e.r.match(p, pw, pv) {
 			continue
 		}
-		cc := &e.comps[c.comp]
-		l.Element, l.Component = c.elem, c.comp
-		l.UnitPrice, l.VAT, l.StepSize = cc.c.Price, cc.c.VAT, cc.c.StepSize
-		lw.comp = cc
-		ok = true
+		lw.comp, lw.elem, lw.compIdx = &e.comps[c.comp], c.elem, c.comp
 		break
 	}
-	if ok || d != Flat {
+	if lw.comp != nil || d != Flat {
 		w.lines = append(w.lines, lw)
 	}
-	return l, ok
+	return lw.comp != nil
 }
 
 // applySteps applies step_size once for ENERGY, once for TIME and
@@ -762,7 +783,7 @@ func (ct *Compiled) line(w *work, cands []candidate, p *Part, pw *partWork, pv *
 // component whose step_size is used; the total volume of that dimension
 // billed in the session is rounded up to a multiple of the step, and the
 // difference is billed on that last line.
-func applySteps(parts []Part, w *work) []Step {
+func applySteps(nparts int, w *work) []Step {
 	type group struct {
 		dims        [2]Dimension
 		reservation bool
@@ -773,15 +794,15 @@ func applySteps(parts []Part, w *work) []Step {
 		// wins ("step_size is only taken into account for the total
 		// parking duration").
 		lp, ll := -1, -1
-		for i := len(parts) - 1; i >= 0 && lp < 0; i-- {
+		for i := nparts - 1; i >= 0 && lp < 0; i-- {
 			pw := &w.parts[i]
-			for j := range parts[i].Lines {
-				l := &parts[i].Lines[j]
-				if l.Element < 0 || l.Reservation != g.reservation || l.Dimension == Flat || w.lines[pw.first+j].volume.isZero() ||
-					(l.Dimension != g.dims[0] && l.Dimension != g.dims[1]) {
+			for j := 0; j < pw.n; j++ {
+				l := &w.lines[pw.first+j]
+				if l.elem < 0 || l.reservation != g.reservation || l.dim == Flat || l.volume.isZero() ||
+					(l.dim != g.dims[0] && l.dim != g.dims[1]) {
 					continue
 				}
-				if lp < 0 || l.Dimension == ParkingTime {
+				if lp < 0 || l.dim == ParkingTime {
 					lp, ll = i, j
 				}
 			}
@@ -789,21 +810,18 @@ func applySteps(parts []Part, w *work) []Step {
 		if lp < 0 {
 			continue
 		}
-		last := &parts[lp].Lines[ll]
-		lastW := &w.lines[w.parts[lp].first+ll]
+		last := &w.lines[w.parts[lp].first+ll]
+		step := last.comp.c.StepSize
 		total := numZero1
-		for i := range parts {
-			pw := &w.parts[i]
-			for j := range parts[i].Lines {
-				l := &parts[i].Lines[j]
-				if l.Element >= 0 && l.Reservation == g.reservation && l.Dimension == last.Dimension {
-					addTo(&total, &w.lines[pw.first+j].volume)
-				}
+		for i := range w.lines {
+			l := &w.lines[i]
+			if l.elem >= 0 && l.reservation == g.reservation && l.dim == last.dim {
+				addTo(&total, &l.volume)
 			}
 		}
-		billed := roundUp(total, last.Dimension, last.StepSize)
-		lastW.billed = nAdd(lastW.volume, nSub(billed, total))
-		steps = append(steps, Step{Dimension: last.Dimension, Reservation: g.reservation, StepSize: last.StepSize,
+		billed := roundUp(total, last.dim, step)
+		last.billed = nAdd(last.volume, nSub(billed, total))
+		steps = append(steps, Step{Dimension: last.dim, Reservation: g.reservation, StepSize: step,
 			Total: total.materialize(&w.slab), Billed: billed.materialize(&w.slab), Part: lp, Line: ll})
 	}
 	w.steps = steps
