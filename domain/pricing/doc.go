@@ -62,6 +62,19 @@
 // difference is an explicit adjustment in the breakdown; the per-dimension
 // totals (total_energy_cost, ...) are not adjusted.
 //
+// # Compiled tariffs (for callers that price many sessions)
+//
+// Price prepares the tariff on every call. Compile does that preparation
+// once and returns a *Compiled, immutable and safe for concurrent use,
+// whose Price method gives identical results; a pricer should keep one per
+// tariff version (for example keyed by country code, party id, tariff id
+// and last_updated) instead of calling Price with the same tariff again.
+// Both compute with exact 128-bit decimal arithmetic (num.go) that yields
+// the same coefficients and exponents as shopspring/decimal, and allocate
+// a Result's decimals from one block (decimalraw.go); reference_test.go
+// keeps the engine as it was before and equivalence_test.go checks, for
+// random tariffs and sessions, that the results are bit-identical.
+//
 // Rounding: OCPI prescribes no price rounding ("NOTE: There are no parameters
 // related to price rounding", mod_tariffs "Tariff Object"), so amounts are
 // exact decimals. The only rounding is step_size on volumes. Converting time

@@ -237,10 +237,6 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 	w := workPool.Get().(*work)
 	defer w.release()
 	w.loc = loc
-	if rawOK {
-		// A typical result needs about 5 decimals per charging period.
-		w.slab.chunk = 8 + 5*len(s.Periods)
-	}
 	w.periods = grow(w.periods, len(s.Periods))
 	for i := range s.Periods {
 		w.periods[i].set(&s.Periods[i])
@@ -264,6 +260,9 @@ func (ct *Compiled) price(s *Session, loc *time.Location) Result {
 		addTo(&parking, &pv.parking)
 	}
 	parts := make([]Part, 0, nparts)
+	// A result needs about 4 + 7 decimals per part (volumes of split parts,
+	// line amounts, totals); more come in a second block.
+	w.slab.chunk = 4 + 7*nparts
 	for i := range s.Periods {
 		parts = ct.split(w, parts, i, &s.Periods[i], s.Start)
 	}
