@@ -590,6 +590,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaCPOChargeSessions(t, c, tag)
 	oaChargeSessionProgress(t, c, admID)
 	oaVAT(t, c, tag, sellerID)
+	oaPricing(t, c, tag, admID)
 	oaCPOReimbursement(t, c, tag, admID, custID)
 
 	// Every documented input field is one the server knows: a body with

@@ -161,9 +161,13 @@ func (p Pricer) Price(ctx context.Context, s session.ChargeSession, _ time.Time)
 //  2. the first rule of the rate plan, most specific first, that matches
 //     the session picks the rate (Select); none → drop-out;
 //  3. a rate with components is priced by the OCPI tariff engine as a
-//     one-element tariff of those components (step sizes as OCPI's); a
-//     pass-through rate prices the CPO's tariff (else, without one, the
-//     CDR's reported costs) and raises every component by the markup
+//     one-element tariff of those components (step sizes as OCPI's) over
+//     the session's totals as one period (total_energy, total_time less
+//     total_parking_time, total_parking_time: what the CDR bills; a rate
+//     has no restrictions within a session, so the charging periods would
+//     only split the same volumes); a pass-through rate prices the CPO's
+//     tariff over the charging periods (else, without a tariff, the CDR's
+//     reported costs) and raises every component by the markup
 //     percentage, the fixed markup being a component of its own;
 //  4. component minimum and maximum prices bound each used component, the
 //     rate's minimum and maximum the session (the difference is a
@@ -204,13 +208,14 @@ func Compute(in Inputs) (session.PriceResult, error) {
 			plan.ID, uuidText(s.PartnerID), s.CountryCode, s.PartyID, s.Location.Country, s.Location.LocationID, f.EVSEID, s.Location.PowerType,
 			f.LocalStart.Format("Mon 15:04"))
 	}
-	ps := pricing.Session{Start: s.Start, End: s.End, Periods: in.Periods}
+	ps := pricing.Session{Start: s.Start, End: s.End, Periods: withEnergy(in.Periods, s)}
 	if len(ps.Periods) == 0 {
 		ps.Periods = []pricing.Period{TotalsPeriod(s)}
 	}
+	totals := pricing.Session{Start: s.Start, End: s.End, Periods: []pricing.Period{TotalsPeriod(s)}}
 	d := detail{SubscriptionID: sub.ID, CustomerID: sub.CustomerID, TokenLinkID: sub.LinkID, SubscriptionPlanID: sub.PlanID, RatePlanID: plan.ID, RuleIndex: idx,
 		Rule: rule, Rate: rate.Code, TimeZone: loc.String(), ZoneNote: zoneNote, LocalStart: f.LocalStart.Format("2006-01-02T15:04:05"),
-		SyntheticPeriod: len(in.Periods) == 0}
+		SyntheticPeriod: rate.PassThrough == nil || len(in.Periods) == 0}
 
 	var comps []line
 	var cpoRes *pricing.Result
@@ -257,7 +262,7 @@ func Compute(in Inputs) (session.PriceResult, error) {
 	} else {
 		d.Mode = "rate"
 		t := rate.Tariff(plan)
-		res, err := pricing.Price(t, ps, loc)
+		res, err := pricing.Price(t, totals, loc)
 		if err != nil {
 			return fail(session.CheckPricingConfigured, ReasonUnpriceable, "rate %s: %v", rate.Code, err)
 		}
@@ -353,6 +358,23 @@ func FactsOf(s session.ChargeSession, loc *time.Location) Facts {
 	}
 	return Facts{PartnerID: s.PartnerID, CPOCountry: s.CountryCode, CPOParty: s.PartyID, Country: s.Location.Country,
 		LocationID: s.Location.LocationID, EVSEID: evse, PowerType: s.Location.PowerType, LocalStart: s.Start.In(loc)}
+}
+
+// withEnergy returns the charging periods, with the session's total energy
+// in the first one when no period reports any energy (CDRs that report
+// only TIME dimensions): the energy is then priced as charged at the start.
+func withEnergy(ps []pricing.Period, s session.ChargeSession) []pricing.Period {
+	if len(ps) == 0 || !s.TotalEnergy.IsPositive() {
+		return ps
+	}
+	for _, p := range ps {
+		if !p.Energy.IsZero() {
+			return ps
+		}
+	}
+	out := append([]pricing.Period(nil), ps...)
+	out[0].Energy = s.TotalEnergy
+	return out
 }
 
 // TotalsPeriod is the one charging period a session without periods is
