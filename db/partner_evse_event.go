@@ -1,7 +1,9 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"time"
 
@@ -22,8 +24,8 @@ import (
 // unchanged, or only re-stamped (a new last_updated on the EVSE or its
 // connectors and nothing else), records nothing, so an incremental sync of
 // an unchanged network of any size records no event. Content is compared
-// by digest in Postgres (see DeletePartnerEVSEsOf in
-// db/queries/partner_location.sql). Partners' EVSEs belong to no
+// by a digest stored with each EVSE (evseDigest; migration 00015), so the
+// comparison costs 16 bytes per EVSE, not the objects. Partners' EVSEs belong to no
 // administration; the events are guarded by the roaming family, like the
 // partner-evse-location resource.
 
@@ -82,16 +84,11 @@ type evseRef struct {
 }
 
 // recordEVSEChanges compares the EVSEs of rewritten locations before
-// (old, deleted) and after (stored, inserted) and records the changes.
-func recordEVSEChanges(ctx context.Context, q Querier, connID *uuid.UUID, applied []appliedLocation,
-	old []gen.DeletePartnerEVSEsOfRow, stored []gen.InsertPartnerEVSEsRow) error {
+// (old, deleted) and after (the applied locations) and records the changes.
+func recordEVSEChanges(ctx context.Context, q Querier, connID *uuid.UUID, applied []appliedLocation, old []gen.DeletePartnerEVSEsOfRow) error {
 	before := make(map[evseRef]gen.DeletePartnerEVSEsOfRow, len(old))
 	for _, o := range old {
 		before[evseRef{o.LocationRef, o.UidKey}] = o
-	}
-	after := make(map[evseRef]string, len(stored)) // digest
-	for _, s := range stored {
-		after[evseRef{s.LocationRef, s.UidKey}] = s.Digest
 	}
 	var changes []evseChange
 	for _, a := range applied {
@@ -101,7 +98,7 @@ func recordEVSEChanges(ctx context.Context, q Querier, connID *uuid.UUID, applie
 			switch {
 			case !existed:
 				changes = append(changes, evseChange{mod: event.Create, ref: a.ref, loc: a.loc, evse: e})
-			case o.Status != e.Status || o.Digest != after[k]:
+			case evseChanged(o.Status, o.Digest, e):
 				prev := o.Status
 				changes = append(changes, evseChange{mod: event.Update, ref: a.ref, loc: a.loc, evse: e, prevStatus: &prev})
 			}
@@ -121,6 +118,40 @@ func recordEVSEChanges(ctx context.Context, q Querier, connID *uuid.UUID, applie
 		}
 	}
 	return appendEVSEEvents(ctx, q, connID, changes)
+}
+
+// evseChanged reports whether e differs from the stored EVSE of status
+// and digest: its status, or its content apart from timestamps. An EVSE
+// stored without a digest (before migration 00015) compares by status.
+func evseChanged(status string, digest []byte, e network.EVSE) bool {
+	return status != e.Status || (digest != nil && !bytes.Equal(digest, evseDigest(e.Data)))
+}
+
+// evseDigest is the digest of an EVSE's content without its timestamps:
+// SHA-256 (first 16 bytes) of the OCPI EVSE JSON with every "last_updated"
+// member (the EVSE's and its connectors') cut out. The JSON is the node's
+// own encoding of the validated OCPI type (ocpi.EVSE.ToNetwork), so equal
+// content is equal bytes. Inside a JSON string a quote is escaped, so the
+// bytes `"last_updated":` only occur as a member name.
+func evseDigest(data []byte) []byte {
+	const key = `"last_updated":`
+	h := sha256.New()
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			break
+		}
+		h.Write(rest[:i])
+		rest = bytes.TrimLeft(rest[i+len(key):], " ")
+		if len(rest) > 0 && rest[0] == '"' { // a timestamp: no escapes
+			if j := bytes.IndexByte(rest[1:], '"'); j >= 0 {
+				rest = rest[j+2:]
+			}
+		}
+	}
+	h.Write(rest)
+	return h.Sum(nil)[:16]
 }
 
 // appendEVSEEvents writes the events of changes in one statement.

@@ -88,13 +88,12 @@ func SavePartnerLocations(ctx context.Context, q Querier, connID *uuid.UUID, loc
 			appendEVSE(&ev, ref, int32(pos), e)
 		}
 	}
-	var stored []gen.InsertPartnerEVSEsRow
 	if len(ev.LocationRefs) > 0 {
-		if stored, err = Q(q).InsertPartnerEVSEs(ctx, ev); err != nil {
+		if err := Q(q).InsertPartnerEVSEs(ctx, ev); err != nil {
 			return 0, Translate(err)
 		}
 	}
-	if err := recordEVSEChanges(ctx, q, connID, applied, old, stored); err != nil {
+	if err := recordEVSEChanges(ctx, q, connID, applied, old); err != nil {
 		return 0, err
 	}
 	return len(rows), nil
@@ -138,6 +137,7 @@ func appendEVSE(p *gen.InsertPartnerEVSEsParams, ref uuid.UUID, pos int32, e net
 	p.Longitudes = append(p.Longitudes, lng)
 	p.LastUpdateds = append(p.LastUpdateds, e.LastUpdated)
 	p.Datas = append(p.Datas, string(e.Data))
+	p.Digests = append(p.Digests, evseDigest(e.Data))
 }
 
 // PartnerLocationByKey loads a partner location with its EVSEs by party
@@ -217,7 +217,7 @@ func evseOf(e gen.PartnerEvse) network.EVSE {
 // the ordering) and moves the location's last_updated up to the EVSE's.
 func SavePartnerEVSE(ctx context.Context, q Querier, loc PartnerLocation, e network.EVSE, connID *uuid.UUID, now time.Time) error {
 	p := gen.UpsertPartnerEVSEParams{LocationRef: loc.Ref, Uid: e.UID, UidKey: network.Key(e.UID), Status: e.Status,
-		Latitude: e.Latitude, Longitude: e.Longitude, LastUpdated: e.LastUpdated, Data: e.Data}
+		Latitude: e.Latitude, Longitude: e.Longitude, LastUpdated: e.LastUpdated, Data: e.Data, Digest: evseDigest(e.Data)}
 	if e.EVSEID != "" {
 		id, key := e.EVSEID, network.EVSEIDKey(e.EVSEID)
 		p.EvseID = &id
@@ -232,7 +232,7 @@ func SavePartnerEVSE(ctx context.Context, q Querier, loc PartnerLocation, e netw
 	if err := Q(q).TouchPartnerLocation(ctx, gen.TouchPartnerLocationParams{ID: loc.Ref, LastUpdated: e.LastUpdated, ConnectionID: connID, Now: now}); err != nil {
 		return err
 	}
-	if r.PrevStatus != "" && r.PrevStatus == e.Status && r.PrevDigest == r.Digest {
+	if r.PrevStatus != "" && !evseChanged(r.PrevStatus, r.PrevDigest, e) {
 		return nil // re-sent or re-stamped, not changed
 	}
 	c := evseChange{mod: event.Create, loc: loc.Location, ref: loc.Ref, evse: e}

@@ -465,6 +465,7 @@ type PartnerEvse struct {
 	Longitude   *float64
 	LastUpdated time.Time
 	Data        []byte
+	Digest      []byte
 }
 
 type PartnerLocation struct {

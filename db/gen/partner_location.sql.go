@@ -14,7 +14,7 @@ import (
 
 const deletePartnerEVSEsOf = `-- name: DeletePartnerEVSEsOf :many
 DELETE FROM partner_evse WHERE location_ref = ANY($1::uuid[])
-RETURNING location_ref, uid, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
+RETURNING location_ref, uid, uid_key, status, digest
 `
 
 type DeletePartnerEVSEsOfRow struct {
@@ -22,16 +22,12 @@ type DeletePartnerEVSEsOfRow struct {
 	Uid         string
 	UidKey      string
 	Status      string
-	Digest      string
+	Digest      []byte
 }
 
 // Removes the EVSEs of locations about to be rewritten, returning what they
-// were (status and content digest) so that only real changes record an
-// event. The digest is md5 of the EVSE's jsonb without the last_updated of
-// the EVSE and of its connectors (a partner re-stamping an unchanged object
-// is no change); jsonb's text form is canonical, so equal content has an
-// equal digest whoever wrote it. The same expression is in
-// InsertPartnerEVSEs and UpsertPartnerEVSE.
+// were (status and content digest, see db/partner_evse_event.go) so that
+// only real changes record an event.
 func (q *Queries) DeletePartnerEVSEsOf(ctx context.Context, locationRefs []uuid.UUID) ([]DeletePartnerEVSEsOfRow, error) {
 	rows, err := q.db.Query(ctx, deletePartnerEVSEsOf, locationRefs)
 	if err != nil {
@@ -77,7 +73,7 @@ func (q *Queries) DeletePartnerTariff(ctx context.Context, arg DeletePartnerTari
 }
 
 const getPartnerEVSE = `-- name: GetPartnerEVSE :one
-SELECT location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data FROM partner_evse WHERE location_ref = $1 AND uid_key = $2
+SELECT location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest FROM partner_evse WHERE location_ref = $1 AND uid_key = $2
 `
 
 type GetPartnerEVSEParams struct {
@@ -100,6 +96,7 @@ func (q *Queries) GetPartnerEVSE(ctx context.Context, arg GetPartnerEVSEParams) 
 		&i.Longitude,
 		&i.LastUpdated,
 		&i.Data,
+		&i.Digest,
 	)
 	return i, err
 }
@@ -214,15 +211,14 @@ func (q *Queries) GetPartnerTariffByKey(ctx context.Context, arg GetPartnerTarif
 	return i, err
 }
 
-const insertPartnerEVSEs = `-- name: InsertPartnerEVSEs :many
-INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
+const insertPartnerEVSEs = `-- name: InsertPartnerEVSEs :exec
+INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest)
 SELECT u.location_ref, u.position, u.uid, u.uid_key, nullif(u.evse_id, ''), nullif(u.evse_id_key, ''), u.status,
-    nullif(u.latitude, 'NaN'::float8), nullif(u.longitude, 'NaN'::float8), u.last_updated, u.data::jsonb
+    nullif(u.latitude, 'NaN'::float8), nullif(u.longitude, 'NaN'::float8), u.last_updated, u.data::jsonb, u.digest
 FROM (SELECT unnest($1::uuid[]) AS location_ref, unnest($2::int[]) AS position, unnest($3::text[]) AS uid,
     unnest($4::text[]) AS uid_key, unnest($5::text[]) AS evse_id, unnest($6::text[]) AS evse_id_key,
     unnest($7::text[]) AS status, unnest($8::float8[]) AS latitude, unnest($9::float8[]) AS longitude,
-    unnest($10::timestamptz[]) AS last_updated, unnest($11::text[]) AS data) u
-RETURNING location_ref, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
+    unnest($10::timestamptz[]) AS last_updated, unnest($11::text[]) AS data, unnest($12::bytea[]) AS digest) u
 `
 
 type InsertPartnerEVSEsParams struct {
@@ -237,20 +233,14 @@ type InsertPartnerEVSEsParams struct {
 	Longitudes   []float64
 	LastUpdateds []time.Time
 	Datas        []string
-}
-
-type InsertPartnerEVSEsRow struct {
-	LocationRef uuid.UUID
-	UidKey      string
-	Status      string
-	Digest      string
+	Digests      [][]byte
 }
 
 // Inserts a batch of EVSEs (parallel arrays). Arrays cannot hold a Go nil
 // for the optional columns, so ” (evse id) and NaN (coordinates) mean
-// absent. It returns each EVSE's content digest (see DeletePartnerEVSEsOf).
-func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEsParams) ([]InsertPartnerEVSEsRow, error) {
-	rows, err := q.db.Query(ctx, insertPartnerEVSEs,
+// absent.
+func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEsParams) error {
+	_, err := q.db.Exec(ctx, insertPartnerEVSEs,
 		arg.LocationRefs,
 		arg.Positions,
 		arg.Uids,
@@ -262,28 +252,9 @@ func (q *Queries) InsertPartnerEVSEs(ctx context.Context, arg InsertPartnerEVSEs
 		arg.Longitudes,
 		arg.LastUpdateds,
 		arg.Datas,
+		arg.Digests,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []InsertPartnerEVSEsRow
-	for rows.Next() {
-		var i InsertPartnerEVSEsRow
-		if err := rows.Scan(
-			&i.LocationRef,
-			&i.UidKey,
-			&i.Status,
-			&i.Digest,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	return err
 }
 
 const insertUnscopedEvents = `-- name: InsertUnscopedEvents :exec
@@ -605,7 +576,7 @@ func (q *Queries) PartiesOfConnection(ctx context.Context, arg PartiesOfConnecti
 }
 
 const partnerEVSEsByEVSEID = `-- name: PartnerEVSEsByEVSEID :many
-SELECT e.location_ref, e.position, e.uid, e.uid_key, e.evse_id, e.evse_id_key, e.status, e.latitude, e.longitude, e.last_updated, e.data, l.country_code, l.party_id, l.location_id FROM partner_evse e JOIN partner_location l ON l.id = e.location_ref
+SELECT e.location_ref, e.position, e.uid, e.uid_key, e.evse_id, e.evse_id_key, e.status, e.latitude, e.longitude, e.last_updated, e.data, e.digest, l.country_code, l.party_id, l.location_id FROM partner_evse e JOIN partner_location l ON l.id = e.location_ref
 WHERE e.evse_id_key = $1 ORDER BY e.last_updated DESC
 `
 
@@ -621,6 +592,7 @@ type PartnerEVSEsByEVSEIDRow struct {
 	Longitude   *float64
 	LastUpdated time.Time
 	Data        []byte
+	Digest      []byte
 	CountryCode string
 	PartyID     string
 	LocationID  string
@@ -649,6 +621,7 @@ func (q *Queries) PartnerEVSEsByEVSEID(ctx context.Context, evseIDKey *string) (
 			&i.Longitude,
 			&i.LastUpdated,
 			&i.Data,
+			&i.Digest,
 			&i.CountryCode,
 			&i.PartyID,
 			&i.LocationID,
@@ -664,7 +637,7 @@ func (q *Queries) PartnerEVSEsByEVSEID(ctx context.Context, evseIDKey *string) (
 }
 
 const partnerEVSEsOf = `-- name: PartnerEVSEsOf :many
-SELECT location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data FROM partner_evse WHERE location_ref = ANY($1::uuid[]) ORDER BY location_ref, position
+SELECT location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest FROM partner_evse WHERE location_ref = ANY($1::uuid[]) ORDER BY location_ref, position
 `
 
 func (q *Queries) PartnerEVSEsOf(ctx context.Context, locationRefs []uuid.UUID) ([]PartnerEvse, error) {
@@ -688,6 +661,7 @@ func (q *Queries) PartnerEVSEsOf(ctx context.Context, locationRefs []uuid.UUID) 
 			&i.Longitude,
 			&i.LastUpdated,
 			&i.Data,
+			&i.Digest,
 		); err != nil {
 			return nil, err
 		}
@@ -753,17 +727,17 @@ func (q *Queries) TouchPartnerLocation(ctx context.Context, arg TouchPartnerLoca
 
 const upsertPartnerEVSE = `-- name: UpsertPartnerEVSE :one
 WITH prev AS (
-    SELECT p.status, md5(((p.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(p.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
-    FROM partner_evse p WHERE p.location_ref = $1 AND p.uid_key = $3
+    SELECT p.status, p.digest FROM partner_evse p WHERE p.location_ref = $1 AND p.uid_key = $3
 )
-INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
+INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest)
 VALUES ($1, (SELECT coalesce(max(position) + 1, 0) FROM partner_evse p WHERE p.location_ref = $1),
-    $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    $2, $3, $4, $5, $6, $7, $8, $9, $10,
+    $11)
 ON CONFLICT (location_ref, uid_key) DO UPDATE SET
     uid = EXCLUDED.uid, evse_id = EXCLUDED.evse_id, evse_id_key = EXCLUDED.evse_id_key, status = EXCLUDED.status,
-    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, last_updated = EXCLUDED.last_updated, data = EXCLUDED.data
-RETURNING coalesce((SELECT prev.status FROM prev), '')::text AS prev_status, coalesce((SELECT prev.digest FROM prev), '')::text AS prev_digest,
-    md5(((partner_evse.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(partner_evse.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
+    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, last_updated = EXCLUDED.last_updated, data = EXCLUDED.data,
+    digest = EXCLUDED.digest
+RETURNING coalesce((SELECT prev.status FROM prev), '')::text AS prev_status, (SELECT prev.digest FROM prev) AS prev_digest
 `
 
 type UpsertPartnerEVSEParams struct {
@@ -777,18 +751,18 @@ type UpsertPartnerEVSEParams struct {
 	Longitude   *float64
 	LastUpdated time.Time
 	Data        []byte
+	Digest      []byte
 }
 
 type UpsertPartnerEVSERow struct {
 	PrevStatus string
-	PrevDigest string
-	Digest     string
+	PrevDigest []byte
 }
 
 // One EVSE, written under the lock of its location (the caller has
 // applied the ordering); a new EVSE goes after the existing ones. It
-// returns the stored status and content digest from before (” for a
-// new EVSE) and the new digest (see DeletePartnerEVSEsOf).
+// returns the status and content digest it had before (” and NULL for a
+// new EVSE).
 func (q *Queries) UpsertPartnerEVSE(ctx context.Context, arg UpsertPartnerEVSEParams) (UpsertPartnerEVSERow, error) {
 	row := q.db.QueryRow(ctx, upsertPartnerEVSE,
 		arg.LocationRef,
@@ -801,9 +775,10 @@ func (q *Queries) UpsertPartnerEVSE(ctx context.Context, arg UpsertPartnerEVSEPa
 		arg.Longitude,
 		arg.LastUpdated,
 		arg.Data,
+		arg.Digest,
 	)
 	var i UpsertPartnerEVSERow
-	err := row.Scan(&i.PrevStatus, &i.PrevDigest, &i.Digest)
+	err := row.Scan(&i.PrevStatus, &i.PrevDigest)
 	return i, err
 }
 

@@ -20,27 +20,22 @@ RETURNING id, country_code, party_id, location_key;
 
 -- name: DeletePartnerEVSEsOf :many
 -- Removes the EVSEs of locations about to be rewritten, returning what they
--- were (status and content digest) so that only real changes record an
--- event. The digest is md5 of the EVSE's jsonb without the last_updated of
--- the EVSE and of its connectors (a partner re-stamping an unchanged object
--- is no change); jsonb's text form is canonical, so equal content has an
--- equal digest whoever wrote it. The same expression is in
--- InsertPartnerEVSEs and UpsertPartnerEVSE.
+-- were (status and content digest, see db/partner_evse_event.go) so that
+-- only real changes record an event.
 DELETE FROM partner_evse WHERE location_ref = ANY(@location_refs::uuid[])
-RETURNING location_ref, uid, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest;
+RETURNING location_ref, uid, uid_key, status, digest;
 
--- name: InsertPartnerEVSEs :many
+-- name: InsertPartnerEVSEs :exec
 -- Inserts a batch of EVSEs (parallel arrays). Arrays cannot hold a Go nil
 -- for the optional columns, so '' (evse id) and NaN (coordinates) mean
--- absent. It returns each EVSE's content digest (see DeletePartnerEVSEsOf).
-INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
+-- absent.
+INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest)
 SELECT u.location_ref, u.position, u.uid, u.uid_key, nullif(u.evse_id, ''), nullif(u.evse_id_key, ''), u.status,
-    nullif(u.latitude, 'NaN'::float8), nullif(u.longitude, 'NaN'::float8), u.last_updated, u.data::jsonb
+    nullif(u.latitude, 'NaN'::float8), nullif(u.longitude, 'NaN'::float8), u.last_updated, u.data::jsonb, u.digest
 FROM (SELECT unnest(@location_refs::uuid[]) AS location_ref, unnest(@positions::int[]) AS position, unnest(@uids::text[]) AS uid,
     unnest(@uid_keys::text[]) AS uid_key, unnest(@evse_ids::text[]) AS evse_id, unnest(@evse_id_keys::text[]) AS evse_id_key,
     unnest(@statuses::text[]) AS status, unnest(@latitudes::float8[]) AS latitude, unnest(@longitudes::float8[]) AS longitude,
-    unnest(@last_updateds::timestamptz[]) AS last_updated, unnest(@datas::text[]) AS data) u
-RETURNING location_ref, uid_key, status, md5(((data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest;
+    unnest(@last_updateds::timestamptz[]) AS last_updated, unnest(@datas::text[]) AS data, unnest(@digests::bytea[]) AS digest) u;
 
 -- name: LockPartnerLocationByKey :one
 SELECT * FROM partner_location WHERE country_code = $1 AND party_id = $2 AND location_key = $3 FOR UPDATE;
@@ -60,20 +55,20 @@ SELECT * FROM partner_evse WHERE location_ref = $1 AND uid_key = $2;
 -- name: UpsertPartnerEVSE :one
 -- One EVSE, written under the lock of its location (the caller has
 -- applied the ordering); a new EVSE goes after the existing ones. It
--- returns the stored status and content digest from before ('' for a
--- new EVSE) and the new digest (see DeletePartnerEVSEsOf).
+-- returns the status and content digest it had before ('' and NULL for a
+-- new EVSE).
 WITH prev AS (
-    SELECT p.status, md5(((p.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(p.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest
-    FROM partner_evse p WHERE p.location_ref = @location_ref AND p.uid_key = @uid_key
+    SELECT p.status, p.digest FROM partner_evse p WHERE p.location_ref = @location_ref AND p.uid_key = @uid_key
 )
-INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data)
+INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, latitude, longitude, last_updated, data, digest)
 VALUES (@location_ref, (SELECT coalesce(max(position) + 1, 0) FROM partner_evse p WHERE p.location_ref = @location_ref),
-    @uid, @uid_key, sqlc.narg(evse_id), sqlc.narg(evse_id_key), @status, sqlc.narg(latitude), sqlc.narg(longitude), @last_updated, @data)
+    @uid, @uid_key, sqlc.narg(evse_id), sqlc.narg(evse_id_key), @status, sqlc.narg(latitude), sqlc.narg(longitude), @last_updated, @data,
+    @digest)
 ON CONFLICT (location_ref, uid_key) DO UPDATE SET
     uid = EXCLUDED.uid, evse_id = EXCLUDED.evse_id, evse_id_key = EXCLUDED.evse_id_key, status = EXCLUDED.status,
-    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, last_updated = EXCLUDED.last_updated, data = EXCLUDED.data
-RETURNING coalesce((SELECT prev.status FROM prev), '')::text AS prev_status, coalesce((SELECT prev.digest FROM prev), '')::text AS prev_digest,
-    md5(((partner_evse.data - 'last_updated' - 'connectors') || jsonb_build_object('connectors', (SELECT coalesce(jsonb_agg(c.v - 'last_updated' ORDER BY c.n), '[]'::jsonb) FROM jsonb_array_elements(coalesce(partner_evse.data->'connectors', '[]'::jsonb)) WITH ORDINALITY c(v, n))))::text) AS digest;
+    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, last_updated = EXCLUDED.last_updated, data = EXCLUDED.data,
+    digest = EXCLUDED.digest
+RETURNING coalesce((SELECT prev.status FROM prev), '')::text AS prev_status, (SELECT prev.digest FROM prev) AS prev_digest;
 
 -- name: InsertUnscopedEvents :exec
 -- A batch of outbox events of no administration in one statement, in
