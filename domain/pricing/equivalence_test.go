@@ -309,3 +309,38 @@ func TestCompiledMatchesReferenceWithoutRaw(t *testing.T) {
 	TestCompiledMatchesReference(t)
 	TestCompiledMatchesReferenceFixed(t)
 }
+
+// TestCompiledConcurrent shares one Compiled between goroutines (run with
+// -race): the results are those of Price.
+func TestCompiledConcurrent(t *testing.T) {
+	cs := typicalCDRs()
+	cts := make([]*Compiled, len(cs))
+	want := make([]Result, len(cs))
+	for i, c := range cs {
+		var err error
+		cts[i], err = Compile(c.tariff)
+		require.NoError(t, err)
+		want[i], err = Price(c.tariff, c.session, c.loc)
+		require.NoError(t, err)
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for n := 0; n < 50; n++ {
+				i := (n + g) % len(cs)
+				got, err := cts[i].Price(cs[i].session, cs[i].loc)
+				if err == nil {
+					err = sameValue("Result", reflect.ValueOf(want[i]), reflect.ValueOf(got))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		require.NoError(t, <-errs)
+	}
+}
