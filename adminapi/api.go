@@ -107,6 +107,8 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountCPO(v1)
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
+	a.mountChargeCredits(v1)
+	a.mountSubscriptionCorrection(v1)
 	a.mountWebhooks(v1)
 	a.mountChargeSessions(v1)
 	a.mountChargeSessionProgress(v1)

@@ -585,6 +585,8 @@ func TestOpenAPIContract(t *testing.T) {
 	oaWebhooks(t, c, tag, admID)
 	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
+	oaChargeCredit(t, c, tag, admID, custID)
+	oaSubscriptionCorrection(t, c, tag, admID, custID)
 	oaPartnerNetwork(t, c, tag)
 	oaChargeSessions(t, c, admID)
 	oaCPOChargeSessions(t, c, tag)
