@@ -175,18 +175,18 @@ func correctionEvents(w writeCtx, before gen.MspTokenSubscription, res db.Correc
 	view := mspTokenSubscriptionResource().view
 	out := correctionView{Mode: res.Mode, Reason: res.Reason, Subscription: view(res.Subscription), Links: []mspTokenLinkView{},
 		RepricedSessionIDs: []uuid.UUID{}}
-	emit := func(kind string, mod event.Modification, admin uuid.UUID, v any) error {
-		return db.AppendEvent(w.Ctx, w.Tx, event.New(kind, mod, &admin, v))
-	}
+	emit := func(ev event.Event) error { return db.AppendEvent(w.Ctx, w.Tx, ev) }
 	if res.Mode != db.CorrectionMove {
-		if err := emit("msp-token-subscription", event.Update, res.Subscription.AdministrationID, out.Subscription); err != nil {
+		a := res.Subscription.AdministrationID
+		if err := emit(event.New("msp-token-subscription", event.Update, &a, out.Subscription)); err != nil {
 			return out, err
 		}
 	}
 	if res.NewSubscription != nil {
 		v := view(*res.NewSubscription)
 		out.NewSubscription = &v
-		if err := emit("msp-token-subscription", event.Create, res.NewSubscription.AdministrationID, v); err != nil {
+		a := res.NewSubscription.AdministrationID
+		if err := emit(event.New("msp-token-subscription", event.Create, &a, v)); err != nil {
 			return out, err
 		}
 	}
@@ -206,14 +206,15 @@ func correctionEvents(w writeCtx, before gen.MspTokenSubscription, res db.Correc
 		}
 		v := mspTokenLinkViewOf(db.MSPTokenLink{MspTokenLink: l, AdministrationID: a})
 		out.Links = append(out.Links, v)
-		if err := emit("msp-token-link", event.Update, a, v); err != nil {
+		if err := emit(event.New("msp-token-link", event.Update, &a, v)); err != nil {
 			return out, err
 		}
 	}
 	for _, l := range res.Created {
-		v := mspTokenLinkViewOf(db.MSPTokenLink{MspTokenLink: l, AdministrationID: target})
+		a := target
+		v := mspTokenLinkViewOf(db.MSPTokenLink{MspTokenLink: l, AdministrationID: a})
 		out.Links = append(out.Links, v)
-		if err := emit("msp-token-link", event.Create, target, v); err != nil {
+		if err := emit(event.New("msp-token-link", event.Create, &a, v)); err != nil {
 			return out, err
 		}
 	}
