@@ -181,16 +181,17 @@ func SavePricingChecks(ctx context.Context, q Querier, o ThresholdOwner, c ratep
 // pricing checks. Parsed rate plans, VAT configurations and checks are
 // cached for a short time (a change applies within the TTL).
 type MSPPricingLoader struct {
-	Pool  *pgxpool.Pool
-	VAT   *VATCache
-	Plans *RatePlanCache
+	Pool   *pgxpool.Pool
+	VAT    *VATCache
+	Plans  *RatePlanCache
+	Checks *ChecksCache
 }
 
 var _ rateplan.Loader = MSPPricingLoader{}
 
 // NewMSPPricingLoader returns a loader on pool with caches of ttl.
 func NewMSPPricingLoader(pool *pgxpool.Pool, ttl time.Duration) MSPPricingLoader {
-	return MSPPricingLoader{Pool: pool, VAT: NewVATCache(ttl), Plans: NewRatePlanCache(ttl)}
+	return MSPPricingLoader{Pool: pool, VAT: NewVATCache(ttl), Plans: NewRatePlanCache(ttl), Checks: &ChecksCache{TTL: ttl}}
 }
 
 // MSPPricingInputs implements rateplan.Loader.
@@ -200,7 +201,8 @@ func (l MSPPricingLoader) MSPPricingInputs(ctx context.Context, s session.Charge
 		in.TimeZone = s.Match.TimeZone
 	}
 	start := s.Start.UTC()
-	f, err := Q(l.Pool).MSPPricingFacts(ctx, gen.MSPPricingFactsParams{StartAt: &start, UidKey: strings.ToUpper(s.Token.UID), Type: s.Token.Type})
+	f, err := Q(l.Pool).MSPPricingFacts(ctx, gen.MSPPricingFactsParams{SessionID: s.ID, StartAt: &start, UidKey: strings.ToUpper(s.Token.UID),
+		Type: s.Token.Type})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return in, nil // no subscription: Compute drops the session out
@@ -225,7 +227,7 @@ func (l MSPPricingLoader) MSPPricingInputs(ctx context.Context, s session.Charge
 	if in.Checks, err = l.checks(ctx, f.AdministrationID, s.PartnerID); err != nil {
 		return in, err
 	}
-	if err := l.cdrFacts(ctx, s, &in); err != nil {
+	if err := l.cdrFacts(ctx, s, f.Payload, &in); err != nil {
 		return in, err
 	}
 	return in, nil
@@ -248,8 +250,24 @@ func usable(admin uuid.UUID, adminCurrency string, owner uuid.UUID, shared []uui
 	return false
 }
 
-// checks layers the administration's pricing checks and the partner's.
+// checks layers the administration's pricing checks and the partner's
+// (cached for the TTL).
 func (l MSPPricingLoader) checks(ctx context.Context, admin uuid.UUID, partner *uuid.UUID) (rateplan.Checks, error) {
+	k := checksKey{admin: admin}
+	if partner != nil {
+		k.partner = *partner
+	}
+	if c, ok := l.Checks.get(k); ok {
+		return c, nil
+	}
+	c, err := l.loadChecks(ctx, admin, partner)
+	if err == nil {
+		l.Checks.put(k, c)
+	}
+	return c, err
+}
+
+func (l MSPPricingLoader) loadChecks(ctx context.Context, admin uuid.UUID, partner *uuid.UUID) (rateplan.Checks, error) {
 	rows, err := Q(l.Pool).PricingChecksOf(ctx, gen.PricingChecksOfParams{AdministrationID: &admin, PartnerID: partner})
 	if err != nil {
 		return rateplan.Checks{}, err
@@ -272,16 +290,12 @@ func (l MSPPricingLoader) checks(ctx context.Context, admin uuid.UUID, partner *
 // cdrFacts reads the CDR as received: its charging periods, its reported
 // costs, and the CPO's tariff (the CDR's own tariffs, else the partner
 // tariffs its periods name, else the matched connector's tariff_ids).
-func (l MSPPricingLoader) cdrFacts(ctx context.Context, s session.ChargeSession, in *rateplan.Inputs) error {
-	orig, err := Q(l.Pool).GetChargeSessionOriginal(ctx, s.ID)
-	if errors.Is(err, pgx.ErrNoRows) {
+func (l MSPPricingLoader) cdrFacts(ctx context.Context, s session.ChargeSession, payload string, in *rateplan.Inputs) error {
+	if payload == "" {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
 	var cdr ocpi.CDR
-	if err := json.Unmarshal([]byte(orig.Payload), &cdr); err != nil {
+	if err := json.Unmarshal([]byte(payload), &cdr); err != nil {
 		return nil // not an OCPI CDR (another channel): priced from the totals
 	}
 	if ps, err := cdr.ToSession(); err == nil && len(ps.Periods) > 0 {
@@ -566,4 +580,42 @@ func quoteConnector(evse []byte, want string) (id, powerType string, tariffIDs [
 		}
 	}
 	return want, "", nil
+}
+
+// ChecksCache keeps layered pricing checks per (administration, partner)
+// for TTL: every priced session needs them and they rarely change (a
+// change applies within the TTL). A nil *ChecksCache loads every time.
+type ChecksCache struct {
+	TTL time.Duration
+	mu  sync.Mutex
+	m   map[checksKey]cachedChecks
+}
+
+type checksKey struct{ admin, partner uuid.UUID }
+
+type cachedChecks struct {
+	c  rateplan.Checks
+	at time.Time
+}
+
+func (c *ChecksCache) get(k checksKey) (rateplan.Checks, bool) {
+	if c == nil {
+		return rateplan.Checks{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	return e.c, ok && time.Since(e.at) < c.TTL
+}
+
+func (c *ChecksCache) put(k checksKey, v rateplan.Checks) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10_000 {
+		c.m = map[checksKey]cachedChecks{}
+	}
+	c.m[k] = cachedChecks{c: v, at: time.Now()}
 }

@@ -74,7 +74,10 @@ func newMSPPricingDB(t *testing.T) *pricingDB {
 	rdb := redis.NewClient(dbtest.RedisDB(dbtest.RedisDBPricing))
 	t.Cleanup(func() { rdb.Close() })
 	p.proc = worker.NewSessionProcessor(worker.Deps{Pool: p.d.Pool, Redis: rdb, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		worker.SessionOptions{Schedule: session.Schedule{time.Millisecond}, Pricing: true})
+		// The node's MSP pricer without its caches: the test changes
+		// pricing checks between sessions.
+		worker.SessionOptions{Schedule: session.Schedule{time.Millisecond},
+			Pricers: map[session.Side][]session.Pricer{session.MSP: {rateplan.Pricer{Loader: db.MSPPricingLoader{Pool: p.d.Pool}}}}})
 	setupVAT(t, p.mspDB)
 	return p
 }

@@ -283,25 +283,27 @@ SELECT t.id AS token_id, l.id AS link_id, s.id AS subscription_id, s.customer_id
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.country AS customer_country, c.vat_number AS customer_vat_number,
-    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat
+    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat,
+    coalesce((SELECT o.payload FROM charge_session_original o WHERE o.session_id = $1), '')::text AS payload
 FROM msp_token t
 JOIN msp_token_link l ON l.token_id = t.id AND NOT l.defunct
-    AND (l.valid_from IS NULL OR l.valid_from <= $1) AND (l.valid_until IS NULL OR l.valid_until > $1)
+    AND (l.valid_from IS NULL OR l.valid_from <= $2) AND (l.valid_until IS NULL OR l.valid_until > $2)
 JOIN msp_token_subscription s ON s.id = l.subscription_id AND NOT s.defunct
-    AND s.valid_from <= $1 AND (s.valid_until IS NULL OR s.valid_until > $1)
+    AND s.valid_from <= $2 AND (s.valid_until IS NULL OR s.valid_until > $2)
 JOIN msp_token_subscription_plan p ON p.id = s.plan_id
 JOIN administration a ON a.id = s.administration_id
 JOIN party c ON c.id = s.customer_id
 LEFT JOIN rate_plan rp ON rp.id = p.rate_plan_id
-WHERE t.uid_key = $2
-ORDER BY (t.type = $3) DESC, t.id
+WHERE t.uid_key = $3
+ORDER BY (t.type = $4) DESC, t.id
 LIMIT 1
 `
 
 type MSPPricingFactsParams struct {
-	StartAt *time.Time
-	UidKey  string
-	Type    string
+	SessionID uuid.UUID
+	StartAt   *time.Time
+	UidKey    string
+	Type      string
 }
 
 type MSPPricingFactsRow struct {
@@ -323,6 +325,7 @@ type MSPPricingFactsRow struct {
 	CustomerVatNumber        *string
 	CustomerEntityType       string
 	CustomerReimbursementVat string
+	Payload                  string
 }
 
 // What MSP pricing needs of a session's token in one round trip: the link
@@ -331,7 +334,12 @@ type MSPPricingFactsRow struct {
 // subscription's administration and customer, and the original payload.
 // Among tokens with the same uid the CDR's token type wins.
 func (q *Queries) MSPPricingFacts(ctx context.Context, arg MSPPricingFactsParams) (MSPPricingFactsRow, error) {
-	row := q.db.QueryRow(ctx, mSPPricingFacts, arg.StartAt, arg.UidKey, arg.Type)
+	row := q.db.QueryRow(ctx, mSPPricingFacts,
+		arg.SessionID,
+		arg.StartAt,
+		arg.UidKey,
+		arg.Type,
+	)
 	var i MSPPricingFactsRow
 	err := row.Scan(
 		&i.TokenID,
@@ -352,6 +360,7 @@ func (q *Queries) MSPPricingFacts(ctx context.Context, arg MSPPricingFactsParams
 		&i.CustomerVatNumber,
 		&i.CustomerEntityType,
 		&i.CustomerReimbursementVat,
+		&i.Payload,
 	)
 	return i, err
 }

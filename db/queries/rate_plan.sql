@@ -55,7 +55,8 @@ SELECT t.id AS token_id, l.id AS link_id, s.id AS subscription_id, s.customer_id
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.country AS customer_country, c.vat_number AS customer_vat_number,
-    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat
+    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat,
+    coalesce((SELECT o.payload FROM charge_session_original o WHERE o.session_id = @session_id), '')::text AS payload
 FROM msp_token t
 JOIN msp_token_link l ON l.token_id = t.id AND NOT l.defunct
     AND (l.valid_from IS NULL OR l.valid_from <= @start_at) AND (l.valid_until IS NULL OR l.valid_until > @start_at)

@@ -219,7 +219,9 @@ func Compute(in Inputs) (session.PriceResult, error) {
 
 	var comps []line
 	var cpoRes *pricing.Result
-	if in.CPOTariff != nil {
+	// The CPO's tariff is priced when the rate passes it through or the
+	// partner cost check needs it.
+	if in.CPOTariff != nil && (rate.PassThrough != nil || in.Checks.PartnerCostAbsolute != nil || in.Checks.PartnerCostPercentage != nil) {
 		if !strings.EqualFold(in.CPOTariff.Currency, s.Currency) && s.Currency != "" {
 			d.Notes = append(d.Notes, fmt.Sprintf("the CPO tariff %s is in %s, the session in %s", in.CPOTariff.ID, in.CPOTariff.Currency, s.Currency))
 		}

@@ -111,6 +111,29 @@ type fixed []PriceResult
 
 func (f fixed) Price(context.Context, ChargeSession, time.Time) ([]PriceResult, error) { return f, nil }
 
+// A session that passes validation on a side with pricers is priced in
+// the same step (one commit); a pricing failure then drops it out.
+func TestValidationAndPricingInOneStep(t *testing.T) {
+	ctx := context.Background()
+	admin := uuid.New()
+	found := table{match: &Match{ConnectorID: "1"}, facts: Facts{TokenKnown: true, AdministrationID: &admin}}
+	p := Pipeline{Matcher: found, Lookup: found, Defaults: DefaultThresholds,
+		Pricers: map[Side][]Pricer{MSP: {perKWh{price: decimal.NewFromInt(1), maxKWh: decimal.NewFromInt(20), check: CheckPartnerCostMatches}}}}
+	s := good()
+	s.State, s.Match = Validating, &Match{ConnectorID: "1"}
+	o, err := p.Step(ctx, s, now)
+	require.NoError(t, err)
+	require.Equal(t, Priced, o.State)
+	require.Equal(t, &admin, o.AdministrationID)
+	require.Len(t, o.Prices, 1)
+	s.TotalEnergy = decimal.NewFromInt(21)
+	o, err = p.Step(ctx, s, now)
+	require.NoError(t, err)
+	require.Equal(t, DroppedOut, o.State)
+	require.Equal(t, CheckPartnerCostMatches, o.Check)
+	require.Equal(t, &admin, o.AdministrationID)
+}
+
 func TestPricingResultsAreConsistent(t *testing.T) {
 	ctx := context.Background()
 	s := good()

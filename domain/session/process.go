@@ -73,6 +73,18 @@ func (p Pipeline) Step(ctx context.Context, s ChargeSession, now time.Time) (Out
 		}
 		o := AfterValidation(s, th, f, now)
 		o.AdministrationID = admin
+		if o.State == ReadyForPricing && p.Prices(s.Side) {
+			// Priced in the same step: one commit instead of two, and the
+			// pricers see the session as the validation left it.
+			next := s
+			next.State, next.AdministrationID = ReadyForPricing, admin
+			po, err := p.price(ctx, next, now)
+			if err != nil {
+				return Outcome{}, err
+			}
+			po.AdministrationID = admin
+			return po, nil
+		}
 		return o, nil
 	case ReadyForPricing:
 		if p.Prices(s.Side) {

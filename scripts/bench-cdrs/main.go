@@ -12,18 +12,25 @@
 //     the end-to-end rate is from the first POST until the last session
 //     is ready_for_pricing.
 //
-// The CDRs match seeded partner locations (-locations, two EVSEs each) and
-// seeded MSP tokens (-tokens), so that every session reaches
-// ready_for_pricing; the program checks that and counts the sessions.
+// With -pricing the pipeline goes on to MSP pricing (issue 6) and every
+// phase waits for state priced instead: the tokens are linked to
+// subscriptions (one per ten tokens), half of them on a plan whose rate
+// plan prices energy, time and a flat fee, half on one that passes the
+// CPO's tariff (the CDR's own) through with a markup; the seller has a VAT
+// setup; so each session is priced with the tariff engine and VAT per
+// component and stored as a versioned result with its outbox event.
 //
 //	go run ./scripts/bench-cdrs                    # 100,000 CDRs
 //	go run ./scripts/bench-cdrs -n 20000 -mixed
+//	go run ./scripts/bench-cdrs -pricing -mixed    # pipeline with pricing
 //
 // Postgres comes from DATABASE_URL (a database is cloned from the migrated
 // template and dropped at the end), Redis from BENCH_REDIS_URL (default
 // redis://127.0.0.1:6379/15, a database index no test uses; it is flushed).
 // Targets (issue 5): intake ≥ 1,500 CDRs/s, processing to
-// ready_for_pricing ≥ 800 CDRs/s sustained over 100,000 CDRs.
+// ready_for_pricing ≥ 800 CDRs/s sustained over 100,000 CDRs; (issue 6)
+// the pipeline including pricing ≥ 600 CDRs/s end to end over 100,000
+// CDRs.
 package main
 
 import (
@@ -40,6 +47,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -61,9 +69,13 @@ import (
 type config struct {
 	n, conc, workers, locations, tokens int
 	dbConns                             int32
-	mixed                               bool
+	mixed, pricing                      bool
 	timeout                             time.Duration
+	cpuprofile                          string
 }
+
+// target is the state every session of a phase must reach.
+var target = "ready_for_pricing"
 
 func main() {
 	var c config
@@ -74,9 +86,14 @@ func main() {
 	flag.IntVar(&c.tokens, "tokens", 20_000, "MSP tokens seeded")
 	dbConns := flag.Int("db-conns", 32, "Postgres pool size of the node and the worker")
 	flag.BoolVar(&c.mixed, "mixed", false, "also measure intake and processing at the same time")
+	flag.BoolVar(&c.pricing, "pricing", false, "run MSP pricing too (sessions end priced)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the processing phase to this file")
 	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "give up after")
 	flag.Parse()
 	c.dbConns = int32(*dbConns)
+	if c.pricing {
+		target = "priced"
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cdrs:", err)
 		os.Exit(1)
@@ -116,6 +133,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	if c.pricing {
+		if err := seedPricing(ctx, d, c); err != nil {
+			return err
+		}
+	}
 	exchanges := db.NewExchangeLog(pool, log, 10000)
 	defer exchanges.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -149,19 +171,32 @@ func run(c config) error {
 	}
 
 	// 2. Processing of the backlog.
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
 		done <- worker.Run(wctx, worker.Deps{Pool: pool, Redis: rdb, Log: log}, worker.Options{Concurrency: c.workers, ShutdownTimeout: 5 * time.Second},
-			worker.Sessions(worker.SessionOptions{}))
+			worker.Sessions(worker.SessionOptions{Pricing: c.pricing}))
 	}()
 	defer func() { stop(); <-done }()
 	el, windows, err := waitReady(ctx, d, c.n, time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("processing: %d sessions to ready_for_pricing in %.1fs = %.0f sessions/s; slowest 5 s window %.0f/s, fastest %.0f/s\n",
-		c.n, el.Seconds(), float64(c.n)/el.Seconds(), windows[0], windows[len(windows)-1])
+	if c.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Printf("processing: %d sessions to %s in %.1fs = %.0f sessions/s; slowest 5 s window %.0f/s, fastest %.0f/s\n",
+		c.n, target, el.Seconds(), float64(c.n)/el.Seconds(), windows[0], windows[len(windows)-1])
 
 	// 3. Both at once.
 	if c.mixed {
@@ -173,11 +208,23 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("mixed: %d CDRs posted and processed to ready_for_pricing in %.1fs = %.0f CDRs/s end to end\n",
-			c.n, el.Seconds(), float64(c.n)/el.Seconds())
+		fmt.Printf("mixed: %d CDRs posted and processed to %s in %.1fs = %.0f CDRs/s end to end\n",
+			c.n, target, el.Seconds(), float64(c.n)/el.Seconds())
 	}
-	if n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state <> 'ready_for_pricing'"); n != 0 {
-		return fmt.Errorf("%d sessions did not reach ready_for_pricing", n)
+	if n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state <> '"+target+"'"); n != 0 {
+		return fmt.Errorf("%d sessions did not reach %s", n, target)
+	}
+	if c.pricing {
+		var results, events, passThrough int
+		if err := d.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE detail->>'mode' = 'pass_through') FROM charge_session_price
+			WHERE kind = 'msp' AND version = 1`).Scan(&results, &passThrough); err != nil {
+			return err
+		}
+		events = count(ctx, d, "SELECT count(*) FROM outbox_event WHERE kind = 'msp-charge-session-priced'")
+		fmt.Printf("pricing: %d MSP results (%d passed the CPO tariff through), %d msp-charge-session-priced events\n", results, passThrough, events)
+		if results != count(ctx, d, "SELECT count(*) FROM charge_session") || events != results {
+			return fmt.Errorf("pricing: %d results and %d events for %d sessions", results, events, count(ctx, d, "SELECT count(*) FROM charge_session"))
+		}
 	}
 	return nil
 }
@@ -197,18 +244,19 @@ func count(ctx context.Context, d *dbtest.Database, q string) int {
 	return n
 }
 
-// waitReady waits until want sessions are ready_for_pricing and returns
+// waitReady waits until want sessions are in the target state and returns
 // the time since start and the rates of each full 5 s window, sorted.
 func waitReady(ctx context.Context, d *dbtest.Database, want int, start time.Time) (time.Duration, []float64, error) {
 	var windows []float64
-	last, lastAt := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state = 'ready_for_pricing'"), time.Now()
+	q := "SELECT count(*) FROM charge_session WHERE state = '" + target + "'"
+	last, lastAt := count(ctx, d, q), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return 0, nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
-		n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state = 'ready_for_pricing'")
+		n := count(ctx, d, q)
 		if n >= want {
 			el := time.Since(start)
 			if len(windows) == 0 {
@@ -271,6 +319,56 @@ func seed(ctx context.Context, d *dbtest.Database, c config) (string, error) {
 		}
 	}
 	return tok, nil
+}
+
+// seedPricing gives the seeded administration what MSP pricing needs: a
+// VAT setup (seller in NL, Belgium on the origin country, charge sessions
+// standard, 21 %), a customer, two rate plans — "Standard" (energy
+// 0.30/kWh with 1 Wh steps, time 0.02/min in whole minutes, flat 0.35, and
+// a more specific rule for DC at BE-BEC that these CDRs do not match) and
+// "Roaming" (the CPO's tariff with 10 % and 0.25 markup) — each on a
+// subscription plan, one subscription per ten tokens alternating between
+// the plans, and every token linked to one.
+func seedPricing(ctx context.Context, d *dbtest.Database, c config) error {
+	std := `[{"code":"std","components":[{"type":"energy","unit":"kwh","price":"0.30","step_size":1,"credits":{"apply":false}},
+		{"type":"time","unit":"minute","price":"0.02","step_size":60,"credits":{"apply":false}},
+		{"type":"flat","unit":"session","price":"0.35","credits":{"apply":false}}]},
+		{"code":"dc","components":[{"type":"energy","unit":"kwh","price":"0.59","credits":{"apply":false}}]}]`
+	stdRules := `[{"rate":"std"},{"rate":"dc","cpo_party":"BE-BEC","power_types":["DC"]}]`
+	pt := `[{"code":"pt","pass_through":{"markup_percentage":"10","markup_fixed":"0.25","credits":{"apply":false}}}]`
+	ptRules := `[{"rate":"pt"}]`
+	stmts := []string{
+		`INSERT INTO seller_vat_policy (seller_id, fallback, eu_reverse_charge, country_policies, created_at, updated_at)
+		  SELECT seller_id, 'seller_country', false, '{"BE":"origin_country"}', now(), now() FROM administration`,
+		`INSERT INTO vat_rule (id, product_category, indicators, criteria_key, kind, created_at, updated_at)
+		  VALUES (gen_random_uuid(), 'msp_charge_session', '{}', 'msp_charge_session||', 'standard', now(), now())`,
+		`INSERT INTO vat_rate (id, country, kind, percentage, created_at, updated_at)
+		  VALUES (gen_random_uuid(), 'NL', 'standard', 21, now(), now()), (gen_random_uuid(), 'BE', 'standard', 21, now(), now())`,
+		`INSERT INTO party (id, role, administration_id, name, country, entity_type, created_at, updated_at)
+		  SELECT gen_random_uuid(), 'customer', id, 'Customer', 'NL', 'person', now(), now() FROM administration`,
+		`INSERT INTO rate_plan (id, administration_id, name, currency, rates, rules, created_at, updated_at)
+		  SELECT gen_random_uuid(), id, 'Standard', 'EUR', '` + std + `'::jsonb, '` + stdRules + `'::jsonb, now(), now() FROM administration
+		  UNION ALL SELECT gen_random_uuid(), id, 'Roaming', 'EUR', '` + pt + `'::jsonb, '` + ptRules + `'::jsonb, now(), now() FROM administration`,
+		`INSERT INTO msp_token_subscription_plan (id, administration_id, name, rate_plan_id, created_at, updated_at)
+		  SELECT gen_random_uuid(), r.administration_id, r.name, r.id, now(), now() FROM rate_plan r`,
+		`INSERT INTO msp_token_subscription (id, administration_id, customer_id, plan_id, valid_from, created_at, updated_at)
+		  SELECT gen_random_uuid(), p.administration_id, c.id, p.id, now() - interval '400 days', now(), now()
+		  FROM generate_series(1, ` + fmt.Sprint((c.tokens+9)/10) + `) i
+		  JOIN msp_token_subscription_plan p ON p.name = CASE WHEN i % 2 = 0 THEN 'Standard' ELSE 'Roaming' END
+		  JOIN party c ON c.administration_id = p.administration_id AND c.role = 'customer'`,
+		`INSERT INTO msp_token_link (id, token_id, subscription_id, valid_from, created_at, updated_at)
+		  SELECT gen_random_uuid(), t.id, s.id, now() - interval '400 days', now(), now()
+		  FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 10 AS g FROM msp_token) t
+		  JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS g FROM msp_token_subscription) s ON s.g = t.g`,
+		`ANALYZE`,
+	}
+	for _, s := range stmts {
+		if _, err := d.Pool.Exec(ctx, s); err != nil {
+			return fmt.Errorf("seed pricing: %w", err)
+		}
+	}
+	fmt.Printf("seeded pricing: VAT setup, rate plans Standard (energy/time/flat) and Roaming (CPO tariff + markup), %d subscriptions, every token linked\n", (c.tokens+9)/10)
+	return nil
 }
 
 // poster posts CDRs from concurrent keep-alive clients.
