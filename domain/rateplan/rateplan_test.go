@@ -408,3 +408,14 @@ func TestProperties(t *testing.T) {
 		}
 	})
 }
+
+// The partner's checks win over the administration's, field by field.
+func TestChecksLayer(t *testing.T) {
+	admin := Checks{PartnerCostAbsolute: decp("0.10"), MaxPrice: decp("100")}
+	partner := Checks{PartnerCostAbsolute: decp("0.50"), PartnerCostPercentage: decp("2")}
+	c := admin.Layer(partner)
+	require.Equal(t, "0.5", c.PartnerCostAbsolute.String())
+	require.Equal(t, "2", c.PartnerCostPercentage.String())
+	require.Equal(t, "100", c.MaxPrice.String(), "unset in the partner's: the administration's")
+	require.Error(t, Checks{MaxPrice: decp("-1")}.Validate())
+}
