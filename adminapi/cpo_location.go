@@ -287,4 +287,5 @@ func (a *API) mountCPO(v1 fiber.Router) {
 	cpoEVSEResource().mount(a, v1)
 	v1.Put("/cpo-evse/:key/dropout-all-chargesessions", a.handle("cpo", access.Write, putDropoutAll))
 	cpoTariffResource().mount(a, v1)
+	v1.Delete("/cpo-tariff/:key", a.handle("cpo", access.Write, deleteCPOTariff))
 }

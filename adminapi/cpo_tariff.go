@@ -3,24 +3,30 @@ package adminapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/db/gen"
+	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/iso"
 	"github.com/roamnode/roamnode/domain/location"
 	"github.com/roamnode/roamnode/domain/pricing"
 	"github.com/roamnode/roamnode/ocpi"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // Our tariffs as CPO (mod_tariffs), addressed by their OCPI id. The tariff
 // parts are OCPI 2.2.1 JSON (prices as JSON numbers), so an OCPI Tariff
 // object can be posted as it is. The pricing engine's rules validate it,
 // its lint warnings come back in lint_warnings, and every change is pushed
-// (PUT) to partners with a Tariffs receiver.
+// (PUT) to partners with a Tariffs receiver; a deletion is pushed as a
+// DELETE (deleteCPOTariff).
 
 // cpoTariffView is a tariff as the API returns it.
 type cpoTariffView struct {
@@ -207,4 +213,65 @@ func validateCPOTariff(t ocpi.Tariff) error {
 		}
 	}
 	return fs.Err()
+}
+
+// tariffUsesShown is how many referencing connectors a refused deletion names.
+const tariffUsesShown = 10
+
+// cpoTariffKey is what a deletion event carries: the identifying
+// properties (003 → Webhooks → Deletions), the OCPI tariff id included.
+type cpoTariffKey struct {
+	ID                uuid.UUID `json:"id"`
+	ExternalReference *string   `json:"external_reference"`
+	TariffID          string    `json:"tariff_id"`
+}
+
+// deleteCPOTariff is DELETE /cpo-tariff/{tariff_id} (or ext_ref.X): the
+// tariff is removed, the Tariffs sender stops listing it, every partner
+// with a Tariffs receiver gets a DELETE (mod_tariffs, Receiver Interface:
+// DELETE /tariffs/{country_code}/{party_id}/{tariff_id}), and a cpo-tariff
+// delete event records it, in one transaction. A tariff that a connector
+// still names in tariff_ids is refused with 409 naming the connectors:
+// partners would be told a price that no longer exists (mod_locations,
+// Connector.tariff_ids). The answer is 204.
+func deleteCPOTariff(c *fiber.Ctx, rq *request) error {
+	k, err := cpoTariffResource().parseKey(c.Params("key"))
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	var refs []roaming.PushRef
+	err = db.InTx(ctx, rq.api.pool, func(tx pgx.Tx) error {
+		t, err := db.CPOTariffByID(ctx, tx, k.Domain, k.Ref, true)
+		if err != nil {
+			return err
+		}
+		uses, err := db.ConnectorsUsingTariff(ctx, tx, t.Tariff.ID, tariffUsesShown+1)
+		if err != nil {
+			return err
+		}
+		if len(uses) > 0 {
+			names := make([]string, 0, tariffUsesShown)
+			for i, u := range uses {
+				if i == tariffUsesShown {
+					names = append(names, "…")
+					break
+				}
+				names = append(names, u.EvseUID+"/"+u.ConnectorID)
+			}
+			return &apiError{Status: fiber.StatusConflict, Code: "tariff_in_use", Message: fmt.Sprintf(
+				"tariff %s is named in tariff_ids of connectors %s; remove it from them (POST /main/v1/cpo-evse/{evse_uid}) before deleting it",
+				t.Tariff.ID, strings.Join(names, ", "))}
+		}
+		if refs, err = db.DeleteCPOTariff(ctx, tx, t); err != nil {
+			return err
+		}
+		return db.AppendEvent(ctx, tx, event.New("cpo-tariff", event.Delete, nil,
+			cpoTariffKey{ID: t.ID, ExternalReference: t.ExternalReference, TariffID: t.Tariff.ID}))
+	})
+	if err != nil {
+		return err
+	}
+	rq.api.kick(context.WithoutCancel(ctx), refs...)
+	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -201,4 +201,11 @@ func oaCPO(t *testing.T, c *oaClient, tag string) {
 	c.do(204, "POST", "/main/v1/cpo-tariff/"+tid, map[string]any{"type": "AD_HOC_PAYMENT", "external_updated_at": old})
 	c.do(200, "GET", "/main/v1/cpo-tariff/"+tid, nil)
 	c.do(200, "GET", "/main/v1/cpo-tariff?currency=EUR", nil)
+	// Delete: refused while a connector names the tariff, then 204.
+	c.do(200, "POST", "/main/v1/cpo-evse/"+uid, map[string]any{"connectors": []any{map[string]any{"id": "1", "standard": "IEC_62196_T2",
+		"format": "SOCKET", "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 16, "tariff_ids": []string{tid}}}})
+	c.do(409, "DELETE", "/main/v1/cpo-tariff/"+tid, nil)
+	c.do(200, "POST", "/main/v1/cpo-evse/"+uid, map[string]any{"connectors": []any{conn}})
+	c.do(204, "DELETE", "/main/v1/cpo-tariff/"+tid, nil)
+	c.do(400, "DELETE", "/main/v1/cpo-tariff/"+tid, nil)
 }

@@ -115,3 +115,31 @@ func EnqueueTariffPush(ctx context.Context, q Querier, prev *CPOTariff, cur CPOT
 	return EnqueuePush(ctx, q, roaming.Change{Module: "tariffs", Group: obj, Object: obj, Method: roaming.PushPut,
 		FromCountry: cur.Tariff.CountryCode, FromParty: cur.Tariff.PartyID})
 }
+
+// TariffUse is a connector of ours whose tariff_ids name a tariff.
+type TariffUse struct {
+	EvseUID     string
+	ConnectorID string
+}
+
+// ConnectorsUsingTariff returns up to limit of our connectors that name
+// the tariff (OCPI tariff id, case-insensitive: CiString) in tariff_ids.
+func ConnectorsUsingTariff(ctx context.Context, q Querier, tariffID string, limit int) ([]TariffUse, error) {
+	rows, err := Q(q).ConnectorsUsingTariff(ctx, gen.ConnectorsUsingTariffParams{TariffKey: location.KeyOf(tariffID), Lim: int32(limit)})
+	return mapAll(rows, func(r gen.ConnectorsUsingTariffRow) TariffUse { return TariffUse{EvseUID: r.EvseUid, ConnectorID: r.ConnectorID} }), err
+}
+
+// DeleteCPOTariff removes a tariff (the caller holds its row lock and has
+// checked that no connector names it) and records the push of its
+// removal: a DELETE to every partner's Tariffs receiver (mod_tariffs,
+// Receiver Interface: DELETE /tariffs/{country_code}/{party_id}/{tariff_id};
+// TariffsRenderer renders a DELETE for a tariff that no longer exists). It
+// returns the push groups to kick after the commit.
+func DeleteCPOTariff(ctx context.Context, q Querier, t CPOTariff) ([]roaming.PushRef, error) {
+	if _, err := Q(q).DeleteCPOTariff(ctx, t.ID); err != nil {
+		return nil, err
+	}
+	obj := t.Tariff.CountryCode + "/" + t.Tariff.PartyID + "/" + t.Tariff.ID
+	return EnqueuePush(ctx, q, roaming.Change{Module: "tariffs", Group: obj, Object: obj, Method: roaming.PushDelete,
+		FromCountry: t.Tariff.CountryCode, FromParty: t.Tariff.PartyID})
+}

@@ -12,6 +12,46 @@ import (
 	"github.com/google/uuid"
 )
 
+const connectorsUsingTariff = `-- name: ConnectorsUsingTariff :many
+SELECT e.evse_uid, (c.value->>'id')::text AS connector_id
+FROM cpo_evse e, jsonb_array_elements(coalesce(e.doc->'connectors', '[]'::jsonb)) c
+WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce(c.value->'tariff_ids', '[]'::jsonb)) t WHERE upper(t.value) = $1::text)
+ORDER BY e.evse_key, connector_id
+LIMIT $2
+`
+
+type ConnectorsUsingTariffParams struct {
+	TariffKey string
+	Lim       int32
+}
+
+type ConnectorsUsingTariffRow struct {
+	EvseUid     string
+	ConnectorID string
+}
+
+// Our connectors whose tariff_ids name the tariff (CiString: compared in
+// upper case), up to lim, for refusing the tariff's deletion.
+func (q *Queries) ConnectorsUsingTariff(ctx context.Context, arg ConnectorsUsingTariffParams) ([]ConnectorsUsingTariffRow, error) {
+	rows, err := q.db.Query(ctx, connectorsUsingTariff, arg.TariffKey, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ConnectorsUsingTariffRow
+	for rows.Next() {
+		var i ConnectorsUsingTariffRow
+		if err := rows.Scan(&i.EvseUid, &i.ConnectorID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countOCPITariffs = `-- name: CountOCPITariffs :one
 SELECT count(*) FROM cpo_tariff
 WHERE country_code = $1 AND party_id = $2
@@ -36,6 +76,18 @@ func (q *Queries) CountOCPITariffs(ctx context.Context, arg CountOCPITariffsPara
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const deleteCPOTariff = `-- name: DeleteCPOTariff :execrows
+DELETE FROM cpo_tariff WHERE id = $1
+`
+
+func (q *Queries) DeleteCPOTariff(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteCPOTariff, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const getCPOTariffByKey = `-- name: GetCPOTariffByKey :one

@@ -43,3 +43,15 @@ WHERE country_code = $1 AND party_id = $2
   AND (sqlc.narg(date_to)::timestamptz IS NULL OR last_updated < sqlc.narg(date_to))
 ORDER BY last_updated, id
 OFFSET sqlc.arg(page_offset) LIMIT sqlc.arg(page_limit);
+
+-- name: ConnectorsUsingTariff :many
+-- Our connectors whose tariff_ids name the tariff (CiString: compared in
+-- upper case), up to lim, for refusing the tariff's deletion.
+SELECT e.evse_uid, (c.value->>'id')::text AS connector_id
+FROM cpo_evse e, jsonb_array_elements(coalesce(e.doc->'connectors', '[]'::jsonb)) c
+WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce(c.value->'tariff_ids', '[]'::jsonb)) t WHERE upper(t.value) = @tariff_key::text)
+ORDER BY e.evse_key, connector_id
+LIMIT @lim;
+
+-- name: DeleteCPOTariff :execrows
+DELETE FROM cpo_tariff WHERE id = $1;
