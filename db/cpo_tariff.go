@@ -126,7 +126,9 @@ type TariffUse struct {
 // the tariff (OCPI tariff id, case-insensitive: CiString) in tariff_ids.
 func ConnectorsUsingTariff(ctx context.Context, q Querier, tariffID string, limit int) ([]TariffUse, error) {
 	rows, err := Q(q).ConnectorsUsingTariff(ctx, gen.ConnectorsUsingTariffParams{TariffKey: location.KeyOf(tariffID), Lim: int32(limit)})
-	return mapAll(rows, func(r gen.ConnectorsUsingTariffRow) TariffUse { return TariffUse{EvseUID: r.EvseUid, ConnectorID: r.ConnectorID} }), err
+	return mapAll(rows, func(r gen.ConnectorsUsingTariffRow) TariffUse {
+		return TariffUse{EvseUID: r.EvseUid, ConnectorID: r.ConnectorID}
+	}), err
 }
 
 // DeleteCPOTariff removes a tariff (the caller holds its row lock and has
