@@ -161,7 +161,7 @@ func (c *creditDB) processUntilPriced(id uuid.UUID) error {
 		if r.State == session.Priced {
 			return nil
 		}
-		if r.State != session.ReadyForPricing && r.State.Pending() == false {
+		if r.State != session.ReadyForPricing && !r.State.Pending() {
 			return fmt.Errorf("session %s ended in %s", id, r.State)
 		}
 	}
