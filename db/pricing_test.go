@@ -56,7 +56,7 @@ func newPricingDB(t *testing.T, pricers map[session.Side][]session.Pricer) *pric
 	require.NoError(t, err)
 	_, err = m.d.Pool.Exec(ctx, `INSERT INTO partner_evse (location_ref, position, uid, uid_key, evse_id, evse_id_key, status, last_updated, data)
 		VALUES ($1, 0, '3256', '3256', 'BE*BEC*E041503003', 'BEBECE041503003', 'AVAILABLE', now(),
-		'{"uid":"3256","connectors":[{"id":"1","power_type":"AC_3_PHASE","max_voltage":230,"max_amperage":32,"max_electric_power":22000}]}')`, loc)
+		'{"uid":"3256","connectors":[{"id":"1","power_type":"AC_3_PHASE","max_voltage":230,"max_amperage":32,"max_electric_power":22000,"tariff_ids":["T1"]}]}')`, loc)
 	require.NoError(t, err)
 	rdb := redis.NewClient(dbtest.RedisDB(dbtest.RedisDBPricing))
 	t.Cleanup(func() { rdb.Close() })

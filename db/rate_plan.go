@@ -291,12 +291,11 @@ func (l MSPPricingLoader) loadChecks(ctx context.Context, admin uuid.UUID, partn
 // costs, and the CPO's tariff (the CDR's own tariffs, else the partner
 // tariffs its periods name, else the matched connector's tariff_ids).
 func (l MSPPricingLoader) cdrFacts(ctx context.Context, s session.ChargeSession, payload string, in *rateplan.Inputs) error {
-	if payload == "" {
-		return nil
-	}
 	var cdr ocpi.CDR
-	if err := json.Unmarshal([]byte(payload), &cdr); err != nil {
-		return nil // not an OCPI CDR (another channel): priced from the totals
+	if payload == "" || json.Unmarshal([]byte(payload), &cdr) != nil || cdr.ID == "" {
+		// Not an OCPI CDR (another channel): priced from the totals, with
+		// the matched connector's tariff.
+		return l.connectorTariff(ctx, s, nil, in)
 	}
 	if ps, err := cdr.ToSession(); err == nil && len(ps.Periods) > 0 {
 		in.Periods = ps.Periods
@@ -344,6 +343,14 @@ func (l MSPPricingLoader) cdrFacts(ctx context.Context, s session.ChargeSession,
 			return nil
 		}
 	}
+	return l.connectorTariff(ctx, s, named, in)
+}
+
+// connectorTariff finds the CPO's tariff among the partner's stored
+// tariffs: the ones the charging periods name, else the matched
+// connector's tariff_ids (mod_locations Connector.tariff_ids), the first
+// valid at the session start.
+func (l MSPPricingLoader) connectorTariff(ctx context.Context, s session.ChargeSession, named []string, in *rateplan.Inputs) error {
 	ids := named
 	if len(ids) == 0 && s.Match != nil {
 		raw, err := Q(l.Pool).PartnerConnectorTariffIDs(ctx, gen.PartnerConnectorTariffIDsParams{LocationRef: s.Match.LocationID,

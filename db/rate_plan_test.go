@@ -160,3 +160,34 @@ func TestMSPPricer(t *testing.T) {
 }
 
 func decp(s string) *decimal.Decimal { v := d(s); return &v }
+
+// TestMSPPassThroughConnectorTariff: a pass-through rate prices the CPO
+// tariff the matched connector names (the CDR carries none) with the
+// markup.
+func TestMSPPassThroughConnectorTariff(t *testing.T) {
+	ctx := context.Background()
+	p := newMSPPricingDB(t)
+	saveRatePlan(t, p.mspDB, rateplan.Plan{
+		Rates: []rateplan.Rate{{Code: "pt", PassThrough: &rateplan.PassThrough{MarkupPercentage: d("10"), MarkupFixed: d("0.25")}}},
+		Rules: []rateplan.Rule{{Rate: "pt", CPOParty: "BE-BEC"}},
+	})
+	var tok1 uuid.UUID
+	require.NoError(t, p.d.Pool.QueryRow(ctx, "SELECT id FROM msp_token WHERE uid = 'Tok0001'").Scan(&tok1))
+	sub := p.subscription(p.now.Add(-72*time.Hour), nil, false, p.now)
+	require.NoError(t, p.link(tok1, sub, tp(p.now.Add(-72*time.Hour)), nil, false, p.now))
+	_, err := p.d.Pool.Exec(ctx, `INSERT INTO partner_tariff (id, country_code, party_id, tariff_id, tariff_key, currency, last_updated, data, created_at, updated_at)
+		VALUES (gen_random_uuid(), 'BE', 'BEC', 'T1', 'T1', 'EUR', now(), '{"country_code":"BE","party_id":"BEC","id":"T1","currency":"EUR",
+		"elements":[{"price_components":[{"type":"ENERGY","price":0.25,"step_size":1}]}],"last_updated":"2025-01-01T00:00:00Z"}', now(), now())`)
+	require.NoError(t, err)
+	id := p.receive("PT-1", 10)
+	require.NoError(t, p.proc.Process(ctx, id))
+	require.Equal(t, session.Priced, p.session(id).State)
+	v := p.prices(id)[0]
+	// 10 kWh × 0.25 = 2.50, +10 % = 2.75, + 0.25 markup = 3.00; 21 % (BE).
+	require.Equal(t, "3", v.ExclVAT.String())
+	require.Equal(t, "0.63", v.VAT.String())
+	var det map[string]any
+	require.NoError(t, json.Unmarshal(v.Detail, &det))
+	require.Equal(t, "pass_through", det["mode"])
+	require.Equal(t, "T1", det["cpo_tariff_id"])
+}
