@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/partner"
 	"github.com/roamnode/roamnode/ocpi"
 )
 
@@ -191,4 +192,47 @@ func TestChargeSessionProgressEvents(t *testing.T) {
 	require.Equal(t, 4, count(rec.ID))
 	g := h.must(200, h.do("GET", "/main/v1/msp-charge-session-progress/"+rec.ID.String(), nil))
 	require.Equal(t, "7", g.str("kwh"), "the older report did not overwrite the newer one")
+}
+
+// TestRequestSessionPull: the on-demand sync of a roaming connection also
+// requests the pulls of sessions and CDRs (recorded in roaming_sync, where
+// the worker's session-pull sweep finds them).
+func TestRequestSessionPull(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	now := time.Now().UTC()
+	c := partner.Connection{ID: uuid.Must(uuid.NewV7()), Name: "pull", Kind: partner.PeerToPeer, TokenBase64: true, CreatedAt: now, UpdatedAt: now}
+	c.Registered(partner.NewToken(), "their", "https://cpo.example.com/versions", "2.2.1", []partner.Endpoint{
+		{Identifier: "sessions", Role: "SENDER", URL: "https://cpo.example.com/sessions"},
+		{Identifier: "cdrs", Role: "SENDER", URL: "https://cpo.example.com/cdrs"}}, nil, "us", now)
+	require.NoError(t, db.SaveConnection(context.Background(), testDB.Pool, c, true))
+	base := "/main/v1/roaming-connection/" + c.ID.String() + "/sync"
+
+	r := h.must(202, h.do("POST", base+"?module=sessions", nil))
+	items := r.items()
+	require.Len(t, items, 1)
+	require.Equal(t, "sessions", items[0]["module"])
+	require.NotNil(t, items[0]["requested_at"])
+	r = h.must(202, h.do("POST", base+"?module=cdrs&full=true", nil))
+	require.Equal(t, true, r.items()[0]["requested_full"])
+	r = h.must(202, h.do("POST", base, nil))
+	var mods []string
+	for _, it := range r.items() {
+		mods = append(mods, it["module"].(string))
+	}
+	require.Equal(t, []string{"sessions", "cdrs"}, mods, "without module: every module the partner has a sender for")
+	require.Len(t, h.must(200, h.do("GET", base, nil)).items(), 2)
+	bad := h.must(400, h.do("POST", base+"?module=commands", nil))
+	require.Equal(t, []string{"module"}, bad.fields())
+	bad = h.must(400, h.do("POST", base+"?module=locations", nil))
+	require.Equal(t, "no_sender", bad.code())
+	due, err := db.DueSessionPulls(context.Background(), testDB.Pool, now, now, now)
+	require.NoError(t, err)
+	var mine []string
+	for _, d := range due {
+		if d.ConnectionID == c.ID {
+			mine = append(mine, string(d.Module))
+		}
+	}
+	require.ElementsMatch(t, []string{"sessions", "cdrs"}, mine, "the worker's sweep finds the requested pulls")
 }

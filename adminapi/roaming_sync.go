@@ -11,6 +11,7 @@ import (
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/domain/network"
 	"github.com/roamnode/roamnode/domain/partner"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // syncView is the state of one pull synchronisation (connection × module).
@@ -79,11 +80,13 @@ func syncStates(c *fiber.Ctx, rq *request) error {
 	return c.JSON(out)
 }
 
-// requestSync is POST /roaming-connection/{id}/sync?module=locations|tariffs
+// requestSync is POST /roaming-connection/{id}/sync?module=locations|tariffs|sessions|cdrs
 // [&full=true]: an on-demand pull sync, recorded in Postgres and started by
-// the worker within seconds (202). Without module, both modules. full=true
-// starts from the first page without date_from, even after an interrupted
-// run.
+// the worker within seconds (202). Without module, every module the partner
+// has a sender for. full=true starts from the first page without date_from
+// (sessions and cdrs: from the pull's window), even after an interrupted
+// run. Sessions and CDRs are pulled by roaming.SessionPuller on the same
+// roaming_sync rows.
 func requestSync(c *fiber.Ctx, rq *request) error {
 	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
 	if err != nil {
@@ -94,11 +97,11 @@ func requestSync(c *fiber.Ctx, rq *request) error {
 			return badRequest("unknown_parameter", "unknown query parameter", field(k, "is not a parameter of this endpoint; known: module, full"))
 		}
 	}
-	modules := network.Modules
+	modules := append(append([]network.Module(nil), network.Modules...), roaming.SessionModules...)
 	if v := q.Get("module"); v != "" {
 		m := network.Module(v)
-		if !m.Valid() {
-			return badRequest("invalid_parameter", "invalid query parameter", field("module", "must be locations or tariffs"))
+		if !m.Valid() && !roaming.IsSessionModule(m) {
+			return badRequest("invalid_parameter", "invalid query parameter", field("module", "must be locations, tariffs, sessions or cdrs"))
 		}
 		modules = []network.Module{m}
 	}
@@ -131,7 +134,7 @@ func requestSync(c *fiber.Ctx, rq *request) error {
 		out.Items = append(out.Items, syncViewOf(st))
 	}
 	if len(out.Items) == 0 {
-		return badRequest("no_sender", "the partner offers no locations or tariffs sender endpoint", field("module", "nothing to pull from this partner"))
+		return badRequest("no_sender", "the partner offers no locations, tariffs, sessions or cdrs sender endpoint", field("module", "nothing to pull from this partner"))
 	}
 	return c.Status(fiber.StatusAccepted).JSON(out)
 }
