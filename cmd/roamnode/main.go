@@ -217,6 +217,8 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger) error {
 func registrations(ctx context.Context, cfg Config) []worker.Registration {
 	return []worker.Registration{worker.ExchangeRetention(cfg.ExchangeKeep), worker.Webhooks(ctx, cfg.webhookOptions()),
 		worker.PullSync(worker.SyncOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody}),
+		worker.SessionPull(worker.SessionPullOptions{Interval: cfg.SyncInterval, Margin: cfg.SyncMargin, ExchangeBodyBytes: cfg.ExchangeBody},
+			module.CheckPulledCDR),
 		worker.TokenPull(worker.TokenPullOptions{Interval: cfg.TokenPullInterval, ExchangeBodyBytes: cfg.ExchangeBody}),
 		worker.Sessions(cfg.sessionOptions()), worker.DropoutReprocess(),
 		worker.Push(cfg.pushOptions(), func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
