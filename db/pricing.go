@@ -108,9 +108,13 @@ type priceRow struct {
 func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	next := rec
-	next.State, next.UpdatedAt = session.Priced, now
+	next.State, next.UpdatedAt, next.Attempts, next.NextAttemptAt = session.Priced, now, o.Attempts, nil
 	if o.AdministrationID != nil {
 		next.AdministrationID = o.AdministrationID
+	}
+	if o.Match != nil {
+		m := *o.Match
+		next.Match = &m
 	}
 	rows := make([]priceRow, len(o.Prices))
 	for i, r := range o.Prices {
@@ -143,9 +147,12 @@ func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionReco
 	if err != nil {
 		return rec, false, err
 	}
-	p := gen.CommitChargeSessionPricedParams{ID: rec.ID, UpdatedAt: now,
+	sp := stepParams(rec.ChargeSession, o, now)
+	p := gen.CommitChargeSessionPricedParams{ID: rec.ID, UpdatedAt: now, Attempts: int32(o.Attempts),
 		AdministrationID: o.AdministrationID, FromState: string(rec.State), FromAttempts: int32(rec.Attempts), Prices: prices,
-		EventID: ev.ID, EventKind: ev.Kind, EventData: data}
+		EventID: ev.ID, EventKind: ev.Kind, EventData: data, MatchLocationID: sp.MatchLocationID, MatchEvseID: sp.MatchEvseID,
+		MatchEvseUid: sp.MatchEvseUid, MatchConnectorID: sp.MatchConnectorID, MatchMaxPowerKw: sp.MatchMaxPowerKw,
+		MatchDropoutAll: sp.MatchDropoutAll, MatchTimeZone: sp.MatchTimeZone}
 	var n int64
 	if usesCredits(o) {
 		// Charge credits are consumed in the same transaction (credit.go);

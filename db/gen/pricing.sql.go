@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 )
 
 const chargeSessionPrices = `-- name: ChargeSessionPrices :many
@@ -59,16 +60,23 @@ const commitChargeSessionPriced = `-- name: CommitChargeSessionPriced :execrows
 WITH old AS (
     SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = $5
 ), u AS (
-    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = $2,
-        administration_id = coalesce($6, administration_id)
-    WHERE charge_session.id = $5 AND charge_session.state = $7 AND charge_session.attempts = $8
+    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = $2, attempts = $6,
+        administration_id = coalesce($7, charge_session.administration_id),
+        match_location_id = coalesce($8::uuid, charge_session.match_location_id),
+        match_evse_id = coalesce($9::uuid, charge_session.match_evse_id),
+        match_evse_uid = coalesce($10::text, charge_session.match_evse_uid),
+        match_connector_id = coalesce($11::text, charge_session.match_connector_id),
+        match_max_power_kw = coalesce($12::numeric, charge_session.match_max_power_kw),
+        match_dropout_all = coalesce($13::boolean, charge_session.match_dropout_all),
+        match_time_zone = coalesce($14::text, charge_session.match_time_zone)
+    WHERE charge_session.id = $5 AND charge_session.state = $15 AND charge_session.attempts = $16
     RETURNING charge_session.id, charge_session.administration_id
 ), p AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
         e->'event_data' AS event_data
-    FROM jsonb_array_elements($9::jsonb) AS e
+    FROM jsonb_array_elements($17::jsonb) AS e
 ), superseded AS (
     UPDATE charge_session_price o SET latest = false
     FROM u, p
@@ -99,7 +107,15 @@ type CommitChargeSessionPricedParams struct {
 	EventKind        string
 	EventData        []byte
 	ID               uuid.UUID
+	Attempts         int32
 	AdministrationID *uuid.UUID
+	MatchLocationID  *uuid.UUID
+	MatchEvseID      *uuid.UUID
+	MatchEvseUid     *string
+	MatchConnectorID *string
+	MatchMaxPowerKw  *decimal.Decimal
+	MatchDropoutAll  *bool
+	MatchTimeZone    *string
 	FromState        string
 	FromAttempts     int32
 	Prices           []byte
@@ -120,7 +136,15 @@ func (q *Queries) CommitChargeSessionPriced(ctx context.Context, arg CommitCharg
 		arg.EventKind,
 		arg.EventData,
 		arg.ID,
+		arg.Attempts,
 		arg.AdministrationID,
+		arg.MatchLocationID,
+		arg.MatchEvseID,
+		arg.MatchEvseUid,
+		arg.MatchConnectorID,
+		arg.MatchMaxPowerKw,
+		arg.MatchDropoutAll,
+		arg.MatchTimeZone,
 		arg.FromState,
 		arg.FromAttempts,
 		arg.Prices,

@@ -10,8 +10,15 @@
 WITH old AS (
     SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = @id
 ), u AS (
-    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = @updated_at,
-        administration_id = coalesce(sqlc.narg(administration_id), administration_id)
+    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = @updated_at, attempts = @attempts,
+        administration_id = coalesce(sqlc.narg(administration_id), charge_session.administration_id),
+        match_location_id = coalesce(sqlc.narg(match_location_id)::uuid, charge_session.match_location_id),
+        match_evse_id = coalesce(sqlc.narg(match_evse_id)::uuid, charge_session.match_evse_id),
+        match_evse_uid = coalesce(sqlc.narg(match_evse_uid)::text, charge_session.match_evse_uid),
+        match_connector_id = coalesce(sqlc.narg(match_connector_id)::text, charge_session.match_connector_id),
+        match_max_power_kw = coalesce(sqlc.narg(match_max_power_kw)::numeric, charge_session.match_max_power_kw),
+        match_dropout_all = coalesce(sqlc.narg(match_dropout_all)::boolean, charge_session.match_dropout_all),
+        match_time_zone = coalesce(sqlc.narg(match_time_zone)::text, charge_session.match_time_zone)
     WHERE charge_session.id = @id AND charge_session.state = @from_state AND charge_session.attempts = @from_attempts
     RETURNING charge_session.id, charge_session.administration_id
 ), p AS (

@@ -132,6 +132,19 @@ func TestValidationAndPricingInOneStep(t *testing.T) {
 	require.Equal(t, DroppedOut, o.State)
 	require.Equal(t, CheckPartnerCostMatches, o.Check)
 	require.Equal(t, &admin, o.AdministrationID)
+
+	// From received: matched, validated and priced in one step.
+	r := good()
+	o, err = p.Step(ctx, r, now)
+	require.NoError(t, err)
+	require.Equal(t, Priced, o.State)
+	require.Equal(t, "1", o.Match.ConnectorID, "the match is committed with the price")
+	require.Equal(t, &admin, o.AdministrationID)
+	// Without pricers the steps stay apart.
+	p.Pricers = nil
+	o, err = p.Step(ctx, r, now)
+	require.NoError(t, err)
+	require.Equal(t, Validating, o.State)
 }
 
 func TestPricingResultsAreConsistent(t *testing.T) {

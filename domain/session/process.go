@@ -57,7 +57,15 @@ func (p Pipeline) Step(ctx context.Context, s ChargeSession, now time.Time) (Out
 		if err != nil {
 			return Outcome{}, err
 		}
-		return AfterMatch(s, m, miss, p.Schedule, now), nil
+		o := AfterMatch(s, m, miss, p.Schedule, now)
+		if o.State == Validating && p.Prices(s.Side) {
+			// A side with pricers goes on to validation and pricing in the
+			// same step: one commit per processed session.
+			next := s
+			next.State, next.Attempts, next.Match = Validating, o.Attempts, o.Match
+			return p.Step(ctx, next, now)
+		}
+		return o, nil
 	case Validating:
 		f, err := p.Lookup.Facts(ctx, s)
 		if err != nil {
