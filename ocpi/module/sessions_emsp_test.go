@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -256,4 +258,60 @@ func TestEMSPSessionsReceiverRules(t *testing.T) {
 	require.Equal(t, 404, st)
 	st, _ = a.ocpi(token, true, "GET", sessionURL("BE", "BEC", "UNKNOWN"), nil)
 	require.Equal(t, 404, st)
+}
+
+// TestEMSPSessionsConcurrentWrites: concurrent PUTs of a new session
+// create it once (one 201, one create event), and concurrent PATCHes each
+// append their period (the merge runs under the session's row lock).
+func TestEMSPSessionsConcurrentWrites(t *testing.T) {
+	a := start(t, "NL", "EMS", "EMSP")
+	token := partner.NewToken()
+	a.cpoPartner(token, "BE-BEC")
+	u := sessionURL("BE", "BEC", "C-1")
+	s := readExample(t, "session_example_2_short_finished.json")
+	s["id"], s["status"] = "C-1", "ACTIVE"
+	delete(s, "end_date_time")
+	const n = 8
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, _ := a.ocpi(token, true, "PUT", u, s)
+			statuses <- st
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	created := 0
+	for st := range statuses {
+		if st == 201 {
+			created++
+		} else {
+			require.Equal(t, 200, st)
+		}
+	}
+	require.Equal(t, 1, created)
+	require.Equal(t, 1, a.progressEvents())
+
+	patched := make(chan int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st, _ := a.ocpi(token, true, "PATCH", u, map[string]any{"last_updated": "2015-06-29T23:59:00Z",
+				"charging_periods": []any{map[string]any{"start_date_time": fmt.Sprintf("2015-06-29T23:%02d:00Z", 10+i),
+					"dimensions": []any{map[string]any{"type": "ENERGY", "volume": i + 1}}}}})
+			patched <- st
+		}(i)
+	}
+	wg.Wait()
+	close(patched)
+	for st := range patched {
+		require.Equal(t, 200, st)
+	}
+	_, env := a.ocpi(token, true, "GET", u, nil)
+	require.Len(t, env["data"].(map[string]any)["charging_periods"], 3+n, "every concurrent PATCH added its period")
+	require.Equal(t, 1+n, a.progressEvents())
 }
