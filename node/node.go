@@ -171,6 +171,30 @@ func registry() *prometheus.Registry {
 	return reg
 }
 
+// observerKey names one series of the request histogram.
+type observerKey struct {
+	method, route string
+	status        int
+}
+
+// observers caches the histogram's series by method, route and status, so
+// that a request costs one map lookup instead of formatting and hashing
+// three label values (WithLabelValues); there are as many entries as
+// series, which the route templates bound.
+var observers sync.Map // observerKey → prometheus.Observer
+
+// observer returns the series of (method, route, status).
+func observer(method, route string, status int) prometheus.Observer {
+	if o, ok := observers.Load(observerKey{method, route, status}); ok {
+		return o.(prometheus.Observer)
+	}
+	// Fiber's strings may point into buffers it reuses: the key keeps copies.
+	k := observerKey{strings.Clone(method), strings.Clone(route), status}
+	o := requests.WithLabelValues(k.method, k.route, strconv.Itoa(status))
+	observers.Store(k, o)
+	return o
+}
+
 // observe gives every request an id (kept from X-Request-ID when sent),
 // records its duration by route template, and writes one access-log line.
 func observe(d Deps) fiber.Handler {
@@ -196,7 +220,7 @@ func observe(d Deps) fiber.Handler {
 			route = "unmatched"
 		}
 		dur := time.Since(start)
-		requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(dur.Seconds())
+		observer(c.Method(), route, status).Observe(dur.Seconds())
 		if d.AccessLog {
 			d.Log.Info("request", "request_id", rid, "method", c.Method(), "route", route,
 				"path", strings.Clone(c.Path()), "status", status, "duration_ms", float64(dur.Microseconds())/1000)

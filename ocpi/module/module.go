@@ -209,7 +209,7 @@ func (s *Server) record(c *fiber.Ctx) error {
 		URL: s.publicURL + string(c.Request().URI().RequestURI()), HTTPStatus: c.Response().StatusCode(),
 		DurationMs: float64(time.Since(start).Microseconds()) / 1000,
 		RequestID:  string(c.Response().Header.Peek("X-Request-ID")), CorrelationID: string(c.Response().Header.Peek("X-Correlation-ID")),
-		RequestBody: roaming.LogBody(c.Body(), s.logBodyBytes), ResponseBody: roaming.LogBody(c.Response().Body(), s.logBodyBytes)}
+		RequestBody: roaming.LogBody(c.Body(), s.logBodyBytes), ResponseBody: roaming.LogBody(loggedResponse(c), s.logBodyBytes)}
 	if code, ok := envelopeStatus(c.Response().Body()); ok {
 		e.OCPIStatus = &code
 	}
@@ -223,6 +223,18 @@ func (s *Server) record(c *fiber.Ctx) error {
 	}
 	s.recorder.Record(c.UserContext(), e)
 	return nil
+}
+
+// loggedResponseKey holds, in a request's Locals, the form of its response
+// body that the exchange log keeps when a handler gives a shorter one.
+type loggedResponseKey struct{}
+
+// loggedResponse is the response body as the exchange log keeps it.
+func loggedResponse(c *fiber.Ctx) []byte {
+	if b, ok := c.Locals(loggedResponseKey{}).([]byte); ok {
+		return b
+	}
+	return c.Response().Body()
 }
 
 // touch records the partner's last contact, at most every 30 s per

@@ -2,6 +2,7 @@ package module
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"time"
@@ -118,7 +119,7 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	var loc *ocpi.LocationReferences
 	if body := c.Body(); len(bytes.TrimSpace(body)) > 0 && string(bytes.TrimSpace(body)) != "null" {
 		loc = new(ocpi.LocationReferences)
-		if err := ocpi.Decode(body, loc); err != nil {
+		if err := decodeLocationReferences(body, loc); err != nil {
 			return err
 		}
 	}
@@ -163,8 +164,49 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	if err := e.authz.Write(rec); err != nil {
 		return err
 	}
+	c.Locals(loggedResponseKey{}, authorizationLogged(allowed, ref))
 	return ocpi.OK(c, info)
 }
+
+// authorizationLogged is what the exchange log keeps of an authorization's
+// answer: the envelope with the decision and its reference, without the
+// token object, which repeats the stored token (msp_token) while the
+// reference names the stored decision (msp_token_authorization). The
+// exchange still shows who asked what and what was answered, for a
+// quarter of the bytes written per request on this hot path.
+func authorizationLogged(allowed token.Allowed, ref uuid.UUID) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"data":{"allowed":"`...)
+	b = append(b, allowed...)
+	b = append(b, `","authorization_reference":"`...)
+	b = append(b, ref.String()...)
+	b = append(b, `"},"status_code":1000}`...)
+	return b
+}
+
+// decodeLocationReferences is ocpi.Decode for the body of a real-time
+// authorization, with a fast path: a body that decodes and passes the
+// rules of ocpi.LocationReferences (location_id required, every id a
+// CiString of 1 to 36 characters: mod_tokens → LocationReferences) is
+// taken without the generic validator, which costs more than the rest of
+// the decoding on this hot path; anything else goes through ocpi.Decode,
+// so errors are exactly the generic ones.
+func decodeLocationReferences(body []byte, loc *ocpi.LocationReferences) error {
+	if json.Unmarshal(body, loc) == nil && validRef(loc.LocationID) {
+		ok := true
+		for _, e := range loc.EVSEUIDs {
+			ok = ok && validRef(e)
+		}
+		if ok {
+			return nil
+		}
+	}
+	*loc = ocpi.LocationReferences{}
+	return ocpi.Decode(body, loc)
+}
+
+// validRef is the rule of a LocationReferences id: CiString(36), required.
+func validRef(s string) bool { return s != "" && len(s) <= 36 && ocpi.IsCiString(s) }
 
 // fieldMsg is a domain validation error's message without its path.
 func fieldMsg(err error) string {

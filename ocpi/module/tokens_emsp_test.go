@@ -180,6 +180,18 @@ func TestEMSPTokensAuthorizeEveryValidityBranch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "LOC1", auth.LocationID)
 	require.Equal(t, []string{"EVSE-1", "evse-2"}, auth.EVSEUIDs)
+	// The exchange log shows the request and the decision with its
+	// reference, not the token object (stored in msp_token already).
+	ref := d["authorization_reference"].(string)
+	var reqBody, respBody string
+	var ocpiStatus int
+	waitFor(t, func() bool {
+		return a.db.Pool.QueryRow(context.Background(), `SELECT request_body, response_body, ocpi_status FROM roaming_exchange
+			WHERE direction = 'inbound' AND response_body LIKE '%' || $1 || '%'`, ref).Scan(&reqBody, &respBody, &ocpiStatus) == nil
+	})
+	require.JSONEq(t, `{"location_id": "LOC1", "evse_uids": ["EVSE-1", "evse-2"]}`, reqBody)
+	require.JSONEq(t, `{"data": {"allowed": "ALLOWED", "authorization_reference": "`+ref+`"}, "status_code": 1000}`, respBody)
+	require.Equal(t, 1000, ocpiStatus)
 	_, env = authorize(a, token, cases[1].uid, "", loc)
 	_, d = allowedOf(t, env)
 	require.NotContains(t, d, "location", "not allowed: no location")
