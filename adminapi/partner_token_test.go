@@ -233,7 +233,7 @@ func TestCPOTokenAuthorizationFromCacheAndRealtime(t *testing.T) {
 			return 200, envelope(info), 0
 		}
 	}
-	n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: 2 * time.Second})
+	n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: 10 * time.Second})
 	conn := n.emsp(f.srv.URL, partner.PeerToPeer, true, "NL-TNM")
 	other := n.emsp("http://127.0.0.1:1", partner.PeerToPeer, false, "BE-NOA")
 
@@ -358,7 +358,7 @@ func TestCPOTokenAuthorizationFallback(t *testing.T) {
 		slowConn, gone, error uuid.UUID
 	}
 	mk := func(p authz.Policy) setup {
-		n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: 300 * time.Millisecond, AuthorizeFallback: p})
+		n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: time.Second, AuthorizeFallback: p})
 		s := setup{node: n, slowConn: n.emsp(slow.srv.URL, partner.PeerToPeer, true, "NL-SLO"),
 			gone: n.emsp("http://127.0.0.1:1", partner.PeerToPeer, true, "NL-GON"), error: n.emsp(broken.srv.URL, partner.PeerToPeer, true, "NL-ERR")}
 		for _, c := range []struct {
@@ -396,11 +396,11 @@ func TestCPOTokenAuthorizationFallback(t *testing.T) {
 			for _, cc := range []string{"SLO", "GON"} {
 				for _, wl := range []token.Whitelist{token.WhitelistAllowedOffline, token.WhitelistNever} {
 					w := wants[wl]
-					start := time.Now()
+					// The decision itself proves the timeout: had the node
+					// waited, the slow eMSP's ALLOWED would have decided.
 					r := s.node.authorize(here(cc + "-" + string(wl)))
 					decision(t, r, w.allowed, w.reason, authz.SourceFallback)
 					require.NotNil(t, r.JSON["partner_error"], "%s", r.Raw)
-					require.Less(t, time.Since(start), 3*time.Second, "the timeout bounds the wait")
 				}
 			}
 			decision(t, s.node.authorize(here("SLO-NEVER-INVALID")), false, authz.ReasonInvalid, authz.SourceFallback)
@@ -422,7 +422,7 @@ func TestCPOTokenAuthorizationThroughHub(t *testing.T) {
 		return 200, envelope(map[string]any{"allowed": "ALLOWED", "token": wireToken("DE", "BEH", uid, true, token.WhitelistNever),
 			"authorization_reference": "HUB-REF"}), 0
 	})
-	n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: 2 * time.Second})
+	n := newPTNode(t, adminapi.CPOTokenOptions{AuthorizeTimeout: 10 * time.Second})
 	conn := n.emsp(hub.srv.URL, partner.Hub, true, "NL-HUB", "DE-BEH", "FR-BEH")
 	// An unknown token: one Open Routing Request to the hub (no OCPI-to
 	// headers), not one per party behind it.
