@@ -318,46 +318,58 @@ func decodePage(data json.RawMessage, module network.Module, owners map[model.Pa
 			return SyncPage{}, fmt.Errorf("roaming: the page's data is not an array of objects: %w", err)
 		}
 	}
-	var sp SyncPage
-	reject := func(i int, err error) {
-		sp.Rejected++
-		sp.LastRejection = fmt.Sprintf("object %d of a page: %v", i, err)
+	decode, ok := pageDecoders[module]
+	if !ok {
+		return SyncPage{}, fmt.Errorf("roaming: cannot pull module %q", module)
 	}
+	var sp SyncPage
 	for i, r := range raw {
-		switch module {
-		case network.ModuleLocations:
-			l, err := ocpi.DecodeLocation(r)
-			if err != nil {
-				reject(i, err)
-				continue
-			}
-			n, err := l.ToNetwork()
-			if err != nil {
-				reject(i, err)
-				continue
-			}
-			if !owners[model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}] {
-				sp.Ignored++
-				continue
-			}
-			sp.Locations = append(sp.Locations, n)
-		case network.ModuleTariffs:
-			tr, err := ocpi.DecodeTariff(r)
-			if err != nil {
-				reject(i, err)
-				continue
-			}
-			n, err := tr.ToNetwork()
-			if err != nil {
-				reject(i, err)
-				continue
-			}
-			if !owners[model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}] {
-				sp.Ignored++
-				continue
-			}
-			sp.Tariffs = append(sp.Tariffs, n)
+		party, keep, err := decode(r)
+		switch {
+		case err != nil:
+			sp.Rejected++
+			sp.LastRejection = fmt.Sprintf("object %d of a page: %v", i, err)
+		case !owners[party]:
+			sp.Ignored++
+		default:
+			keep(&sp)
 		}
 	}
 	return sp, nil
+}
+
+// pageDecoder decodes and validates one object of a module's Sender list
+// into its stored form: its owner, and how to add it to the page.
+type pageDecoder func(raw json.RawMessage) (owner model.PartyRef, keep func(*SyncPage), err error)
+
+// pageDecoders are the decoders of the modules Syncer pulls.
+var pageDecoders = map[network.Module]pageDecoder{
+	network.ModuleLocations: decodeAs(ocpi.DecodeLocation, ocpi.Location.ToNetwork,
+		func(n network.Location) model.PartyRef {
+			return model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}
+		},
+		func(sp *SyncPage, n network.Location) { sp.Locations = append(sp.Locations, n) }),
+	network.ModuleTariffs: decodeAs(ocpi.DecodeTariff, ocpi.Tariff.ToNetwork,
+		func(n network.Tariff) model.PartyRef {
+			return model.PartyRef{CountryCode: n.CountryCode, PartyID: n.PartyID}
+		},
+		func(sp *SyncPage, n network.Tariff) { sp.Tariffs = append(sp.Tariffs, n) }),
+}
+
+// decodeAs builds a pageDecoder from a module's wire decoder (which
+// validates), its mapping to the stored form, the owner of a stored object
+// and where a page keeps it.
+func decodeAs[W, N any](decode func([]byte) (W, error), toNetwork func(W) (N, error), owner func(N) model.PartyRef,
+	add func(*SyncPage, N)) pageDecoder {
+	return func(raw json.RawMessage) (model.PartyRef, func(*SyncPage), error) {
+		w, err := decode(raw)
+		if err != nil {
+			return model.PartyRef{}, nil, err
+		}
+		n, err := toNetwork(w)
+		if err != nil {
+			return model.PartyRef{}, nil, err
+		}
+		return owner(n), func(sp *SyncPage) { add(sp, n) }, nil
+	}
 }
