@@ -259,21 +259,50 @@ func firstPage(endpoint string, from *time.Time, limit int) string {
 }
 
 // walk fetches pages from cur until the last one, storing each with the
-// next page's URL. Links are resolved against the page that carried them
-// and must stay on the partner's host (our token must not go elsewhere); a
-// link to a page already fetched in this walk ends it with ErrPageLoop.
+// next page's URL (walkPages).
 func (s *Syncer) walk(ctx context.Context, t Target, origin *url.URL, cur string, module network.Module,
 	owners map[model.PartyRef]bool, run SyncRun, res *SyncResult) error {
+	return walkPages(ctx, s.Client, t, origin, cur, func(data json.RawMessage, _ *Response, next *string) error {
+		sp, err := decodePage(data, module, owners)
+		if err != nil {
+			return err
+		}
+		applied, err := s.Store.SavePage(ctx, run, sp, next, s.now())
+		if err != nil {
+			return err
+		}
+		res.Pages++
+		res.Objects += len(sp.Locations) + len(sp.Tariffs)
+		res.Applied += applied
+		res.Ignored += sp.Ignored
+		res.Rejected += sp.Rejected
+		return nil
+	})
+}
+
+// walkPages is the page walk of the pulls (locations and tariffs here,
+// tokens in tokens.go): it GETs cur and each next page (transport_and_format,
+// Pagination: Link rel="next"), one page in memory at a time, and hands
+// each page's data with the URL of the page after it (nil on the last) to
+// each, which stores both in one transaction so that a run resumes after
+// a crash at the page it was on. The next link is resolved against the
+// page that carried it and checked before the page is handed on: it must
+// stay on origin's scheme and host (our token must not go elsewhere) and
+// must not point to a page already fetched in this walk (ErrPageLoop).
+// Every failure is a *PageError naming the page to resume from; at most
+// the client's MaxPages pages are fetched.
+func walkPages(ctx context.Context, c *Client, t Target, origin *url.URL, cur string,
+	each func(data json.RawMessage, resp *Response, next *string) error) error {
 	seen := map[string]struct{}{}
 	for page := 1; ; page++ {
-		if page > s.Client.opts.MaxPages {
+		if page > c.opts.MaxPages {
 			return &PageError{NextURL: cur, Page: page, Err: ErrTooManyPages}
 		}
 		if err := ctx.Err(); err != nil {
 			return &PageError{NextURL: cur, Page: page, Err: err}
 		}
 		seen[cur] = struct{}{}
-		resp, err := s.Client.Do(ctx, t, http.MethodGet, cur, nil)
+		resp, err := c.Do(ctx, t, http.MethodGet, cur, nil)
 		if err != nil {
 			return &PageError{NextURL: cur, Page: page, Err: err}
 		}
@@ -288,19 +317,9 @@ func (s *Syncer) walk(ctx context.Context, t Target, origin *url.URL, cur string
 			}
 			next = &n
 		}
-		sp, err := decodePage(resp.Envelope.Data, module, owners)
-		if err != nil {
+		if err := each(resp.Envelope.Data, resp, next); err != nil {
 			return &PageError{NextURL: cur, Page: page, Err: err}
 		}
-		applied, err := s.Store.SavePage(ctx, run, sp, next, s.now())
-		if err != nil {
-			return &PageError{NextURL: cur, Page: page, Err: err}
-		}
-		res.Pages++
-		res.Objects += len(sp.Locations) + len(sp.Tariffs)
-		res.Applied += applied
-		res.Ignored += sp.Ignored
-		res.Rejected += sp.Rejected
 		if next == nil {
 			return nil
 		}

@@ -428,7 +428,8 @@ type PullResult struct {
 // TokenPuller pulls eMSPs' tokens into the cache: a full pull first, then
 // incremental pulls with date_from, page by page (one page in memory at a
 // time), each page's tokens committed with the URL of the next page so that
-// a run interrupted anywhere resumes where it stopped.
+// a run interrupted anywhere resumes where it stopped. The pages are walked
+// as the location and tariff pull walks them (walkPages, sync.go).
 type TokenPuller struct {
 	Client *Client
 	Store  PullStore
@@ -473,36 +474,31 @@ func (p *TokenPuller) Pull(ctx context.Context, conn model.Connection, own []mod
 	if to, ok := pullAddressee(conn); ok {
 		t.ToCountry, t.ToParty, t.CountryCode, t.PartyID = to.CountryCode, to.PartyID, to.CountryCode, to.PartyID
 	}
-	origin, err := url.Parse(cur)
+	origin, err := parseAbsolute(cur)
 	if err != nil {
 		return PullResult{}, errors.Join(err, p.Store.Fail(context.WithoutCancel(ctx), conn.ID, err.Error()))
 	}
 	var res PullResult
-	err = p.Client.Pages(ctx, t, cur, func(data json.RawMessage, resp *Response) error {
+	err = walkPages(ctx, p.Client, t, origin, cur, func(data json.RawMessage, resp *Response, next *string) error {
 		toks, skipped, err := decodeTokens(data)
 		if err != nil {
 			return err
-		}
-		next := ""
-		if link, ok := nextLink(resp.Header); ok {
-			n, err := resolveLink(origin, cur, link)
-			if err != nil {
-				return err
-			}
-			next = n
 		}
 		var pt *time.Time
 		if ts := resp.Envelope.Timestamp; !ts.IsZero() {
 			v := ts.UTC()
 			pt = &v
 		}
-		if err := p.Store.SavePage(ctx, conn.ID, toks, skipped, next, pt, lease); err != nil {
+		n := ""
+		if next != nil {
+			n = *next
+		}
+		if err := p.Store.SavePage(ctx, conn.ID, toks, skipped, n, pt, lease); err != nil {
 			return err
 		}
 		res.Pages++
 		res.Tokens += len(toks)
 		res.Skipped += skipped
-		cur = next
 		return nil
 	})
 	if err != nil {
