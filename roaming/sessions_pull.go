@@ -146,7 +146,11 @@ func (p *SessionPuller) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (p *SessionPuller) withDefaults() {
+// withDefaults returns a copy with the defaults filled in: one puller
+// serves concurrent tasks, so Pull must not write to it.
+func (p *SessionPuller) withDefaults() *SessionPuller {
+	q := *p
+	p = &q
 	if p.Margin == 0 {
 		p.Margin = 5 * time.Minute
 	}
@@ -159,6 +163,7 @@ func (p *SessionPuller) withDefaults() {
 	if p.Log == nil {
 		p.Log = slog.Default()
 	}
+	return p
 }
 
 // Pull runs (or resumes) the pull of module (ModuleSessions or
@@ -167,7 +172,7 @@ func (p *SessionPuller) withDefaults() {
 // cursor and the next call resumes it. One run holds a pull at a time,
 // across processes.
 func (p *SessionPuller) Pull(ctx context.Context, connID uuid.UUID, module network.Module) (SyncResult, error) {
-	p.withDefaults()
+	p = p.withDefaults()
 	if !IsSessionModule(module) {
 		return SyncResult{}, fmt.Errorf("roaming: the session pull does not pull module %q", module)
 	}

@@ -118,7 +118,11 @@ func (s *Syncer) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (s *Syncer) withDefaults() {
+// withDefaults returns a copy with the defaults filled in: one syncer
+// serves concurrent tasks, so Sync must not write to it.
+func (s *Syncer) withDefaults() *Syncer {
+	c := *s
+	s = &c
 	if s.Margin == 0 {
 		s.Margin = 5 * time.Minute
 	}
@@ -128,6 +132,7 @@ func (s *Syncer) withDefaults() {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	return s
 }
 
 // ErrNoSender: the partner offers no Sender endpoint of the module, so
@@ -140,7 +145,7 @@ var ErrNoSender = errors.New("roaming: the partner has no sender endpoint for th
 // resumes it. It is safe to call concurrently from several processes: one
 // run holds the sync at a time.
 func (s *Syncer) Sync(ctx context.Context, connID uuid.UUID, module network.Module) (SyncResult, error) {
-	s.withDefaults()
+	s = s.withDefaults()
 	if !module.Valid() {
 		return SyncResult{}, fmt.Errorf("roaming: cannot pull module %q", module)
 	}
