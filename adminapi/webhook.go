@@ -377,7 +377,7 @@ func skipWebhookEvents(c *fiber.Ctx, rq *request) error {
 			through = max(ev.Seq, s.Cursor)
 		}
 		filter := gen.WebhookEventsParams{CursorSeq: s.Cursor, Horizon: through, Kinds: s.Kinds, AllAdmins: owner.AllAdministrations,
-			AdminIds: nonNil(owner.AdministrationIDs), MaxRows: 1}
+			AdminIds: nonNil(owner.AdministrationIDs), ScopedKinds: webhook.ScopedKinds(), MaxRows: 1}
 		first, err := q.WebhookEvents(ctx, filter)
 		if err != nil {
 			return nil, err
@@ -389,7 +389,7 @@ func skipWebhookEvents(c *fiber.Ctx, rq *request) error {
 			through = first[0].Seq
 		}
 		n, err := q.CountWebhookEvents(ctx, gen.CountWebhookEventsParams{CursorSeq: s.Cursor, Through: through, Kinds: s.Kinds,
-			AllAdmins: owner.AllAdministrations, AdminIds: nonNil(owner.AdministrationIDs)})
+			AllAdmins: owner.AllAdministrations, AdminIds: nonNil(owner.AdministrationIDs), ScopedKinds: webhook.ScopedKinds()})
 		if err != nil {
 			return nil, err
 		}

@@ -252,7 +252,7 @@ func (w *webhooks) drainSubscription(ctx context.Context, id uuid.UUID) error {
 			return err
 		}
 		rows, err := db.Q(w.d.Pool).WebhookEvents(ctx, gen.WebhookEventsParams{CursorSeq: sub.Cursor, Horizon: horizon, Kinds: sub.Kinds,
-			AllAdmins: owner.AllAdministrations, AdminIds: nonNilIDs(owner.AdministrationIDs), MaxRows: int32(sub.BatchSize + 1)})
+			AllAdmins: owner.AllAdministrations, AdminIds: nonNilIDs(owner.AdministrationIDs), ScopedKinds: webhook.ScopedKinds(), MaxRows: int32(sub.BatchSize + 1)})
 		if err != nil {
 			return err
 		}

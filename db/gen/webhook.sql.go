@@ -71,15 +71,17 @@ SELECT count(*) FROM outbox_event
 WHERE seq > $1::bigint AND seq <= $2::bigint
   AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])
        OR (kind || '.' || modification_kind) = ANY($3::text[]))
-  AND ($4::bool OR administration_id IS NULL OR administration_id = ANY($5::uuid[]))
+  AND ($4::bool OR administration_id = ANY($5::uuid[])
+       OR (administration_id IS NULL AND NOT kind = ANY($6::text[])))
 `
 
 type CountWebhookEventsParams struct {
-	CursorSeq int64
-	Through   int64
-	Kinds     []string
-	AllAdmins bool
-	AdminIds  []uuid.UUID
+	CursorSeq   int64
+	Through     int64
+	Kinds       []string
+	AllAdmins   bool
+	AdminIds    []uuid.UUID
+	ScopedKinds []string
 }
 
 // How many events a skip passes over (same filters as WebhookEvents).
@@ -90,6 +92,7 @@ func (q *Queries) CountWebhookEvents(ctx context.Context, arg CountWebhookEvents
 		arg.Kinds,
 		arg.AllAdmins,
 		arg.AdminIds,
+		arg.ScopedKinds,
 	)
 	var count int64
 	err := row.Scan(&count)
@@ -799,18 +802,20 @@ SELECT seq, id, occurred_at, kind, modification_kind, data FROM outbox_event
 WHERE seq > $1::bigint AND seq <= $2::bigint
   AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])
        OR (kind || '.' || modification_kind) = ANY($3::text[]))
-  AND ($4::bool OR administration_id IS NULL OR administration_id = ANY($5::uuid[]))
+  AND ($4::bool OR administration_id = ANY($5::uuid[])
+       OR (administration_id IS NULL AND NOT kind = ANY($6::text[])))
 ORDER BY seq
-LIMIT $6
+LIMIT $7
 `
 
 type WebhookEventsParams struct {
-	CursorSeq int64
-	Horizon   int64
-	Kinds     []string
-	AllAdmins bool
-	AdminIds  []uuid.UUID
-	MaxRows   int32
+	CursorSeq   int64
+	Horizon     int64
+	Kinds       []string
+	AllAdmins   bool
+	AdminIds    []uuid.UUID
+	ScopedKinds []string
+	MaxRows     int32
 }
 
 type WebhookEventsRow struct {
@@ -823,7 +828,11 @@ type WebhookEventsRow struct {
 }
 
 // The events a subscription is owed after its cursor, up to the horizon,
-// matching its kinds and its owner's administrations, in seq order.
+// matching its kinds and its owner's administrations, in seq order. An
+// event without an administration is node-wide (partners' networks, say),
+// except for the scoped kinds (webhook.ScopedKinds): a charge session whose
+// administration is unknown is hidden from limited accounts in the Admin
+// API, so its events are too.
 func (q *Queries) WebhookEvents(ctx context.Context, arg WebhookEventsParams) ([]WebhookEventsRow, error) {
 	rows, err := q.db.Query(ctx, webhookEvents,
 		arg.CursorSeq,
@@ -831,6 +840,7 @@ func (q *Queries) WebhookEvents(ctx context.Context, arg WebhookEventsParams) ([
 		arg.Kinds,
 		arg.AllAdmins,
 		arg.AdminIds,
+		arg.ScopedKinds,
 		arg.MaxRows,
 	)
 	if err != nil {

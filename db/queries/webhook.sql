@@ -74,12 +74,17 @@ LIMIT 1;
 
 -- name: WebhookEvents :many
 -- The events a subscription is owed after its cursor, up to the horizon,
--- matching its kinds and its owner's administrations, in seq order.
+-- matching its kinds and its owner's administrations, in seq order. An
+-- event without an administration is node-wide (partners' networks, say),
+-- except for the scoped kinds (webhook.ScopedKinds): a charge session whose
+-- administration is unknown is hidden from limited accounts in the Admin
+-- API, so its events are too.
 SELECT seq, id, occurred_at, kind, modification_kind, data FROM outbox_event
 WHERE seq > sqlc.arg(cursor_seq)::bigint AND seq <= sqlc.arg(horizon)::bigint
   AND (cardinality(sqlc.arg(kinds)::text[]) = 0 OR kind = ANY(sqlc.arg(kinds)::text[])
        OR (kind || '.' || modification_kind) = ANY(sqlc.arg(kinds)::text[]))
-  AND (sqlc.arg(all_admins)::bool OR administration_id IS NULL OR administration_id = ANY(sqlc.arg(admin_ids)::uuid[]))
+  AND (sqlc.arg(all_admins)::bool OR administration_id = ANY(sqlc.arg(admin_ids)::uuid[])
+       OR (administration_id IS NULL AND NOT kind = ANY(sqlc.arg(scoped_kinds)::text[])))
 ORDER BY seq
 LIMIT sqlc.arg(max_rows);
 
@@ -149,4 +154,5 @@ SELECT count(*) FROM outbox_event
 WHERE seq > sqlc.arg(cursor_seq)::bigint AND seq <= sqlc.arg(through)::bigint
   AND (cardinality(sqlc.arg(kinds)::text[]) = 0 OR kind = ANY(sqlc.arg(kinds)::text[])
        OR (kind || '.' || modification_kind) = ANY(sqlc.arg(kinds)::text[]))
-  AND (sqlc.arg(all_admins)::bool OR administration_id IS NULL OR administration_id = ANY(sqlc.arg(admin_ids)::uuid[]));
+  AND (sqlc.arg(all_admins)::bool OR administration_id = ANY(sqlc.arg(admin_ids)::uuid[])
+       OR (administration_id IS NULL AND NOT kind = ANY(sqlc.arg(scoped_kinds)::text[])));

@@ -75,6 +75,24 @@ func Family(kind string) string {
 	return kind
 }
 
+// scopedFamilies are the families whose records always belong to an
+// administration in the Admin API: a record of theirs without one (a
+// charge session whose token is unknown, say) is shown only to accounts
+// that see every administration, and so are its events.
+var scopedFamilies = map[string]bool{"charge-session": true}
+
+// ScopedKinds returns the kinds whose events without an administration
+// only owners of every administration receive (db WebhookEvents).
+func ScopedKinds() []string {
+	var out []string
+	for _, k := range Kinds() {
+		if scopedFamilies[kinds[k]] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Registered reports whether kind is in the table of emitted kinds.
 func Registered(kind string) bool {
 	_, ok := kinds[kind]
