@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -99,18 +97,13 @@ type PulledResult struct {
 }
 
 // SessionPullStore is what the session pull needs from storage (db
-// implements it on the roaming_sync rows of SyncStore).
+// implements it on the roaming_sync rows of SyncStore): the run's rows
+// and parties as SyncStore has them (pullStore), and the pages' storage.
 type SessionPullStore interface {
-	Connection(ctx context.Context, id uuid.UUID) (model.Connection, error)
-	OwnParties(ctx context.Context) ([]model.OwnParty, error)
-	Parties(ctx context.Context, connID uuid.UUID) ([]model.PartyRef, error)
-	Claim(ctx context.Context, run SyncRun, staleBefore, now time.Time) (network.SyncState, bool, error)
-	Start(ctx context.Context, run SyncRun, plan network.Plan, firstURL string, now time.Time) error
+	pullStore
 	// SavePulled stores a page and the next page to fetch (nil after the
 	// last); ErrSyncLost when the claim is gone.
 	SavePulled(ctx context.Context, run SyncRun, page PulledPage, next *string, now time.Time) (PulledResult, error)
-	Finish(ctx context.Context, run SyncRun, now time.Time) error
-	Fail(ctx context.Context, run SyncRun, reason string, now time.Time) error
 }
 
 // SessionPuller runs pulls of partners' sessions and CDRs.
@@ -139,198 +132,47 @@ type SessionPuller struct {
 	Now func() time.Time
 }
 
-func (p *SessionPuller) now() time.Time {
-	if p.Now != nil {
-		return p.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-// withDefaults returns a copy with the defaults filled in: one puller
-// serves concurrent tasks, so Pull must not write to it.
-func (p *SessionPuller) withDefaults() *SessionPuller {
-	q := *p
-	p = &q
-	if p.Margin == 0 {
-		p.Margin = 5 * time.Minute
-	}
-	if p.Stale == 0 {
-		p.Stale = 2 * time.Minute
-	}
-	if p.Window == 0 {
-		p.Window = 31 * 24 * time.Hour
-	}
-	if p.Log == nil {
-		p.Log = slog.Default()
-	}
-	return p
-}
-
 // Pull runs (or resumes) the pull of module (ModuleSessions or
 // ModuleCDRs) from one connection. It returns when the run reaches the
 // last page, fails, or ctx ends; a failed or interrupted run keeps its
 // cursor and the next call resumes it. One run holds a pull at a time,
-// across processes.
+// across processes. The run is the location sync's (pullRun, sync.go),
+// with date_from = now − Window on a first or full run.
 func (p *SessionPuller) Pull(ctx context.Context, connID uuid.UUID, module network.Module) (SyncResult, error) {
-	p = p.withDefaults()
 	if !IsSessionModule(module) {
 		return SyncResult{}, fmt.Errorf("roaming: the session pull does not pull module %q", module)
 	}
 	if module == ModuleCDRs && p.Check == nil {
 		return SyncResult{}, errors.New("roaming: SessionPuller.Check is required to pull CDRs")
 	}
-	conn, err := p.Store.Connection(ctx, connID)
-	if err != nil {
-		return SyncResult{}, err
+	window := p.Window
+	if window == 0 {
+		window = 31 * 24 * time.Hour
 	}
-	if conn.Status != model.StatusRegistered || conn.TheirToken == nil {
-		return SyncResult{}, fmt.Errorf("roaming: connection %s is not registered", connID)
-	}
-	endpoint, ok := conn.Endpoint(string(module), string(ocpi.InterfaceSender))
-	if !ok {
-		return SyncResult{}, ErrNoSender
-	}
-	origin, err := parseAbsolute(endpoint)
-	if err != nil {
-		return SyncResult{}, err
-	}
-	run := SyncRun{ConnectionID: connID, Module: module, RunID: uuid.Must(uuid.NewV7())}
-	now := p.now()
-	state, ok, err := p.Store.Claim(ctx, run, now.Add(-p.Stale), now)
-	if err != nil || !ok {
-		return SyncResult{Skipped: !ok}, err
-	}
-	plan := network.PlanRun(state, p.Margin)
-	if !plan.Resume && plan.DateFrom == nil {
-		from := now.Add(-p.Window)
-		plan.DateFrom = &from
-	}
-	res := SyncResult{Resumed: plan.Resume, Mode: plan.Mode}
-	cursor := ""
-	if plan.Resume {
-		cursor = *state.NextURL
-	} else {
-		cursor = firstPage(endpoint, plan.DateFrom, p.PageLimit)
-		if err := p.Store.Start(ctx, run, plan, cursor, now); err != nil {
-			return res, err
-		}
-	}
-	t, owners, err := p.target(ctx, conn)
-	if err != nil {
-		return res, p.fail(ctx, run, err)
-	}
-	p.Log.Info("session pull started", "connection_id", connID, "module", module, "mode", plan.Mode, "resumed", plan.Resume)
-	if err := p.walk(ctx, t, origin, cursor, run, owners, &res); err != nil {
-		return res, p.fail(ctx, run, err)
-	}
-	if err := p.Store.Finish(ctx, run, p.now()); err != nil {
-		return res, err
-	}
-	p.Log.Info("session pull finished", "connection_id", connID, "module", module, "mode", plan.Mode, "pages", res.Pages,
-		"objects", res.Objects, "applied", res.Applied, "ignored", res.Ignored, "rejected", res.Rejected)
-	return res, nil
-}
-
-// fail records err on the run, even when ctx has ended (a shutdown is an
-// orderly stop and the next run resumes at once), and returns it.
-func (p *SessionPuller) fail(ctx context.Context, run SyncRun, err error) error {
-	if errors.Is(err, ErrSyncLost) {
-		return err
-	}
-	msg := err.Error()
-	if len(msg) > 1000 {
-		msg = msg[:1000]
-	}
-	if ferr := p.Store.Fail(context.WithoutCancel(ctx), run, msg, p.now()); ferr != nil {
-		return errors.Join(err, ferr)
-	}
-	p.Log.Warn("session pull failed", "connection_id", run.ConnectionID, "module", run.Module, "err", err)
-	return err
-}
-
-// target is how we call the partner (its token; our eMSP party in the
-// routing "from" headers when it is unambiguous) and the connection's CPO
-// parties, the owners whose objects we take.
-func (p *SessionPuller) target(ctx context.Context, conn model.Connection) (Target, map[model.PartyRef]bool, error) {
-	t := Target{ConnectionID: &conn.ID, Token: *conn.TheirToken, Base64Token: conn.TokenBase64}
-	own, err := p.Store.OwnParties(ctx)
-	if err != nil {
-		return t, nil, err
-	}
-	var emsp []model.OwnParty
-	for _, o := range own {
-		if o.Role == model.RoleEMSP {
-			emsp = append(emsp, o)
-		}
-	}
-	if len(emsp) == 1 {
-		t.FromCountry, t.FromParty = emsp[0].CountryCode, emsp[0].PartyID
-	}
-	parties, err := p.Store.Parties(ctx, conn.ID)
-	if err != nil {
-		return t, nil, err
-	}
-	owners := make(map[model.PartyRef]bool, len(parties))
-	for _, r := range parties {
-		owners[model.PartyRef{CountryCode: strings.ToUpper(r.CountryCode), PartyID: strings.ToUpper(r.PartyID)}] = true
-	}
-	return t, owners, nil
-}
-
-// walk fetches pages from cur to the last one, storing each with the next
-// page's URL and handing new charge sessions to the queue. Links are
-// resolved against the page that carried them and must stay on the
-// partner's host; a link to a page already fetched ends it with
-// ErrPageLoop.
-func (p *SessionPuller) walk(ctx context.Context, t Target, origin *url.URL, cur string, run SyncRun, owners map[model.PartyRef]bool, res *SyncResult) error {
-	seen := map[string]struct{}{}
-	for page := 1; ; page++ {
-		if page > p.Client.opts.MaxPages {
-			return &PageError{NextURL: cur, Page: page, Err: ErrTooManyPages}
-		}
-		if err := ctx.Err(); err != nil {
-			return &PageError{NextURL: cur, Page: page, Err: err}
-		}
-		seen[cur] = struct{}{}
-		resp, err := p.Client.Do(ctx, t, http.MethodGet, cur, nil)
+	r := pullRun{What: "session pull", Store: p.Store, Client: p.Client, Log: p.Log, Margin: p.Margin, Stale: p.Stale,
+		Window: window, PageLimit: p.PageLimit, Now: p.Now, FoldParties: true}.withDefaults()
+	return r.run(ctx, connID, module, func(run SyncRun, owners map[model.PartyRef]bool, data json.RawMessage, next *string, res *SyncResult) error {
+		pp, err := p.decodePage(data, run.Module, owners)
 		if err != nil {
-			return &PageError{NextURL: cur, Page: page, Err: err}
+			return err
 		}
-		var next *string
-		if link, ok := nextLink(resp.Header); ok {
-			n, err := resolveLink(origin, cur, link)
-			if err != nil {
-				return &PageError{NextURL: link, Page: page + 1, Err: err}
-			}
-			if _, dup := seen[n]; dup {
-				return &PageError{NextURL: n, Page: page + 1, Err: ErrPageLoop}
-			}
-			next = &n
-		}
-		pp, err := p.decodePage(resp.Envelope.Data, run.Module, owners)
+		sr, err := p.Store.SavePulled(ctx, run, pp, next, r.now())
 		if err != nil {
-			return &PageError{NextURL: cur, Page: page, Err: err}
+			return err
 		}
-		r, err := p.Store.SavePulled(ctx, run, pp, next, p.now())
-		if err != nil {
-			return &PageError{NextURL: cur, Page: page, Err: err}
-		}
-		p.enqueue(ctx, r.New)
+		p.enqueue(ctx, r.Log, sr.New)
 		res.Pages++
 		res.Objects += len(pp.Sessions) + len(pp.CDRs)
-		res.Applied += r.Applied
-		res.Ignored += pp.Ignored + r.Ignored
-		res.Rejected += pp.Rejected + r.Invalid
-		if next == nil {
-			return nil
-		}
-		cur = *next
-	}
+		res.Applied += sr.Applied
+		res.Ignored += pp.Ignored + sr.Ignored
+		res.Rejected += pp.Rejected + sr.Invalid
+		return nil
+	})
 }
 
 // enqueue hands new charge sessions to the pipeline; a failure is only
 // logged (the sweeper enqueues pending sessions from Postgres).
-func (p *SessionPuller) enqueue(ctx context.Context, ids []uuid.UUID) {
+func (p *SessionPuller) enqueue(ctx context.Context, log *slog.Logger, ids []uuid.UUID) {
 	if p.Queue == nil || len(ids) == 0 {
 		return
 	}
@@ -339,7 +181,7 @@ func (p *SessionPuller) enqueue(ctx context.Context, ids []uuid.UUID) {
 	now := time.Now()
 	for _, id := range ids {
 		if err := p.Queue.Enqueue(qctx, id, session.Received, 0, now); err != nil {
-			p.Log.Warn("pulled charge session not enqueued; the sweeper will pick it up", "session_id", id, "err", err)
+			log.Warn("pulled charge session not enqueued; the sweeper will pick it up", "session_id", id, "err", err)
 			return
 		}
 	}

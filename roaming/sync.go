@@ -111,30 +111,6 @@ type SyncResult struct {
 	Rejected int
 }
 
-func (s *Syncer) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-// withDefaults returns a copy with the defaults filled in: one syncer
-// serves concurrent tasks, so Sync must not write to it.
-func (s *Syncer) withDefaults() *Syncer {
-	c := *s
-	s = &c
-	if s.Margin == 0 {
-		s.Margin = 5 * time.Minute
-	}
-	if s.Stale == 0 {
-		s.Stale = 2 * time.Minute
-	}
-	if s.Log == nil {
-		s.Log = slog.Default()
-	}
-	return s
-}
-
 // ErrNoSender: the partner offers no Sender endpoint of the module, so
 // there is nothing to pull.
 var ErrNoSender = errors.New("roaming: the partner has no sender endpoint for this module")
@@ -145,11 +121,96 @@ var ErrNoSender = errors.New("roaming: the partner has no sender endpoint for th
 // resumes it. It is safe to call concurrently from several processes: one
 // run holds the sync at a time.
 func (s *Syncer) Sync(ctx context.Context, connID uuid.UUID, module network.Module) (SyncResult, error) {
-	s = s.withDefaults()
 	if !module.Valid() {
 		return SyncResult{}, fmt.Errorf("roaming: cannot pull module %q", module)
 	}
-	conn, err := s.Store.Connection(ctx, connID)
+	r := pullRun{What: "pull sync", Store: s.Store, Client: s.Client, Log: s.Log, Margin: s.Margin, Stale: s.Stale,
+		PageLimit: s.PageLimit, Now: s.Now}.withDefaults()
+	return r.run(ctx, connID, module, func(run SyncRun, owners map[model.PartyRef]bool, data json.RawMessage, next *string, res *SyncResult) error {
+		sp, err := decodePage(data, module, owners)
+		if err != nil {
+			return err
+		}
+		applied, err := s.Store.SavePage(ctx, run, sp, next, r.now())
+		if err != nil {
+			return err
+		}
+		res.Pages++
+		res.Objects += len(sp.Locations) + len(sp.Tariffs)
+		res.Applied += applied
+		res.Ignored += sp.Ignored
+		res.Rejected += sp.Rejected
+		return nil
+	})
+}
+
+// pullStore is the part of storage every claimed pull run uses: the
+// roaming_sync row of (connection, module) and the parties. SyncStore and
+// SessionPullStore both have it.
+type pullStore interface {
+	Connection(ctx context.Context, id uuid.UUID) (model.Connection, error)
+	OwnParties(ctx context.Context) ([]model.OwnParty, error)
+	Parties(ctx context.Context, connID uuid.UUID) ([]model.PartyRef, error)
+	Claim(ctx context.Context, run SyncRun, staleBefore, now time.Time) (network.SyncState, bool, error)
+	Start(ctx context.Context, run SyncRun, plan network.Plan, firstURL string, now time.Time) error
+	Finish(ctx context.Context, run SyncRun, now time.Time) error
+	Fail(ctx context.Context, run SyncRun, reason string, now time.Time) error
+}
+
+// pullRun is the run of a claimed pull, shared by Syncer (locations,
+// tariffs) and SessionPuller (sessions, CDRs): claim the roaming_sync row
+// unless a live run holds it, plan the run (resume from the cursor, or
+// start with date_from = last successful start − Margin), walk the pages
+// (walkPages) and finish or fail the run. It is built per call, so one
+// Syncer or SessionPuller serves concurrent tasks.
+type pullRun struct {
+	// What names the pull in the log ("pull sync", "session pull").
+	What   string
+	Store  pullStore
+	Client *Client
+	Log    *slog.Logger
+	Margin time.Duration
+	Stale  time.Duration
+	// Window, when positive, is how far back a run without date_from (a
+	// first or full one) asks: date_from = now − Window.
+	Window    time.Duration
+	PageLimit int
+	Now       func() time.Time
+	// FoldParties upper-cases the connection's parties in the owners map
+	// (the session pull looks owners up upper-cased).
+	FoldParties bool
+}
+
+// withDefaults fills the zero fields: Margin 5 min, Stale 2 min (longer
+// than a page fetch with its retries), the default logger.
+func (r pullRun) withDefaults() pullRun {
+	if r.Margin == 0 {
+		r.Margin = 5 * time.Minute
+	}
+	if r.Stale == 0 {
+		r.Stale = 2 * time.Minute
+	}
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	return r
+}
+
+func (r pullRun) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// pageSaver stores one page (its data, with the URL of the next page, nil
+// after the last) of run, and adds what it did to res.
+type pageSaver func(run SyncRun, owners map[model.PartyRef]bool, data json.RawMessage, next *string, res *SyncResult) error
+
+// run runs (or resumes) the pull of module from connection connID, saving
+// each page with save; see Syncer.Sync.
+func (r pullRun) run(ctx context.Context, connID uuid.UUID, module network.Module, save pageSaver) (SyncResult, error) {
+	conn, err := r.Store.Connection(ctx, connID)
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -165,35 +226,41 @@ func (s *Syncer) Sync(ctx context.Context, connID uuid.UUID, module network.Modu
 		return SyncResult{}, err
 	}
 	run := SyncRun{ConnectionID: connID, Module: module, RunID: uuid.Must(uuid.NewV7())}
-	now := s.now()
-	state, ok, err := s.Store.Claim(ctx, run, now.Add(-s.Stale), now)
+	now := r.now()
+	state, ok, err := r.Store.Claim(ctx, run, now.Add(-r.Stale), now)
 	if err != nil || !ok {
 		return SyncResult{Skipped: !ok}, err
 	}
-	plan := network.PlanRun(state, s.Margin)
+	plan := network.PlanRun(state, r.Margin)
+	if r.Window > 0 && !plan.Resume && plan.DateFrom == nil {
+		from := now.Add(-r.Window)
+		plan.DateFrom = &from
+	}
 	res := SyncResult{Resumed: plan.Resume, Mode: plan.Mode}
 	cursor := ""
 	if plan.Resume {
 		cursor = *state.NextURL
 	} else {
-		cursor = firstPage(endpoint, plan.DateFrom, s.PageLimit)
-		if err := s.Store.Start(ctx, run, plan, cursor, now); err != nil {
+		cursor = firstPage(endpoint, plan.DateFrom, r.PageLimit)
+		if err := r.Store.Start(ctx, run, plan, cursor, now); err != nil {
 			return res, err
 		}
 	}
-	t, owners, err := s.target(ctx, conn)
+	t, owners, err := r.target(ctx, conn)
 	if err != nil {
-		return res, s.fail(ctx, run, err)
+		return res, r.fail(ctx, run, err)
 	}
-	s.Log.Info("pull sync started", "connection_id", connID, "module", module, "mode", plan.Mode, "resumed", plan.Resume)
-	err = s.walk(ctx, t, origin, cursor, module, owners, run, &res)
+	r.Log.Info(r.What+" started", "connection_id", connID, "module", module, "mode", plan.Mode, "resumed", plan.Resume)
+	err = walkPages(ctx, r.Client, t, origin, cursor, func(data json.RawMessage, _ *Response, next *string) error {
+		return save(run, owners, data, next, &res)
+	})
 	if err != nil {
-		return res, s.fail(ctx, run, err)
+		return res, r.fail(ctx, run, err)
 	}
-	if err := s.Store.Finish(ctx, run, s.now()); err != nil {
+	if err := r.Store.Finish(ctx, run, r.now()); err != nil {
 		return res, err
 	}
-	s.Log.Info("pull sync finished", "connection_id", connID, "module", module, "mode", plan.Mode, "pages", res.Pages,
+	r.Log.Info(r.What+" finished", "connection_id", connID, "module", module, "mode", plan.Mode, "pages", res.Pages,
 		"objects", res.Objects, "applied", res.Applied, "ignored", res.Ignored, "rejected", res.Rejected)
 	return res, nil
 }
@@ -201,7 +268,7 @@ func (s *Syncer) Sync(ctx context.Context, connID uuid.UUID, module network.Modu
 // fail records err on the run (even when ctx has ended: a shutdown is an
 // orderly stop, and the next run resumes at once instead of waiting for
 // the heartbeat to go stale) and returns it.
-func (s *Syncer) fail(ctx context.Context, run SyncRun, err error) error {
+func (r pullRun) fail(ctx context.Context, run SyncRun, err error) error {
 	if errors.Is(err, ErrSyncLost) {
 		return err
 	}
@@ -209,18 +276,19 @@ func (s *Syncer) fail(ctx context.Context, run SyncRun, err error) error {
 	if len(msg) > 1000 {
 		msg = msg[:1000]
 	}
-	if ferr := s.Store.Fail(context.WithoutCancel(ctx), run, msg, s.now()); ferr != nil {
+	if ferr := r.Store.Fail(context.WithoutCancel(ctx), run, msg, r.now()); ferr != nil {
 		return errors.Join(err, ferr)
 	}
-	s.Log.Warn("pull sync failed", "connection_id", run.ConnectionID, "module", run.Module, "err", err)
+	r.Log.Warn(r.What+" failed", "connection_id", run.ConnectionID, "module", run.Module, "err", err)
 	return err
 }
 
 // target is how we call the partner: its token, and our eMSP party in the
-// routing "from" headers when it is unambiguous.
-func (s *Syncer) target(ctx context.Context, conn model.Connection) (Target, map[model.PartyRef]bool, error) {
+// routing "from" headers when it is unambiguous; and the connection's CPO
+// parties, the owners whose objects we take.
+func (r pullRun) target(ctx context.Context, conn model.Connection) (Target, map[model.PartyRef]bool, error) {
 	t := Target{ConnectionID: &conn.ID, Token: *conn.TheirToken, Base64Token: conn.TokenBase64}
-	own, err := s.Store.OwnParties(ctx)
+	own, err := r.Store.OwnParties(ctx)
 	if err != nil {
 		return t, nil, err
 	}
@@ -233,12 +301,15 @@ func (s *Syncer) target(ctx context.Context, conn model.Connection) (Target, map
 	if len(emsp) == 1 {
 		t.FromCountry, t.FromParty = emsp[0].CountryCode, emsp[0].PartyID
 	}
-	parties, err := s.Store.Parties(ctx, conn.ID)
+	parties, err := r.Store.Parties(ctx, conn.ID)
 	if err != nil {
 		return t, nil, err
 	}
 	owners := make(map[model.PartyRef]bool, len(parties))
 	for _, p := range parties {
+		if r.FoldParties {
+			p = model.PartyRef{CountryCode: strings.ToUpper(p.CountryCode), PartyID: strings.ToUpper(p.PartyID)}
+		}
 		owners[p] = true
 	}
 	return t, owners, nil
@@ -261,28 +332,6 @@ func firstPage(endpoint string, from *time.Time, limit int) string {
 		sep = "&"
 	}
 	return endpoint + sep + q.Encode()
-}
-
-// walk fetches pages from cur until the last one, storing each with the
-// next page's URL (walkPages).
-func (s *Syncer) walk(ctx context.Context, t Target, origin *url.URL, cur string, module network.Module,
-	owners map[model.PartyRef]bool, run SyncRun, res *SyncResult) error {
-	return walkPages(ctx, s.Client, t, origin, cur, func(data json.RawMessage, _ *Response, next *string) error {
-		sp, err := decodePage(data, module, owners)
-		if err != nil {
-			return err
-		}
-		applied, err := s.Store.SavePage(ctx, run, sp, next, s.now())
-		if err != nil {
-			return err
-		}
-		res.Pages++
-		res.Objects += len(sp.Locations) + len(sp.Tariffs)
-		res.Applied += applied
-		res.Ignored += sp.Ignored
-		res.Rejected += sp.Rejected
-		return nil
-	})
 }
 
 // walkPages is the page walk of the pulls (locations and tariffs here,

@@ -2,16 +2,11 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
 	"github.com/roamnode/roamnode/db"
-	"github.com/roamnode/roamnode/domain/network"
 	"github.com/roamnode/roamnode/roaming"
 )
 
@@ -83,17 +78,6 @@ func (o *SessionPullOptions) defaults() {
 	}
 }
 
-type sessionPullPayload struct {
-	ConnectionID uuid.UUID      `json:"connection_id"`
-	Module       network.Module `json:"module"`
-}
-
-// sessionPullTaskID is the task id of a pull: one queued task per
-// connection and module, whatever the number of sweeps and workers.
-func sessionPullTaskID(connID uuid.UUID, m network.Module) string {
-	return TaskSessionPull + ":" + connID.String() + ":" + string(m)
-}
-
 // NewSessionPuller returns the puller the tasks run: d's Postgres for the
 // cursor and the stored objects, d's Redis for the new charge sessions'
 // pipeline tasks, check for pulled CDRs (module.CheckPulledCDR).
@@ -117,25 +101,12 @@ func SessionPull(o SessionPullOptions, check roaming.CDRCheck) Registration {
 	return func(d Deps, mux *asynq.ServeMux, sched *asynq.Scheduler) error {
 		o.defaults()
 		puller := NewSessionPuller(d, o, check)
-		client := asynq.NewClientFromRedisClient(d.Redis)
-		mux.HandleFunc(TaskSessionPull, func(ctx context.Context, t *asynq.Task) error {
-			var p sessionPullPayload
-			if err := json.Unmarshal(t.Payload(), &p); err != nil {
-				return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-			}
-			// Outcomes, errors included, are recorded in roaming_sync; the
-			// sweep retries and resumes a failed run. The task always
-			// completes, so that its id is free for the next sweep.
-			_, _ = puller.Pull(ctx, p.ConnectionID, p.Module)
-			return nil
-		})
-		mux.HandleFunc(TaskSessionPullSweep, func(ctx context.Context, _ *asynq.Task) error {
-			_, err := SweepSessionPulls(ctx, d, client, o)
-			return err
-		})
-		_, err := sched.Register(fmt.Sprintf("@every %s", o.Sweep), asynq.NewTask(TaskSessionPullSweep, nil),
-			asynq.Unique(o.Sweep), asynq.MaxRetry(0))
-		return err
+		return registerPull(mux, sched, d, TaskSessionPull, TaskSessionPullSweep, o.Sweep,
+			func(ctx context.Context, p pullPayload) { _, _ = puller.Pull(ctx, p.ConnectionID, p.Module) },
+			func(ctx context.Context, client *asynq.Client) error {
+				_, err := SweepSessionPulls(ctx, d, client, o)
+				return err
+			})
 	}
 }
 
@@ -144,23 +115,5 @@ func SessionPull(o SessionPullOptions, check roaming.CDRCheck) Registration {
 // twice).
 func SweepSessionPulls(ctx context.Context, d Deps, client *asynq.Client, o SessionPullOptions) (int, error) {
 	o.defaults()
-	now := time.Now().UTC()
-	due, err := db.DueSessionPulls(ctx, d.Pool, now.Add(-o.Stale), now.Add(-o.Interval), now.Add(-o.Retry))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, s := range due {
-		payload, _ := json.Marshal(sessionPullPayload{ConnectionID: s.ConnectionID, Module: s.Module})
-		_, err := client.EnqueueContext(ctx, asynq.NewTask(TaskSessionPull, payload), asynq.TaskID(sessionPullTaskID(s.ConnectionID, s.Module)),
-			asynq.MaxRetry(0), asynq.Timeout(6*time.Hour))
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
-		case err != nil:
-			return n, err
-		default:
-			n++
-		}
-	}
-	return n, nil
+	return sweepPulls(ctx, d, client, TaskSessionPull, db.DueSessionPulls, o.Stale, o.Interval, o.Retry)
 }

@@ -70,15 +70,17 @@ func (o *SyncOptions) defaults() {
 	}
 }
 
-type syncPayload struct {
+// pullPayload is the payload of a pull task (TaskSync, TaskSessionPull):
+// ids only, the handler loads the rest from Postgres.
+type pullPayload struct {
 	ConnectionID uuid.UUID      `json:"connection_id"`
 	Module       network.Module `json:"module"`
 }
 
-// syncTaskID is the task id of a sync: one queued task per connection
-// and module, whatever the number of sweeps and nodes.
-func syncTaskID(connID uuid.UUID, m network.Module) string {
-	return TaskSync + ":" + connID.String() + ":" + string(m)
+// pullTaskID is the task id of a pull of task: one queued task per
+// connection and module, whatever the number of sweeps and nodes.
+func pullTaskID(task string, connID uuid.UUID, m network.Module) string {
+	return task + ":" + connID.String() + ":" + string(m)
 }
 
 // PullSync registers the pull synchronisation of partners' Locations and
@@ -99,42 +101,65 @@ func PullSync(o SyncOptions) Registration {
 		}
 		syncer := &roaming.Syncer{Store: db.SyncStore{Pool: d.Pool}, Client: roaming.NewClient(o.Client, rec), Log: d.Log,
 			Margin: o.Margin, Stale: o.Stale}
-		client := asynq.NewClientFromRedisClient(d.Redis)
-		mux.HandleFunc(TaskSync, func(ctx context.Context, t *asynq.Task) error {
-			var p syncPayload
-			if err := json.Unmarshal(t.Payload(), &p); err != nil {
-				return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-			}
-			// Outcomes, errors included, are recorded in roaming_sync (the
-			// syncer logs them); the sweep retries and resumes a failed run.
-			// The task itself always completes, so that its id is free for
-			// the next sweep (an archived task would keep it).
-			_, _ = syncer.Sync(ctx, p.ConnectionID, p.Module)
-			return nil
-		})
-		mux.HandleFunc(TaskSyncSweep, func(ctx context.Context, _ *asynq.Task) error {
-			_, err := SweepSyncs(ctx, d, client, o)
-			return err
-		})
-		_, err := sched.Register(fmt.Sprintf("@every %s", o.Sweep), asynq.NewTask(TaskSyncSweep, nil),
-			asynq.Unique(o.Sweep), asynq.MaxRetry(0))
-		return err
+		return registerPull(mux, sched, d, TaskSync, TaskSyncSweep, o.Sweep,
+			func(ctx context.Context, p pullPayload) { _, _ = syncer.Sync(ctx, p.ConnectionID, p.Module) },
+			func(ctx context.Context, client *asynq.Client) error {
+				_, err := SweepSyncs(ctx, d, client, o)
+				return err
+			})
 	}
+}
+
+// registerPull registers a scheduled pull (the location sync, the session
+// pull): task runs one pull with run, sweepTask (every sweep, on every
+// worker; asynq's uniqueness lock lets one win) enqueues the due ones.
+// Outcomes, errors included, are recorded in roaming_sync (the pull logs
+// them); the sweep retries and resumes a failed run. The task itself
+// always completes, so that its id is free for the next sweep (an archived
+// task would keep it).
+func registerPull(mux *asynq.ServeMux, sched *asynq.Scheduler, d Deps, task, sweepTask string, sweep time.Duration,
+	run func(context.Context, pullPayload), sweepDue func(context.Context, *asynq.Client) error) error {
+	client := asynq.NewClientFromRedisClient(d.Redis)
+	mux.HandleFunc(task, func(ctx context.Context, t *asynq.Task) error {
+		var p pullPayload
+		if err := json.Unmarshal(t.Payload(), &p); err != nil {
+			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+		}
+		run(ctx, p)
+		return nil
+	})
+	mux.HandleFunc(sweepTask, func(ctx context.Context, _ *asynq.Task) error {
+		return sweepDue(ctx, client)
+	})
+	_, err := sched.Register(fmt.Sprintf("@every %s", sweep), asynq.NewTask(sweepTask, nil),
+		asynq.Unique(sweep), asynq.MaxRetry(0))
+	return err
 }
 
 // SweepSyncs enqueues every due sync and says how many it enqueued (a sync
 // already queued or running is not enqueued twice).
 func SweepSyncs(ctx context.Context, d Deps, client *asynq.Client, o SyncOptions) (int, error) {
 	o.defaults()
+	return sweepPulls(ctx, d, client, TaskSync, db.DueSyncs, o.Stale, o.Interval, o.Retry)
+}
+
+// sweepPulls enqueues task for every pull that due (db.DueSyncs,
+// db.DueSessionPulls) says is due: its run went stale, it last ended
+// interval ago, or it failed retry ago. It says how many it enqueued; a
+// pull already queued or running keeps its task id and is not enqueued
+// twice.
+func sweepPulls(ctx context.Context, d Deps, client *asynq.Client, task string,
+	due func(ctx context.Context, q db.Querier, staleBefore, dueBefore, retryBefore time.Time) ([]db.DueSync, error),
+	stale, interval, retry time.Duration) (int, error) {
 	now := time.Now().UTC()
-	due, err := db.DueSyncs(ctx, d.Pool, now.Add(-o.Stale), now.Add(-o.Interval), now.Add(-o.Retry))
+	pulls, err := due(ctx, d.Pool, now.Add(-stale), now.Add(-interval), now.Add(-retry))
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, s := range due {
-		payload, _ := json.Marshal(syncPayload{ConnectionID: s.ConnectionID, Module: s.Module})
-		_, err := client.EnqueueContext(ctx, asynq.NewTask(TaskSync, payload), asynq.TaskID(syncTaskID(s.ConnectionID, s.Module)),
+	for _, s := range pulls {
+		payload, _ := json.Marshal(pullPayload{ConnectionID: s.ConnectionID, Module: s.Module})
+		_, err := client.EnqueueContext(ctx, asynq.NewTask(task, payload), asynq.TaskID(pullTaskID(task, s.ConnectionID, s.Module)),
 			asynq.MaxRetry(0), asynq.Timeout(6*time.Hour))
 		switch {
 		case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
