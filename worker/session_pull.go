@@ -58,21 +58,7 @@ type SessionPullOptions struct {
 }
 
 func (o *SessionPullOptions) defaults() {
-	if o.Interval <= 0 {
-		o.Interval = 15 * time.Minute
-	}
-	if o.Sweep <= 0 {
-		o.Sweep = 5 * time.Second
-	}
-	if o.Margin <= 0 {
-		o.Margin = 5 * time.Minute
-	}
-	if o.Stale <= 0 {
-		o.Stale = 2 * time.Minute
-	}
-	if o.Retry <= 0 {
-		o.Retry = min(time.Minute, o.Interval)
-	}
+	pullDefaults(&o.Interval, &o.Sweep, &o.Margin, &o.Stale, &o.Retry)
 	if o.ExchangeBodyBytes > 0 {
 		o.Client.LogBodyBytes = o.ExchangeBodyBytes
 	}

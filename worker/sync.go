@@ -53,20 +53,28 @@ type SyncOptions struct {
 }
 
 func (o *SyncOptions) defaults() {
-	if o.Interval <= 0 {
-		o.Interval = 15 * time.Minute
+	pullDefaults(&o.Interval, &o.Sweep, &o.Margin, &o.Stale, &o.Retry)
+}
+
+// pullDefaults fills the zero schedule of a pull (SyncOptions,
+// SessionPullOptions): every 15 min, swept every 5 s, date_from margin
+// 5 min, a run stale after 2 min without a heartbeat, a failed run
+// retried after 1 min (at most the interval).
+func pullDefaults(interval, sweep, margin, stale, retry *time.Duration) {
+	if *interval <= 0 {
+		*interval = 15 * time.Minute
 	}
-	if o.Sweep <= 0 {
-		o.Sweep = 5 * time.Second
+	if *sweep <= 0 {
+		*sweep = 5 * time.Second
 	}
-	if o.Margin <= 0 {
-		o.Margin = 5 * time.Minute
+	if *margin <= 0 {
+		*margin = 5 * time.Minute
 	}
-	if o.Stale <= 0 {
-		o.Stale = 2 * time.Minute
+	if *stale <= 0 {
+		*stale = 2 * time.Minute
 	}
-	if o.Retry <= 0 {
-		o.Retry = min(time.Minute, o.Interval)
+	if *retry <= 0 {
+		*retry = min(time.Minute, *interval)
 	}
 }
 
