@@ -3,6 +3,7 @@ package adminapi
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -308,8 +309,10 @@ type mspTokenPlanInput struct {
 // Subscription plans are managed per administration (guide,
 // "Administrations"). The publishing period says when new subscriptions
 // are meant to start; like the guide, it is not enforced. rate_plan_id
-// names the plan's rate plan; rate plans arrive with the pricing
-// capability, so it is not checked against anything yet (no foreign key).
+// names the plan's rate plan: it must exist and be owned by or shared with
+// the plan's administration (guide → Rate plan: shareable across
+// administrations with its currency), else pricing would drop every
+// session of the plan out.
 func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlanView, mspTokenPlanInput] {
 	return &resource[gen.MspTokenSubscriptionPlan, mspTokenPlanView, mspTokenPlanInput]{
 		name: "msp-token-subscription-plan", table: "msp_token_subscription_plan", family: tokenFamily,
@@ -355,6 +358,13 @@ func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlan
 				fs.Add("publish_until", "must be later than publish_from (whole minutes)")
 			}
 			p.PublishFrom, p.PublishUntil = pub.From(), pub.Until()
+			if p.RatePlanID != nil {
+				if msg, err := ratePlanUsable(w, *p.RatePlanID, p.AdministrationID); err != nil {
+					return p, err
+				} else if msg != "" {
+					fs.Add("rate_plan_id", "%s", msg)
+				}
+			}
 			return p, fs.Err()
 		},
 		save: db.SaveMSPTokenSubscriptionPlan,
@@ -363,6 +373,22 @@ func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlan
 		},
 		scope: func(p gen.MspTokenSubscriptionPlan) *uuid.UUID { return &p.AdministrationID },
 	}
+}
+
+// ratePlanUsable says why a rate plan cannot serve a subscription plan of
+// administration admin ("" when it can).
+func ratePlanUsable(w writeCtx, id, admin uuid.UUID) (string, error) {
+	rp, err := db.LoadRatePlan(w.Ctx, w.Tx, &id, "", false)
+	if fault.Is(err, fault.KindNotFound) {
+		return "no rate plan has this id", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if rp.AdministrationID == admin || slices.Contains(rp.SharedAdministrationIDs, admin) {
+		return "", nil
+	}
+	return "the rate plan is neither owned by nor shared with the plan's administration", nil
 }
 
 // ---- msp-token-subscription

@@ -73,5 +73,10 @@ func TestRatePlan(t *testing.T) {
 	h.must(201, h.do("POST", "/main/v1/rate-plan/ext_ref."+ref, ratePlanBody(adm)))
 	h.must(200, h.do("POST", "/main/v1/rate-plan/ext_ref."+ref, map[string]any{"name": "Renamed"}))
 	require.Equal(t, "Renamed", h.must(200, h.do("GET", "/main/v1/rate-plan/ext_ref."+ref, nil)).str("name"))
-	h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adm, "name": "P", "rate_plan_id": uuid.NewString()}))
+	e = h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adm, "name": "P", "rate_plan_id": uuid.NewString()}))
+	require.Equal(t, []string{"rate_plan_id"}, e.fields())
+	// A rate plan neither owned by nor shared with the plan's
+	// administration cannot be its rate plan (pricing could not use it).
+	e = h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": sek, "name": "P", "rate_plan_id": id}))
+	require.Equal(t, []string{"rate_plan_id"}, e.fields())
 }
