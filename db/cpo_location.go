@@ -125,14 +125,7 @@ func cpoLocationOf(r gen.CpoLocation) (CPOLocation, error) {
 }
 
 func cpoLocationsOf(rows []gen.CpoLocation) ([]CPOLocation, error) {
-	out := make([]CPOLocation, len(rows))
-	for i, r := range rows {
-		var err error
-		if out[i], err = cpoLocationOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(cpoLocationOf)(rows, nil)
 }
 
 // ListCPOLocations returns a page of locations (Admin API).
@@ -195,14 +188,7 @@ func cpoEVSEOf(r gen.CpoEvse) (CPOEVSE, error) {
 }
 
 func cpoEVSEsOf(rows []gen.CpoEvse) ([]CPOEVSE, error) {
-	out := make([]CPOEVSE, len(rows))
-	for i, r := range rows {
-		var err error
-		if out[i], err = cpoEVSEOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(cpoEVSEOf)(rows, nil)
 }
 
 // ListCPOEVSEs returns a page of EVSEs (Admin API).

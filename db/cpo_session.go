@@ -124,17 +124,7 @@ func CPOSessionOfChargeSession(ctx context.Context, q Querier, chargeSessionID u
 
 // ListCPOSessions returns a page of reported sessions (id order).
 func ListCPOSessions(ctx context.Context, q Querier, p gen.ListCPOSessionsParams) ([]CPOSessionRecord, error) {
-	rows, err := Q(q).ListCPOSessions(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]CPOSessionRecord, len(rows))
-	for i, r := range rows {
-		if out[i], err = cpoSessionOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(cpoSessionOf)(Q(q).ListCPOSessions(ctx, p))
 }
 
 // CPOSessionReport is one report of the charge management system: the

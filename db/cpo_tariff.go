@@ -45,14 +45,7 @@ func cpoTariffOf(r gen.CpoTariff) (CPOTariff, error) {
 }
 
 func cpoTariffsOf(rows []gen.CpoTariff) ([]CPOTariff, error) {
-	out := make([]CPOTariff, len(rows))
-	for i, r := range rows {
-		var err error
-		if out[i], err = cpoTariffOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(cpoTariffOf)(rows, nil)
 }
 
 // ListCPOTariffs returns a page of tariffs (Admin API).

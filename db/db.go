@@ -142,3 +142,22 @@ func MigrationsFS() fs.FS {
 	sub, _ := fs.Sub(migrations, "migrations")
 	return sub
 }
+
+// convert maps a query's rows to domain records with a conversion that can
+// fail (a stored JSON document that no longer decodes, say): the first
+// failure fails the whole page, never a partial one. Call it on a query
+// directly: convert(recordOf)(Q(q).ListX(ctx, p)).
+func convert[R, T any](of func(R) (T, error)) func([]R, error) ([]T, error) {
+	return func(rows []R, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		out := make([]T, len(rows))
+		for i, r := range rows {
+			if out[i], err = of(r); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}

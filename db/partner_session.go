@@ -281,17 +281,7 @@ func ListPartnerSessions(ctx context.Context, q Querier, p gen.ListPartnerSessio
 	if p.AdminIds == nil {
 		p.AdminIds = []uuid.UUID{}
 	}
-	rows, err := Q(q).ListPartnerSessions(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PartnerSessionRecord, len(rows))
-	for i, r := range rows {
-		if out[i], err = partnerSessionOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(partnerSessionOf)(Q(q).ListPartnerSessions(ctx, p))
 }
 
 // PartnerSessionView is a partner session as the Admin API returns it

@@ -48,14 +48,7 @@ func partnerTokenOf(r gen.PartnerToken) (PartnerToken, error) {
 }
 
 func partnerTokensOf(rows []gen.PartnerToken) ([]PartnerToken, error) {
-	out := make([]PartnerToken, len(rows))
-	for i, r := range rows {
-		var err error
-		if out[i], err = partnerTokenOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(partnerTokenOf)(rows, nil)
 }
 
 // SavePartnerToken stores t as received through connID, unless the stored

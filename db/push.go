@@ -114,17 +114,7 @@ func DuePushGroups(ctx context.Context, q Querier, limit int32) ([]roaming.PushR
 // PendingPushes lists up to limit groups with items still to send, oldest
 // due first (for operators and tests).
 func PendingPushes(ctx context.Context, q Querier, limit int32) ([]roaming.PushGroup, error) {
-	rows, err := Q(q).ListPushGroups(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]roaming.PushGroup, len(rows))
-	for i, r := range rows {
-		if out[i], err = pushGroupOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(pushGroupOf)(Q(q).ListPushGroups(ctx, limit))
 }
 
 // PushStore is the Postgres implementation of roaming.PushStore.

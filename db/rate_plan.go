@@ -74,17 +74,7 @@ func ListRatePlans(ctx context.Context, q Querier, p gen.ListRatePlansParams) ([
 	if p.AdminIds == nil {
 		p.AdminIds = []uuid.UUID{}
 	}
-	rows, err := Q(q).ListRatePlans(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]RatePlan, len(rows))
-	for i, r := range rows {
-		if out[i], err = ratePlanOf(r); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return convert(ratePlanOf)(Q(q).ListRatePlans(ctx, p))
 }
 
 // SaveRatePlan inserts or updates a rate plan; its owner and currency are
