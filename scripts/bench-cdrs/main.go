@@ -155,6 +155,8 @@ func run(c config) error {
 		c.locations, 2*c.locations, c.tokens, c.n, c.conc, c.workers, c.dbConns)
 
 	// 1. Intake, worker stopped.
+	meter := cpuMeter{d: d, rdb: rdb}
+	before := meter.sample(ctx)
 	el, lat, err := p.postRange(ctx, 0, c.n)
 	if err != nil {
 		return err
@@ -166,6 +168,7 @@ func run(c config) error {
 	}
 	fmt.Printf("intake: %d CDRs in %.1fs = %.0f CDRs/s (p50 %s, p99 %s); stored %d, enqueued %d\n",
 		c.n, el.Seconds(), float64(c.n)/el.Seconds(), lat.p(50), lat.p(99), stored, queued.Pending)
+	meter.sample(ctx).since(before).report("intake", c.n, el)
 	if stored != c.n || queued.Pending != c.n {
 		return fmt.Errorf("intake: %d stored and %d enqueued, want %d", stored, queued.Pending, c.n)
 	}
@@ -181,6 +184,7 @@ func run(c config) error {
 		}
 		defer f.Close()
 	}
+	before = meter.sample(ctx)
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -197,10 +201,12 @@ func run(c config) error {
 	}
 	fmt.Printf("processing: %d sessions to %s in %.1fs = %.0f sessions/s; slowest 5 s window %.0f/s, fastest %.0f/s\n",
 		c.n, target, el.Seconds(), float64(c.n)/el.Seconds(), windows[0], windows[len(windows)-1])
+	meter.sample(ctx).since(before).report("processing", c.n, el)
 
 	// 3. Both at once.
 	if c.mixed {
 		start := time.Now()
+		before = meter.sample(ctx)
 		if _, _, err := p.postRange(ctx, c.n, 2*c.n); err != nil {
 			return err
 		}
@@ -210,6 +216,7 @@ func run(c config) error {
 		}
 		fmt.Printf("mixed: %d CDRs posted and processed to %s in %.1fs = %.0f CDRs/s end to end\n",
 			c.n, target, el.Seconds(), float64(c.n)/el.Seconds())
+		meter.sample(ctx).since(before).report("mixed", c.n, el)
 	}
 	if n := count(ctx, d, "SELECT count(*) FROM charge_session WHERE state <> '"+target+"'"); n != 0 {
 		return fmt.Errorf("%d sessions did not reach %s", n, target)
