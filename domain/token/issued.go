@@ -13,6 +13,9 @@ import (
 // real-time authorization render.
 type Issued struct {
 	ID uuid.UUID
+	// AdministrationID is the administration the token belongs to (its
+	// charge authorization rules); zero when the loader did not need it.
+	AdministrationID uuid.UUID
 	// CountryCode and PartyID are the eMSP party that owns the token: the
 	// country code and provider ID of its EVCO ID.
 	CountryCode, PartyID string
@@ -69,8 +72,13 @@ type State struct {
 // updated_at to the time of the edit), so a date_from sync misses nothing.
 // The SQL of the Tokens sender's list (db.ListIssuedTokens) computes the
 // same value; a test keeps both in agreement.
-func (t Issued) State(at time.Time) State {
-	st := State{Result: Evaluate(t.Links, at, nil), LastUpdated: t.UpdatedAt}
+func (t Issued) State(at time.Time) State { return t.StateWith(at, nil) }
+
+// StateWith is State with the charge authorization rules (real-time
+// authorization, where the charging location is known). The rules do not
+// change last_updated.
+func (t Issued) StateWith(at time.Time, rules Rules) State {
+	st := State{Result: Evaluate(t.Links, at, rules), LastUpdated: t.UpdatedAt}
 	latest := func(ts time.Time) {
 		if ts.After(st.LastUpdated) {
 			st.LastUpdated = ts

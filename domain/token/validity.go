@@ -123,7 +123,10 @@ func (p Period) String() string {
 // depends on (guide, "Subscription"): its validity period and whether it was
 // marked defunct.
 type Subscription struct {
-	ID      uuid.UUID
+	ID uuid.UUID
+	// PlanID is the subscription's plan (plan-scoped charge authorization
+	// rules); zero when the loader did not need it.
+	PlanID  uuid.UUID
 	Period  Period
 	Defunct bool
 	// UpdatedAt is when the subscription record was last written; it feeds
