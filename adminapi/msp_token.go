@@ -287,11 +287,13 @@ type mspTokenPlanView struct {
 	Name              string     `json:"name"`
 	Description       *string    `json:"description"`
 	RatePlanID        *uuid.UUID `json:"rate_plan_id"`
-	PublishFrom       *time.Time `json:"publish_from"`
-	PublishUntil      *time.Time `json:"publish_until"`
-	ExternalUpdatedAt *time.Time `json:"external_updated_at"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	// UseCustomerReimbursementVAT: see mspTokenPlanResource.
+	UseCustomerReimbursementVAT bool       `json:"use_customer_reimbursement_vat"`
+	PublishFrom                 *time.Time `json:"publish_from"`
+	PublishUntil                *time.Time `json:"publish_until"`
+	ExternalUpdatedAt           *time.Time `json:"external_updated_at"`
+	CreatedAt                   time.Time  `json:"created_at"`
+	UpdatedAt                   time.Time  `json:"updated_at"`
 }
 
 type mspTokenPlanInput struct {
@@ -301,6 +303,8 @@ type mspTokenPlanInput struct {
 	Name                            string     `json:"name"`
 	Description                     *string    `json:"description" rn:"multiline"`
 	RatePlanID                      *uuid.UUID `json:"rate_plan_id"`
+	RatePlanExternalReference       *string    `json:"rate_plan_external_reference"`
+	UseCustomerReimbursementVAT     bool       `json:"use_customer_reimbursement_vat"`
 	PublishFrom                     *time.Time `json:"publish_from"`
 	PublishUntil                    *time.Time `json:"publish_until"`
 	ExternalUpdatedAt               *time.Time `json:"external_updated_at"`
@@ -312,7 +316,12 @@ type mspTokenPlanInput struct {
 // names the plan's rate plan: it must exist and be owned by or shared with
 // the plan's administration (guide → Rate plan: shareable across
 // administrations with its currency), else pricing would drop every
-// session of the plan out.
+// session of the plan out; rate_plan_external_reference names it by its
+// external reference instead. use_customer_reimbursement_vat is the
+// plan's "Use Customer Reimbursement VAT" (guide → "Subscription plan: use
+// customer reimbursement VAT"; default false): MSP pricing then lets the
+// reimbursement VAT of the customer of our local EVSE's arrangement decide
+// the session's VAT (domain/vat).
 func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlanView, mspTokenPlanInput] {
 	return &resource[gen.MspTokenSubscriptionPlan, mspTokenPlanView, mspTokenPlanInput]{
 		name: "msp-token-subscription-plan", table: "msp_token_subscription_plan", family: tokenFamily,
@@ -333,8 +342,8 @@ func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlan
 		},
 		view: func(p gen.MspTokenSubscriptionPlan) mspTokenPlanView {
 			return mspTokenPlanView{ID: p.ID, AdministrationID: p.AdministrationID, ExternalReference: p.ExternalReference, Name: p.Name,
-				Description: p.Description, RatePlanID: p.RatePlanID, PublishFrom: utcPtr(p.PublishFrom), PublishUntil: utcPtr(p.PublishUntil),
-				ExternalUpdatedAt: utcPtr(p.ExternalUpdatedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
+				Description: p.Description, RatePlanID: p.RatePlanID, UseCustomerReimbursementVAT: p.UseCustomerReimbursementVat,
+				PublishFrom: utcPtr(p.PublishFrom), PublishUntil: utcPtr(p.PublishUntil), ExternalUpdatedAt: utcPtr(p.ExternalUpdatedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
 		},
 		build: func(w writeCtx, in mspTokenPlanInput, cur *gen.MspTokenSubscriptionPlan) (gen.MspTokenSubscriptionPlan, error) {
 			var p gen.MspTokenSubscriptionPlan
@@ -348,6 +357,19 @@ func mspTokenPlanResource() *resource[gen.MspTokenSubscriptionPlan, mspTokenPlan
 				p.AdministrationID = adm.ID
 			}
 			p.ExternalReference, p.Name, p.Description, p.RatePlanID = in.ExternalReference, in.Name, in.Description, in.RatePlanID
+			p.UseCustomerReimbursementVat = in.UseCustomerReimbursementVAT
+			if in.RatePlanExternalReference != nil {
+				if cur != nil && in.RatePlanID != nil && cur.RatePlanID != nil && *in.RatePlanID == *cur.RatePlanID {
+					in.RatePlanID = nil // the merged view carries the current rate_plan_id next to a new reference
+				}
+				rp, err := resolveRef(w, in.RatePlanID, in.RatePlanExternalReference, "rate_plan", func(id *uuid.UUID, ref string) (db.RatePlan, error) {
+					return db.LoadRatePlan(w.Ctx, w.Tx, id, ref, false)
+				})
+				if err != nil {
+					return p, err
+				}
+				p.RatePlanID = &rp.ID
+			}
 			var fs fault.Fields
 			if p.Name == "" {
 				fs.Add("name", "is required: the name under which the plan is marketed")

@@ -232,6 +232,24 @@ func TestMSPTokenSubscriptionPlan(t *testing.T) {
 	rp := h.ratePlan(adm)
 	u := h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"rate_plan_id": rp}))
 	require.Equal(t, rp, u.str("rate_plan_id"))
+	require.Equal(t, false, u.JSON["use_customer_reimbursement_vat"], "off unless set")
+
+	// "Use Customer Reimbursement VAT" is kept through merge-updates until
+	// changed; the rate plan can be named by its external reference.
+	u = h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"use_customer_reimbursement_vat": true}))
+	require.Equal(t, true, u.JSON["use_customer_reimbursement_vat"])
+	u = h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"description": "d"}))
+	require.Equal(t, true, u.JSON["use_customer_reimbursement_vat"])
+	rpRef := "RP-" + uuid.NewString()[:8]
+	body := ratePlanBody(adm)
+	body["name"] = "By reference"
+	rp2 := h.must(201, h.do("POST", "/main/v1/rate-plan/ext_ref."+rpRef, body)).str("id")
+	u = h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"rate_plan_external_reference": rpRef}))
+	require.Equal(t, rp2, u.str("rate_plan_id"))
+	e := h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"rate_plan_external_reference": "nope-" + rpRef}))
+	require.Equal(t, []string{"rate_plan_external_reference"}, e.fields())
+	e = h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan/ext_ref."+ref, map[string]any{"use_customer_reimbursement_vat": "yes"}))
+	require.Equal(t, []string{"use_customer_reimbursement_vat"}, e.fields())
 	bad := h.must(400, h.do("POST", "/main/v1/msp-token-subscription-plan", map[string]any{"administration_id": adm, "name": "",
 		"publish_from": "2024-01-01T00:00:00Z", "publish_until": "2023-01-01T00:00:00Z"}))
 	require.ElementsMatch(t, []string{"name", "publish_until"}, bad.fields())
@@ -253,7 +271,7 @@ func oaMSPToken(t *testing.T, c *oaClient, tag string, adminID, customerID strin
 		"rate_plan_id": nil, "publish_from": "2024-01-01T00:00:00Z"})
 	c.do(200, "GET", "/main/v1/msp-token-subscription-plan/"+plan.str("id"), nil)
 	c.do(200, "GET", "/main/v1/msp-token-subscription-plan?administration_id="+adminID, nil)
-	c.do(200, "POST", "/main/v1/msp-token-subscription-plan/"+plan.str("id"), map[string]any{"description": "d"})
+	c.do(200, "POST", "/main/v1/msp-token-subscription-plan/"+plan.str("id"), map[string]any{"description": "d", "use_customer_reimbursement_vat": true})
 	c.do(201, "POST", "/main/v1/msp-token-subscription-plan/ext_ref.P-"+tag, map[string]any{"administration_id": adminID, "name": "By ref"})
 	stale("/main/v1/msp-token-subscription-plan/ext_ref.P-" + tag)
 

@@ -77,11 +77,12 @@ func SaveMSPTokenSubscriptionPlan(ctx context.Context, q Querier, p gen.MspToken
 		return Translate(Q(q).InsertMSPTokenSubscriptionPlan(ctx, gen.InsertMSPTokenSubscriptionPlanParams{ID: p.ID,
 			AdministrationID: p.AdministrationID, ExternalReference: p.ExternalReference, Name: p.Name, Description: p.Description,
 			RatePlanID: p.RatePlanID, PublishFrom: p.PublishFrom, PublishUntil: p.PublishUntil, ExternalUpdatedAt: p.ExternalUpdatedAt,
-			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}))
+			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, UseCustomerReimbursementVat: p.UseCustomerReimbursementVat}))
 	}
 	return Translate(Q(q).UpdateMSPTokenSubscriptionPlan(ctx, gen.UpdateMSPTokenSubscriptionPlanParams{ID: p.ID,
 		ExternalReference: p.ExternalReference, Name: p.Name, Description: p.Description, RatePlanID: p.RatePlanID,
-		PublishFrom: p.PublishFrom, PublishUntil: p.PublishUntil, ExternalUpdatedAt: p.ExternalUpdatedAt, UpdatedAt: p.UpdatedAt}))
+		PublishFrom: p.PublishFrom, PublishUntil: p.PublishUntil, ExternalUpdatedAt: p.ExternalUpdatedAt, UpdatedAt: p.UpdatedAt,
+		UseCustomerReimbursementVat: p.UseCustomerReimbursementVat}))
 }
 
 // MSPTokenSubscription loads a subscription by id or external reference.

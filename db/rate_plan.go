@@ -203,6 +203,14 @@ func (l MSPPricingLoader) MSPPricingInputs(ctx context.Context, s session.Charge
 		AdministrationID: f.AdministrationID, PlanID: f.PlanID, RatePlanID: f.RatePlanID}
 	in.Customer = vat.Customer{ID: f.CustomerID.String(), Country: f.CustomerCountry, VATNumber: deref(f.CustomerVatNumber),
 		Business: f.CustomerEntityType != "person", ReimbursementVAT: vat.ReimbursementVAT(f.CustomerReimbursementVat)}
+	if f.UseCustomerReimbursementVat {
+		// Only a plan with "Use Customer Reimbursement VAT" needs our local
+		// EVSE (two more queries); sessions of other plans cost nothing extra.
+		in.UseCustomerReimbursementVAT = true
+		if in.LocalEVSE, err = LocalEVSEForVAT(ctx, l.Pool, s.CountryCode, s.PartyID, s.Location.EvseUID); err != nil {
+			return in, err
+		}
+	}
 	if f.RatePlanID != nil {
 		p, err := l.Plans.plan(*f.RatePlanID, deref(f.RatePlanCurrency), *f.RatePlanUpdatedAt, f.RatePlanRates, f.RatePlanRules)
 		if err != nil {
@@ -503,6 +511,12 @@ func (l MSPPricingLoader) QuoteInputs(ctx context.Context, qt Quote) (rateplan.I
 			Business: deref(f.CustomerEntityType) != "person"}
 	}
 	in.Subscription = sub
+	if f.UseCustomerReimbursementVat { // as for a session (MSPPricingInputs)
+		in.UseCustomerReimbursementVAT = true
+		if in.LocalEVSE, err = LocalEVSEForVAT(ctx, l.Pool, loc.CountryCode, loc.PartyID, loc.EvseUid); err != nil {
+			return in, scope, err
+		}
+	}
 	if f.RatePlanID != nil {
 		p, err := l.Plans.plan(*f.RatePlanID, deref(f.RatePlanCurrency), *f.RatePlanUpdatedAt, f.RatePlanRates, f.RatePlanRules)
 		if err != nil {

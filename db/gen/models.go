@@ -170,6 +170,22 @@ type ChargeSessionPrice struct {
 	Latest           bool
 	SubscriptionID   *uuid.UUID
 	CustomerID       *uuid.UUID
+	CreditOf         []byte
+}
+
+type CpoCdrCorrection struct {
+	ID                string
+	CpoSessionID      uuid.UUID
+	ChargeSessionID   uuid.UUID
+	Seq               int32
+	Kind              string
+	CreditReferenceID *string
+	CountryCode       string
+	PartyID           string
+	TokenCountryCode  string
+	TokenPartyID      string
+	Doc               []byte
+	PublishedAt       time.Time
 }
 
 type CpoDropoutReprocessRequest struct {
@@ -331,6 +347,35 @@ type InvalidChargeSession struct {
 	ResolvedBySessionID *uuid.UUID
 }
 
+type MspChargeAuthorizationRule struct {
+	ID                uuid.UUID
+	AdministrationID  uuid.UUID
+	ExternalReference *string
+	Name              string
+	Description       *string
+	PlanID            *uuid.UUID
+	SubscriptionID    *uuid.UUID
+	Effect            string
+	ValidFrom         *time.Time
+	ValidUntil        *time.Time
+	CpoCountryCodes   []string
+	CpoParties        []string
+	LocationIds       []string
+	EvseUids          []string
+	DaysOfWeek        []string
+	StartTime         *string
+	EndTime           *string
+	TimeZone          *string
+	ExternalUpdatedAt *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+type MspChargeAuthorizationRuleVersion struct {
+	One     bool
+	Version int64
+}
+
 type MspToken struct {
 	ID                uuid.UUID
 	AdministrationID  uuid.UUID
@@ -400,17 +445,18 @@ type MspTokenSubscription struct {
 }
 
 type MspTokenSubscriptionPlan struct {
-	ID                uuid.UUID
-	AdministrationID  uuid.UUID
-	ExternalReference *string
-	Name              string
-	Description       *string
-	RatePlanID        *uuid.UUID
-	PublishFrom       *time.Time
-	PublishUntil      *time.Time
-	ExternalUpdatedAt *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                          uuid.UUID
+	AdministrationID            uuid.UUID
+	ExternalReference           *string
+	Name                        string
+	Description                 *string
+	RatePlanID                  *uuid.UUID
+	PublishFrom                 *time.Time
+	PublishUntil                *time.Time
+	ExternalUpdatedAt           *time.Time
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
+	UseCustomerReimbursementVat bool
 }
 
 type OcpiPush struct {

@@ -270,7 +270,7 @@ func (q *Queries) GetMSPTokenSubscriptionByRef(ctx context.Context, externalRefe
 
 const getMSPTokenSubscriptionPlan = `-- name: GetMSPTokenSubscriptionPlan :one
 
-SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at FROM msp_token_subscription_plan WHERE id = $1
+SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat FROM msp_token_subscription_plan WHERE id = $1
 `
 
 // ---- msp_token_subscription_plan
@@ -289,12 +289,13 @@ func (q *Queries) GetMSPTokenSubscriptionPlan(ctx context.Context, id uuid.UUID)
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UseCustomerReimbursementVat,
 	)
 	return i, err
 }
 
 const getMSPTokenSubscriptionPlanByRef = `-- name: GetMSPTokenSubscriptionPlanByRef :one
-SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at FROM msp_token_subscription_plan WHERE external_reference = $1
+SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat FROM msp_token_subscription_plan WHERE external_reference = $1
 `
 
 func (q *Queries) GetMSPTokenSubscriptionPlanByRef(ctx context.Context, externalReference *string) (MspTokenSubscriptionPlan, error) {
@@ -312,6 +313,7 @@ func (q *Queries) GetMSPTokenSubscriptionPlanByRef(ctx context.Context, external
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UseCustomerReimbursementVat,
 	)
 	return i, err
 }
@@ -445,22 +447,23 @@ func (q *Queries) InsertMSPTokenSubscription(ctx context.Context, arg InsertMSPT
 
 const insertMSPTokenSubscriptionPlan = `-- name: InsertMSPTokenSubscriptionPlan :exec
 INSERT INTO msp_token_subscription_plan (id, administration_id, external_reference, name, description, rate_plan_id,
-    publish_from, publish_until, external_updated_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 `
 
 type InsertMSPTokenSubscriptionPlanParams struct {
-	ID                uuid.UUID
-	AdministrationID  uuid.UUID
-	ExternalReference *string
-	Name              string
-	Description       *string
-	RatePlanID        *uuid.UUID
-	PublishFrom       *time.Time
-	PublishUntil      *time.Time
-	ExternalUpdatedAt *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                          uuid.UUID
+	AdministrationID            uuid.UUID
+	ExternalReference           *string
+	Name                        string
+	Description                 *string
+	RatePlanID                  *uuid.UUID
+	PublishFrom                 *time.Time
+	PublishUntil                *time.Time
+	ExternalUpdatedAt           *time.Time
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
+	UseCustomerReimbursementVat bool
 }
 
 func (q *Queries) InsertMSPTokenSubscriptionPlan(ctx context.Context, arg InsertMSPTokenSubscriptionPlanParams) error {
@@ -476,6 +479,7 @@ func (q *Queries) InsertMSPTokenSubscriptionPlan(ctx context.Context, arg Insert
 		arg.ExternalUpdatedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.UseCustomerReimbursementVat,
 	)
 	return err
 }
@@ -800,7 +804,7 @@ func (q *Queries) ListMSPTokenLinks(ctx context.Context, arg ListMSPTokenLinksPa
 }
 
 const listMSPTokenSubscriptionPlans = `-- name: ListMSPTokenSubscriptionPlans :many
-SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at FROM msp_token_subscription_plan
+SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat FROM msp_token_subscription_plan
 WHERE ($1::bool OR administration_id = ANY($2::uuid[]))
   AND id > $3::uuid
   AND ($4::uuid IS NULL OR administration_id = $4)
@@ -846,6 +850,7 @@ func (q *Queries) ListMSPTokenSubscriptionPlans(ctx context.Context, arg ListMSP
 			&i.ExternalUpdatedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.UseCustomerReimbursementVat,
 		); err != nil {
 			return nil, err
 		}
@@ -1188,7 +1193,7 @@ func (q *Queries) LockMSPTokenSubscriptionByRef(ctx context.Context, externalRef
 }
 
 const lockMSPTokenSubscriptionPlan = `-- name: LockMSPTokenSubscriptionPlan :one
-SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at FROM msp_token_subscription_plan WHERE id = $1 FOR UPDATE
+SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat FROM msp_token_subscription_plan WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockMSPTokenSubscriptionPlan(ctx context.Context, id uuid.UUID) (MspTokenSubscriptionPlan, error) {
@@ -1206,12 +1211,13 @@ func (q *Queries) LockMSPTokenSubscriptionPlan(ctx context.Context, id uuid.UUID
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UseCustomerReimbursementVat,
 	)
 	return i, err
 }
 
 const lockMSPTokenSubscriptionPlanByRef = `-- name: LockMSPTokenSubscriptionPlanByRef :one
-SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at FROM msp_token_subscription_plan WHERE external_reference = $1 FOR UPDATE
+SELECT id, administration_id, external_reference, name, description, rate_plan_id, publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat FROM msp_token_subscription_plan WHERE external_reference = $1 FOR UPDATE
 `
 
 func (q *Queries) LockMSPTokenSubscriptionPlanByRef(ctx context.Context, externalReference *string) (MspTokenSubscriptionPlan, error) {
@@ -1229,6 +1235,7 @@ func (q *Queries) LockMSPTokenSubscriptionPlanByRef(ctx context.Context, externa
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UseCustomerReimbursementVat,
 	)
 	return i, err
 }
@@ -1345,20 +1352,21 @@ func (q *Queries) UpdateMSPTokenSubscription(ctx context.Context, arg UpdateMSPT
 
 const updateMSPTokenSubscriptionPlan = `-- name: UpdateMSPTokenSubscriptionPlan :exec
 UPDATE msp_token_subscription_plan SET external_reference = $2, name = $3, description = $4, rate_plan_id = $5,
-    publish_from = $6, publish_until = $7, external_updated_at = $8, updated_at = $9
+    publish_from = $6, publish_until = $7, external_updated_at = $8, updated_at = $9, use_customer_reimbursement_vat = $10
 WHERE id = $1
 `
 
 type UpdateMSPTokenSubscriptionPlanParams struct {
-	ID                uuid.UUID
-	ExternalReference *string
-	Name              string
-	Description       *string
-	RatePlanID        *uuid.UUID
-	PublishFrom       *time.Time
-	PublishUntil      *time.Time
-	ExternalUpdatedAt *time.Time
-	UpdatedAt         time.Time
+	ID                          uuid.UUID
+	ExternalReference           *string
+	Name                        string
+	Description                 *string
+	RatePlanID                  *uuid.UUID
+	PublishFrom                 *time.Time
+	PublishUntil                *time.Time
+	ExternalUpdatedAt           *time.Time
+	UpdatedAt                   time.Time
+	UseCustomerReimbursementVat bool
 }
 
 func (q *Queries) UpdateMSPTokenSubscriptionPlan(ctx context.Context, arg UpdateMSPTokenSubscriptionPlanParams) error {
@@ -1372,6 +1380,7 @@ func (q *Queries) UpdateMSPTokenSubscriptionPlan(ctx context.Context, arg Update
 		arg.PublishUntil,
 		arg.ExternalUpdatedAt,
 		arg.UpdatedAt,
+		arg.UseCustomerReimbursementVat,
 	)
 	return err
 }

@@ -283,7 +283,7 @@ SELECT t.id AS token_id, l.id AS link_id, s.id AS subscription_id, s.customer_id
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.country AS customer_country, c.vat_number AS customer_vat_number,
-    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat,
+    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat, p.use_customer_reimbursement_vat,
     coalesce((SELECT o.payload FROM charge_session_original o WHERE o.session_id = $1), '')::text AS payload
 FROM msp_token t
 JOIN msp_token_link l ON l.token_id = t.id AND NOT l.defunct
@@ -307,25 +307,26 @@ type MSPPricingFactsParams struct {
 }
 
 type MSPPricingFactsRow struct {
-	TokenID                  uuid.UUID
-	LinkID                   uuid.UUID
-	SubscriptionID           uuid.UUID
-	CustomerID               uuid.UUID
-	AdministrationID         uuid.UUID
-	PlanID                   uuid.UUID
-	RatePlanID               *uuid.UUID
-	RatePlanCurrency         *string
-	RatePlanOwner            *uuid.UUID
-	SharedAdministrationIds  []uuid.UUID
-	RatePlanRates            []byte
-	RatePlanRules            []byte
-	RatePlanUpdatedAt        *time.Time
-	AdministrationCurrency   string
-	CustomerCountry          string
-	CustomerVatNumber        *string
-	CustomerEntityType       string
-	CustomerReimbursementVat string
-	Payload                  string
+	TokenID                     uuid.UUID
+	LinkID                      uuid.UUID
+	SubscriptionID              uuid.UUID
+	CustomerID                  uuid.UUID
+	AdministrationID            uuid.UUID
+	PlanID                      uuid.UUID
+	RatePlanID                  *uuid.UUID
+	RatePlanCurrency            *string
+	RatePlanOwner               *uuid.UUID
+	SharedAdministrationIds     []uuid.UUID
+	RatePlanRates               []byte
+	RatePlanRules               []byte
+	RatePlanUpdatedAt           *time.Time
+	AdministrationCurrency      string
+	CustomerCountry             string
+	CustomerVatNumber           *string
+	CustomerEntityType          string
+	CustomerReimbursementVat    string
+	UseCustomerReimbursementVat bool
+	Payload                     string
 }
 
 // What MSP pricing needs of a session's token in one round trip: the link
@@ -360,6 +361,7 @@ func (q *Queries) MSPPricingFacts(ctx context.Context, arg MSPPricingFactsParams
 		&i.CustomerVatNumber,
 		&i.CustomerEntityType,
 		&i.CustomerReimbursementVat,
+		&i.UseCustomerReimbursementVat,
 		&i.Payload,
 	)
 	return i, err
@@ -466,7 +468,7 @@ SELECT p.id AS plan_id, p.rate_plan_id, p.administration_id,
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.id AS customer_id, c.country AS customer_country,
-    c.vat_number AS customer_vat_number, c.entity_type AS customer_entity_type
+    c.vat_number AS customer_vat_number, c.entity_type AS customer_entity_type, p.use_customer_reimbursement_vat
 FROM msp_token_subscription_plan p
 JOIN administration a ON a.id = p.administration_id
 LEFT JOIN msp_token_subscription s ON s.id = $1
@@ -481,20 +483,21 @@ type QuoteFactsParams struct {
 }
 
 type QuoteFactsRow struct {
-	PlanID                  uuid.UUID
-	RatePlanID              *uuid.UUID
-	AdministrationID        uuid.UUID
-	RatePlanCurrency        *string
-	RatePlanOwner           *uuid.UUID
-	SharedAdministrationIds []uuid.UUID
-	RatePlanRates           []byte
-	RatePlanRules           []byte
-	RatePlanUpdatedAt       *time.Time
-	AdministrationCurrency  string
-	CustomerID              *uuid.UUID
-	CustomerCountry         *string
-	CustomerVatNumber       *string
-	CustomerEntityType      *string
+	PlanID                      uuid.UUID
+	RatePlanID                  *uuid.UUID
+	AdministrationID            uuid.UUID
+	RatePlanCurrency            *string
+	RatePlanOwner               *uuid.UUID
+	SharedAdministrationIds     []uuid.UUID
+	RatePlanRates               []byte
+	RatePlanRules               []byte
+	RatePlanUpdatedAt           *time.Time
+	AdministrationCurrency      string
+	CustomerID                  *uuid.UUID
+	CustomerCountry             *string
+	CustomerVatNumber           *string
+	CustomerEntityType          *string
+	UseCustomerReimbursementVat bool
 }
 
 // What a quote needs of a subscription (or, with no subscription, a
@@ -517,6 +520,7 @@ func (q *Queries) QuoteFacts(ctx context.Context, arg QuoteFactsParams) (QuoteFa
 		&i.CustomerCountry,
 		&i.CustomerVatNumber,
 		&i.CustomerEntityType,
+		&i.UseCustomerReimbursementVat,
 	)
 	return i, err
 }

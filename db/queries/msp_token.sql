@@ -60,12 +60,12 @@ LIMIT sqlc.arg(page_limit);
 
 -- name: InsertMSPTokenSubscriptionPlan :exec
 INSERT INTO msp_token_subscription_plan (id, administration_id, external_reference, name, description, rate_plan_id,
-    publish_from, publish_until, external_updated_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+    publish_from, publish_until, external_updated_at, created_at, updated_at, use_customer_reimbursement_vat)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: UpdateMSPTokenSubscriptionPlan :exec
 UPDATE msp_token_subscription_plan SET external_reference = $2, name = $3, description = $4, rate_plan_id = $5,
-    publish_from = $6, publish_until = $7, external_updated_at = $8, updated_at = $9
+    publish_from = $6, publish_until = $7, external_updated_at = $8, updated_at = $9, use_customer_reimbursement_vat = $10
 WHERE id = $1;
 
 -- ---- msp_token_subscription

@@ -55,7 +55,7 @@ SELECT t.id AS token_id, l.id AS link_id, s.id AS subscription_id, s.customer_id
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.country AS customer_country, c.vat_number AS customer_vat_number,
-    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat,
+    c.entity_type AS customer_entity_type, c.reimbursement_vat AS customer_reimbursement_vat, p.use_customer_reimbursement_vat,
     coalesce((SELECT o.payload FROM charge_session_original o WHERE o.session_id = @session_id), '')::text AS payload
 FROM msp_token t
 JOIN msp_token_link l ON l.token_id = t.id AND NOT l.defunct
@@ -77,7 +77,7 @@ SELECT p.id AS plan_id, p.rate_plan_id, p.administration_id,
     rp.currency AS rate_plan_currency, rp.administration_id AS rate_plan_owner, rp.shared_administration_ids,
     rp.rates AS rate_plan_rates, rp.rules AS rate_plan_rules, rp.updated_at AS rate_plan_updated_at,
     a.currency AS administration_currency, c.id AS customer_id, c.country AS customer_country,
-    c.vat_number AS customer_vat_number, c.entity_type AS customer_entity_type
+    c.vat_number AS customer_vat_number, c.entity_type AS customer_entity_type, p.use_customer_reimbursement_vat
 FROM msp_token_subscription_plan p
 JOIN administration a ON a.id = p.administration_id
 LEFT JOIN msp_token_subscription s ON s.id = sqlc.narg(subscription_id)

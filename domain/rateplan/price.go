@@ -30,7 +30,22 @@ const (
 	ReasonPartnerCost      = "Partner cost differs from its tariff"
 	ReasonVAT              = "VAT cannot be determined"
 	ReasonTooExpensive     = "Price above the maximum per session"
+
+	// The drop-outs of the plan's "Use Customer Reimbursement VAT" (guide
+	// 003 → "Subscription plan: use customer reimbursement VAT"), one
+	// reason per way the rule cannot decide, so that each has its case.
+	ReasonReimbursementVATUnknown         = "Customer reimbursement VAT unknown"
+	ReasonReimbursementArrangementMissing = "Reimbursement arrangement missing at a mandatory EVSE"
+	ReasonReimbursementArrangements       = "Several reimbursement arrangements at the EVSE"
 )
+
+// vatReasons maps the VAT package's drop-out codes of the reimbursement
+// VAT rule to their reasons; other VAT failures are ReasonVAT.
+var vatReasons = map[string]string{
+	vat.CodeReimbursementVATUnknown:           ReasonReimbursementVATUnknown,
+	vat.CodeReimbursementArrangementMissing:   ReasonReimbursementArrangementMissing,
+	vat.CodeMultipleReimbursementArrangements: ReasonReimbursementArrangements,
+}
 
 // Subscription is the token's subscription at the session start and what
 // pricing needs of it and its plan (guide 003 → Subscription: "Each
@@ -123,6 +138,14 @@ type Inputs struct {
 	VAT      vat.Config
 	Customer vat.Customer
 	Checks   Checks
+	// UseCustomerReimbursementVAT is the subscription plan's "Use Customer
+	// Reimbursement VAT" property; LocalEVSE is our own EVSE where the
+	// session took place with its reimbursement arrangements (nil when no
+	// local EVSE matches; the loader looks it up only for plans with the
+	// property). Together they let the customer's reimbursement VAT decide
+	// (vat.Determine).
+	UseCustomerReimbursementVAT bool
+	LocalEVSE                   *vat.LocalEVSE
 }
 
 // Pricer is the MSP pricer of the session pipeline.
@@ -178,7 +201,10 @@ func (p Pricer) Price(ctx context.Context, s session.ChargeSession, _ time.Time)
 //     apply to each item's subtotal"; category msp_charge_session, the
 //     component's name as VAT indicator, the location's country as origin,
 //     the session end as moment) and applied per component, rounded per
-//     line (vat.Apply).
+//     line (vat.Apply); a plan with "Use Customer Reimbursement VAT" lets
+//     the reimbursement VAT of the customer of our local EVSE's
+//     arrangement decide first (exempt, normal, or a drop-out with its own
+//     reason: unknown, missing while mandatory, several arrangements).
 //
 // Amounts excluding VAT are exact (OCPI: "no parameters related to price
 // rounding"); only VAT is rounded, per component. A credit CDR (mod_cdrs
@@ -302,9 +328,10 @@ func Compute(in Inputs) (session.PriceResult, error) {
 			excl = excl.Neg()
 		}
 		res, err := vat.Determine(vat.Input{Category: vat.CategoryMSPChargeSession, OriginCountry: origin, Moment: moment,
-			Indicators: []string{c.name}, Customer: in.Customer}, in.VAT)
+			Indicators: []string{c.name}, Customer: in.Customer, UseCustomerReimbursementVAT: in.UseCustomerReimbursementVAT,
+			SessionStart: s.Start, LocalEVSE: in.LocalEVSE}, in.VAT)
 		if err != nil {
-			return fail(session.CheckVATDetermined, ReasonVAT, "component %s: %s", c.name, err.Error())
+			return fail(session.CheckVATDetermined, vatReason(err), "component %s: %s", c.name, err.Error())
 		}
 		a, err := vat.Apply(excl, res, plan.Currency)
 		if err != nil {
@@ -327,6 +354,16 @@ func Compute(in Inputs) (session.PriceResult, error) {
 	}
 	out.Detail = raw
 	return out, nil
+}
+
+// vatReason is the drop-out reason of a VAT determination error.
+func vatReason(err error) string {
+	if e, ok := fault.As(err); ok {
+		if r, ok := vatReasons[e.Code]; ok {
+			return r
+		}
+	}
+	return ReasonVAT
 }
 
 func fail(c session.Check, reason, detail string, args ...any) (session.PriceResult, error) {
