@@ -108,6 +108,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
 	a.mountChargeCredits(v1)
+	a.mountChargeAuthorizationRules(v1)
 	a.mountSubscriptionCorrection(v1)
 	a.mountWebhooks(v1)
 	a.mountChargeSessions(v1)

@@ -586,6 +586,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
 	oaChargeCredit(t, c, tag, admID, custID)
+	oaChargeAuthorizationRule(t, c, tag, admID, custID)
 	oaSubscriptionCorrection(t, c, tag, admID, custID)
 	oaPartnerNetwork(t, c, tag)
 	oaChargeSessions(t, c, admID)
