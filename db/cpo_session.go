@@ -574,26 +574,27 @@ func OCPISessions(ctx context.Context, q Querier, own PartyKey, parties []PartyK
 	return out, int(total), nil
 }
 
-// OCPICDRs returns one page of our party's published CDRs whose token
-// belongs to one of parties, oldest first by publication (their
-// last_updated) in the window [from, to), and the window's total (mod_cdrs
-// → Sender GET).
+// OCPICDRs returns one page of our party's published CDRs (first CDRs
+// and the credit and replacement CDRs that correct them, cpo_session_cdr.go)
+// whose token belongs to one of parties, oldest first by publication
+// (their last_updated) in the window [from, to), and the window's total
+// (mod_cdrs → Sender GET).
 func OCPICDRs(ctx context.Context, q Querier, own PartyKey, parties []PartyKey, from, to *time.Time, offset, limit int) ([]ocpi.CDR, int, error) {
 	cc, pid, keys := partyArgs(parties)
 	g := Q(q)
-	total, err := g.CountOCPICDRs(ctx, gen.CountOCPICDRsParams{CountryCode: own.CountryCode, PartyID: own.PartyID, Countries: cc,
+	total, err := g.CountOCPICDRDocs(ctx, gen.CountOCPICDRDocsParams{CountryCode: own.CountryCode, PartyID: own.PartyID, Countries: cc,
 		Parties: pid, PartyKeys: keys, DateFrom: from, DateTo: to})
 	if err != nil || limit == 0 {
 		return []ocpi.CDR{}, int(total), err
 	}
-	rows, err := g.PageOCPICDRs(ctx, gen.PageOCPICDRsParams{CountryCode: own.CountryCode, PartyID: own.PartyID, Countries: cc,
+	docs, err := g.PageOCPICDRDocs(ctx, gen.PageOCPICDRDocsParams{CountryCode: own.CountryCode, PartyID: own.PartyID, Countries: cc,
 		Parties: pid, PartyKeys: keys, DateFrom: from, DateTo: to, PageOffset: int32(offset), PageLimit: int32(limit)})
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]ocpi.CDR, len(rows))
-	for i, r := range rows {
-		if err := json.Unmarshal(r.CdrDoc, &out[i]); err != nil {
+	out := make([]ocpi.CDR, len(docs))
+	for i, d := range docs {
+		if err := json.Unmarshal(d, &out[i]); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,10 +38,11 @@ func CDRPushObject(cc, pid, cdrID string) string { return cc + "/" + pid + "/" +
 // and the roaming-cost result r (its total_cost and per-dimension costs;
 // issue 6: the roaming cost "is the total_cost of the CDRs we send"), kept
 // as published, and POSTed to the eMSP that owns the token. A CDR is
-// published once: repricing a session whose CDR was published changes
-// nothing here (mod_cdrs: a CDR is final; corrections are credit CDRs). A
-// charge session without a reported session (not ours) publishes nothing.
-// It returns the push groups to kick after the commit.
+// final (mod_cdrs): repricing a session whose CDR was published corrects
+// it with a credit CDR and a replacement CDR when the roaming cost changed
+// (correctCPOCDR), and sends nothing when it did not. A charge session
+// without a reported session (not ours) publishes nothing. It returns the
+// push groups to kick after the commit.
 func PublishCPOCDR(ctx context.Context, q Querier, cs session.ChargeSession, r session.PriceResult, now time.Time) ([]roaming.PushRef, error) {
 	if cs.Side != session.CPO || r.Kind != session.KindRoamingCost {
 		return nil, nil
@@ -54,10 +56,13 @@ func PublishCPOCDR(ctx context.Context, q Querier, cs session.ChargeSession, r s
 		return nil, err
 	}
 	rec, err := cpoSessionOf(row)
-	if err != nil || rec.Published != nil {
+	if err != nil {
 		return nil, err
 	}
 	now = now.UTC().Truncate(time.Second) // OCPI DateTime precision: the CDR's last_updated is its publication
+	if rec.Published != nil {
+		return correctCPOCDR(ctx, q, cs, rec, r, now)
+	}
 	cdr, err := buildCDR(ctx, q, cs, rec, r, now)
 	if err != nil {
 		return nil, err
@@ -73,6 +78,131 @@ func PublishCPOCDR(ctx context.Context, q Querier, cs session.ChargeSession, r s
 	obj := CDRPushObject(cdr.CountryCode, cdr.PartyID, cdr.ID)
 	return EnqueuePush(ctx, q, roaming.Change{Module: string(ocpi.ModuleCDRs), Group: obj, Object: obj, Method: roaming.PushPost,
 		FromCountry: cdr.CountryCode, FromParty: cdr.PartyID, ToCountry: cdr.CdrToken.CountryCode, ToParty: cdr.CdrToken.PartyID})
+}
+
+// correctCPOCDR corrects the published CDR of a repriced session
+// (mod_cdrs → Credit CDRs: "When a CPO wants to make changes to a CDR
+// that was already sent to the eMSP, the CPO has to send a Credit CDR for
+// the first CDR", then "a new CDR with a new unique ID"), in the pricing
+// commit's transaction q: when the new roaming cost r differs from the
+// total_cost of the CDR in force (the first CDR, else the last
+// replacement), a credit CDR of the CDR in force and a replacement CDR
+// with r are stored and POSTed to the token's eMSP in that order, in the
+// push group of the first CDR (one group is sent in order, so the credit
+// always arrives first). An unchanged cost sends nothing.
+func correctCPOCDR(ctx context.Context, q Querier, cs session.ChargeSession, rec CPOSessionRecord, r session.PriceResult, now time.Time) ([]roaming.PushRef, error) {
+	g := Q(q)
+	inForce, seq := *rec.Published, int32(0)
+	last, err := g.LatestCPOCDRCorrection(ctx, cs.ID)
+	switch {
+	case err == nil:
+		seq = last.Seq
+		if err := json.Unmarshal(last.Doc, &inForce); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, err
+	}
+	repl, err := buildCDR(ctx, q, cs, rec, r, now)
+	if err != nil {
+		return nil, err
+	}
+	if sameCost(inForce.TotalCost, repl.TotalCost) {
+		return nil, nil
+	}
+	repl.ID = uuid.Must(uuid.NewV7()).String()
+	credit := CreditCDR(inForce, uuid.Must(uuid.NewV7()).String(), now)
+	grp := CDRPushObject(cs.CountryCode, cs.PartyID, cs.CdrID)
+	var refs []roaming.PushRef
+	for i, c := range []ocpi.CDR{credit, repl} {
+		doc, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		kind, ref := "replacement", (*string)(nil)
+		if i == 0 {
+			kind, ref = "credit", &credit.CreditReferenceID
+		}
+		if err := g.InsertCPOCDRCorrection(ctx, gen.InsertCPOCDRCorrectionParams{ID: c.ID, CpoSessionID: rec.ID, ChargeSessionID: cs.ID,
+			Seq: seq + int32(i) + 1, Kind: kind, CreditReferenceID: ref, CountryCode: c.CountryCode, PartyID: c.PartyID,
+			TokenCountryCode: strings.ToUpper(c.CdrToken.CountryCode), TokenPartyID: strings.ToUpper(c.CdrToken.PartyID), Doc: doc,
+			PublishedAt: now}); err != nil {
+			return nil, err
+		}
+		rs, err := EnqueuePush(ctx, q, roaming.Change{Module: string(ocpi.ModuleCDRs), Group: grp, Object: CDRPushObject(c.CountryCode, c.PartyID, c.ID),
+			Method: roaming.PushPost, FromCountry: c.CountryCode, FromParty: c.PartyID, ToCountry: c.CdrToken.CountryCode, ToParty: c.CdrToken.PartyID})
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, rs...)
+	}
+	return refs, nil
+}
+
+// sameCost reports whether two total_costs are equal (excl. VAT, and
+// incl. VAT when either has it).
+func sameCost(a, b ocpi.Price) bool {
+	if !a.ExclVAT.Equal(b.ExclVAT.Decimal) {
+		return false
+	}
+	if a.InclVAT == nil || b.InclVAT == nil {
+		return a.InclVAT == nil && b.InclVAT == nil
+	}
+	return a.InclVAT.Equal(b.InclVAT.Decimal)
+}
+
+// CreditCDR returns the credit CDR of cdr under a new id (mod_cdrs →
+// Credit CDRs): all the data of the credited CDR, credit true,
+// credit_reference_id its id, and every cost figure negated (total_cost
+// and the per-dimension totals, so that they still add up to it).
+func CreditCDR(cdr ocpi.CDR, id string, now time.Time) ocpi.CDR {
+	yes := true
+	c := cdr
+	c.ID, c.Credit, c.CreditReferenceID, c.LastUpdated = id, &yes, cdr.ID, ocpi.NewDateTime(now)
+	c.TotalCost = negPrice(cdr.TotalCost)
+	for _, p := range []**ocpi.Price{&c.TotalFixedCost, &c.TotalEnergyCost, &c.TotalTimeCost, &c.TotalParkingCost, &c.TotalReservationCost} {
+		if *p != nil {
+			n := negPrice(**p)
+			*p = &n
+		}
+	}
+	return c
+}
+
+func negPrice(p ocpi.Price) ocpi.Price {
+	out := ocpi.Price{ExclVAT: ocpi.NewNumber(p.ExclVAT.Neg())}
+	if p.InclVAT != nil {
+		in := ocpi.NewNumber(p.InclVAT.Neg())
+		out.InclVAT = &in
+	}
+	return out
+}
+
+// PublishedCDR returns the CDR we published under id, as published (the
+// CDRs renderer's source): a credit or replacement CDR
+// (cpo_cdr_correction), else the first CDR of the charge session whose id
+// it is. Found false: no such CDR (or not published yet).
+func PublishedCDR(ctx context.Context, q Querier, id string) (json.RawMessage, bool, error) {
+	k, err := Q(q).CPOCDRCorrection(ctx, id)
+	if err == nil {
+		return k.Doc, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, err
+	}
+	sid, err := uuid.Parse(id) // our first CDRs' ids are charge session ids
+	if err != nil {
+		return nil, false, nil
+	}
+	rec, err := CPOSessionOfChargeSession(ctx, q, sid)
+	if fault.Is(err, fault.KindNotFound) || (err == nil && rec.Published == nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	doc, err := json.Marshal(rec.Published)
+	return doc, err == nil, err
 }
 
 // buildCDR renders the OCPI CDR of a priced session (mod_cdrs → CDR

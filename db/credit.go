@@ -253,13 +253,26 @@ type creditMove struct {
 	covered   decimal.Decimal
 	component string
 	priceID   uuid.UUID
+	// session is the session the movement is recorded against; zero:
+	// the session being priced.
+	session uuid.UUID
+}
+
+// creditGiveBack is a session whose unreturned consumption a result gives
+// back: the session being priced (repricing), or the session a credit CDR
+// credits (session.CreditUse.GiveBack).
+type creditGiveBack struct {
+	session uuid.UUID
+	priceID uuid.UUID
 }
 
 // commitCredits records, in the pricing transaction tx that just stored
 // the session's results (priceIDs[i] is the id of prices[i]), the credit
 // movements of the results that carry Credits: what the session consumed
 // before and has not been given back is reversed (per credit and
-// component), then the new consumptions are applied. Movements are applied
+// component), and so is what a credited session consumed when the result
+// is a credit CDR's (CreditUse.GiveBack), then the new consumptions are
+// applied. Movements are applied
 // in credit order, reversals first, so that concurrent transactions lock
 // credits in the same order (no deadlock) and a reversal never needs the
 // balance a consumption takes. A balance that would go negative fails the
@@ -267,11 +280,15 @@ type creditMove struct {
 func commitCredits(ctx context.Context, tx pgx.Tx, rec ChargeSessionRecord, prices []session.PriceResult, priceIDs []uuid.UUID, now time.Time) error {
 	var moves []creditMove
 	priceID := uuid.Nil
+	var giveBack []creditGiveBack
 	for i, r := range prices {
 		if r.Credits == nil {
 			continue
 		}
 		priceID = priceIDs[i]
+		if g := r.Credits.GiveBack; g != nil {
+			giveBack = append(giveBack, creditGiveBack{session: *g, priceID: priceIDs[i]})
+		}
 		for _, m := range r.Credits.Movements {
 			if !m.Amount.IsPositive() {
 				continue
@@ -283,14 +300,21 @@ func commitCredits(ctx context.Context, tx pgx.Tx, rec ChargeSessionRecord, pric
 	if priceID == uuid.Nil {
 		return nil
 	}
-	sid := rec.ID
-	net, err := Q(tx).SessionCreditNet(ctx, &sid)
-	if err != nil {
-		return err
-	}
-	for _, n := range net {
-		moves = append(moves, creditMove{credit: n.CreditID, kind: MovementReversal, amount: n.Consumed, covered: n.Covered.Neg(),
-			component: n.Component, priceID: priceID})
+	// What the session itself consumed before is reversed (repricing);
+	// a credit CDR's result also gives back what the credited session
+	// consumed, recorded against that session (so its consumption nets
+	// to zero) and the credit's result (price_id).
+	giveBack = append(giveBack, creditGiveBack{session: rec.ID, priceID: priceID})
+	for _, g := range giveBack {
+		sid := g.session
+		net, err := Q(tx).SessionCreditNet(ctx, &sid)
+		if err != nil {
+			return err
+		}
+		for _, n := range net {
+			moves = append(moves, creditMove{credit: n.CreditID, kind: MovementReversal, amount: n.Consumed, covered: n.Covered.Neg(),
+				component: n.Component, priceID: g.priceID, session: g.session})
+		}
 	}
 	sort.SliceStable(moves, func(i, j int) bool {
 		if moves[i].credit != moves[j].credit {
@@ -301,7 +325,10 @@ func commitCredits(ctx context.Context, tx pgx.Tx, rec ChargeSessionRecord, pric
 	touched := map[uuid.UUID]bool{}
 	var order []uuid.UUID
 	for _, m := range moves {
-		comp, cov, pid := m.component, m.covered, m.priceID
+		comp, cov, pid, sid := m.component, m.covered, m.priceID, rec.ID
+		if m.session != uuid.Nil {
+			sid = m.session
+		}
 		row, err := Q(tx).ApplyChargeCreditMovement(ctx, gen.ApplyChargeCreditMovementParams{ID: uuid.Must(uuid.NewV7()), Kind: m.kind, Amount: m.amount,
 			ChargeSessionID: &sid, PriceID: &pid, Component: &comp, CoveredExclVat: &cov, CreatedAt: now, CreditID: m.credit})
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 const chargeSessionPrices = `-- name: ChargeSessionPrices :many
-SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, subject_id NULLS FIRST, version
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id, credit_of FROM charge_session_price WHERE charge_session_id = $1 ORDER BY kind, subject_id NULLS FIRST, version
 `
 
 // Every version of a session's results, by kind, subject and version.
@@ -45,6 +45,7 @@ func (q *Queries) ChargeSessionPrices(ctx context.Context, chargeSessionID uuid.
 			&i.Latest,
 			&i.SubscriptionID,
 			&i.CustomerID,
+			&i.CreditOf,
 		); err != nil {
 			return nil, err
 		}
@@ -60,7 +61,7 @@ const commitChargeSessionPriced = `-- name: CommitChargeSessionPriced :execrows
 WITH old AS (
     SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = $5
 ), u AS (
-    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = $2, attempts = $6,
+    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = $2, attempts = $6, next_attempt_at = NULL,
         administration_id = coalesce($7, charge_session.administration_id),
         match_location_id = coalesce($8::uuid, charge_session.match_location_id),
         match_evse_id = coalesce($9::uuid, charge_session.match_evse_id),
@@ -75,7 +76,7 @@ WITH old AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
-        e->'event_data' AS event_data
+        e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
     FROM jsonb_array_elements($17::jsonb) AS e
 ), superseded AS (
     UPDATE charge_session_price o SET latest = false
@@ -83,9 +84,9 @@ WITH old AS (
     WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
-        incl_vat, components, detail, reason, created_at)
+        incl_vat, components, detail, credit_of, reason, created_at)
     SELECT p.id, u.id, p.kind, p.subject_id, v.version, u.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
-        p.components, coalesce(p.detail, '{}'::jsonb),
+        p.components, coalesce(p.detail, '{}'::jsonb), p.credit_of,
         coalesce((SELECT old.pricing_reason FROM old), CASE WHEN v.version = 1 THEN 'initial' ELSE 'repriced' END), $2
     FROM u CROSS JOIN p
     CROSS JOIN LATERAL (SELECT coalesce(max(x.version), 0) + 1 AS version FROM charge_session_price x
@@ -128,7 +129,10 @@ type CommitChargeSessionPricedParams struct {
 // the outbox gets the session's event and one event per result (the
 // result's view with the version and reason the statement assigned).
 // @prices is a JSON array of {id, kind, subject_id, currency, excl_vat,
-// vat, incl_vat, components, detail, event_id, event_kind, event_data}.
+// vat, incl_vat, components, detail, event_id, event_kind, event_data,
+// credit_of} (credit_of: the result a credit CDR's result reverses).
+// A credit CDR waiting for its credited session (next_attempt_at) is
+// due no more once priced.
 func (q *Queries) CommitChargeSessionPriced(ctx context.Context, arg CommitChargeSessionPricedParams) (int64, error) {
 	result, err := q.db.Exec(ctx, commitChargeSessionPriced,
 		arg.EventID,
@@ -164,6 +168,7 @@ SELECT id, state, attempts FROM (
     UNION ALL
     (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
      WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY($4::text[]) AND cs.id > $2::uuid
+       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= $1)
      ORDER BY cs.id LIMIT $3)
 ) due ORDER BY id LIMIT $3
 `
@@ -182,8 +187,9 @@ type DueChargeSessionsWithPricingRow struct {
 }
 
 // The sweeper's query when some sides have pricers: pending sessions whose
-// next step is due, and ready_for_pricing sessions of those sides, in id
-// order after a seek bound.
+// next step is due, and ready_for_pricing sessions of those sides (a
+// credit CDR waiting for its credited session only when its next attempt
+// is due), in id order after a seek bound.
 func (q *Queries) DueChargeSessionsWithPricing(ctx context.Context, arg DueChargeSessionsWithPricingParams) ([]DueChargeSessionsWithPricingRow, error) {
 	rows, err := q.db.Query(ctx, dueChargeSessionsWithPricing,
 		arg.Now,
@@ -210,7 +216,7 @@ func (q *Queries) DueChargeSessionsWithPricing(ctx context.Context, arg DueCharg
 }
 
 const latestChargeSessionPrices = `-- name: LatestChargeSessionPrices :many
-SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id, credit_of FROM charge_session_price
 WHERE charge_session_id = ANY($1::uuid[]) AND latest
 ORDER BY charge_session_id, kind, subject_id NULLS FIRST
 `
@@ -243,6 +249,7 @@ func (q *Queries) LatestChargeSessionPrices(ctx context.Context, ids []uuid.UUID
 			&i.Latest,
 			&i.SubscriptionID,
 			&i.CustomerID,
+			&i.CreditOf,
 		); err != nil {
 			return nil, err
 		}
@@ -369,7 +376,7 @@ func (q *Queries) ListMSPPricedSessions(ctx context.Context, arg ListMSPPricedSe
 }
 
 const pricesOfSessions = `-- name: PricesOfSessions :many
-SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id FROM charge_session_price WHERE charge_session_id = ANY($1::uuid[]) AND kind = $2
+SELECT id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat, incl_vat, components, detail, reason, created_at, latest, subscription_id, customer_id, credit_of FROM charge_session_price WHERE charge_session_id = ANY($1::uuid[]) AND kind = $2
 ORDER BY charge_session_id, subject_id NULLS FIRST, version
 `
 
@@ -407,6 +414,7 @@ func (q *Queries) PricesOfSessions(ctx context.Context, arg PricesOfSessionsPara
 			&i.Latest,
 			&i.SubscriptionID,
 			&i.CustomerID,
+			&i.CreditOf,
 		); err != nil {
 			return nil, err
 		}
@@ -420,7 +428,8 @@ func (q *Queries) PricesOfSessions(ctx context.Context, arg PricesOfSessionsPara
 
 const requestReprice = `-- name: RequestReprice :one
 UPDATE charge_session SET state = 'ready_for_pricing', pricing_reason = $1, updated_at = $2
-WHERE id = $3 AND state IN ('priced', 'ready_for_pricing')
+WHERE charge_session.id = $3 AND charge_session.state IN ('priced', 'ready_for_pricing')
+  AND NOT EXISTS (SELECT 1 FROM charge_session c WHERE c.credited_session_id = charge_session.id)
 RETURNING id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat
 `
 
@@ -433,7 +442,9 @@ type RequestRepriceParams struct {
 // Sends a priced session back to ready_for_pricing with the reason its
 // next versions will carry (a session already waiting there just takes
 // the reason); other states are left alone (their pricing, when it comes,
-// prices from the data of that time anyway).
+// prices from the data of that time anyway). A session a credit CDR
+// credits is left alone too: the credit reversed its result (mod_cdrs →
+// Credit CDRs), the CPO's replacement CDR is what is priced now.
 func (q *Queries) RequestReprice(ctx context.Context, arg RequestRepriceParams) (ChargeSession, error) {
 	row := q.db.QueryRow(ctx, requestReprice, arg.Reason, arg.UpdatedAt, arg.ID)
 	var i ChargeSession

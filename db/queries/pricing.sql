@@ -6,11 +6,14 @@
 -- the outbox gets the session's event and one event per result (the
 -- result's view with the version and reason the statement assigned).
 -- @prices is a JSON array of {id, kind, subject_id, currency, excl_vat,
--- vat, incl_vat, components, detail, event_id, event_kind, event_data}.
+-- vat, incl_vat, components, detail, event_id, event_kind, event_data,
+-- credit_of} (credit_of: the result a credit CDR's result reverses).
+-- A credit CDR waiting for its credited session (next_attempt_at) is
+-- due no more once priced.
 WITH old AS (
     SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = @id
 ), u AS (
-    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = @updated_at, attempts = @attempts,
+    UPDATE charge_session SET state = 'priced', pricing_reason = NULL, updated_at = @updated_at, attempts = @attempts, next_attempt_at = NULL,
         administration_id = coalesce(sqlc.narg(administration_id), charge_session.administration_id),
         match_location_id = coalesce(sqlc.narg(match_location_id)::uuid, charge_session.match_location_id),
         match_evse_id = coalesce(sqlc.narg(match_evse_id)::uuid, charge_session.match_evse_id),
@@ -25,7 +28,7 @@ WITH old AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
-        e->'event_data' AS event_data
+        e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
     FROM jsonb_array_elements(@prices::jsonb) AS e
 ), superseded AS (
     UPDATE charge_session_price o SET latest = false
@@ -33,9 +36,9 @@ WITH old AS (
     WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
-        incl_vat, components, detail, reason, created_at)
+        incl_vat, components, detail, credit_of, reason, created_at)
     SELECT p.id, u.id, p.kind, p.subject_id, v.version, u.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
-        p.components, coalesce(p.detail, '{}'::jsonb),
+        p.components, coalesce(p.detail, '{}'::jsonb), p.credit_of,
         coalesce((SELECT old.pricing_reason FROM old), CASE WHEN v.version = 1 THEN 'initial' ELSE 'repriced' END), @updated_at
     FROM u CROSS JOIN p
     CROSS JOIN LATERAL (SELECT coalesce(max(x.version), 0) + 1 AS version FROM charge_session_price x
@@ -54,15 +57,19 @@ SELECT @event_id, @updated_at, @event_kind, 'update', u.administration_id, @even
 -- Sends a priced session back to ready_for_pricing with the reason its
 -- next versions will carry (a session already waiting there just takes
 -- the reason); other states are left alone (their pricing, when it comes,
--- prices from the data of that time anyway).
+-- prices from the data of that time anyway). A session a credit CDR
+-- credits is left alone too: the credit reversed its result (mod_cdrs →
+-- Credit CDRs), the CPO's replacement CDR is what is priced now.
 UPDATE charge_session SET state = 'ready_for_pricing', pricing_reason = @reason, updated_at = @updated_at
-WHERE id = @id AND state IN ('priced', 'ready_for_pricing')
+WHERE charge_session.id = @id AND charge_session.state IN ('priced', 'ready_for_pricing')
+  AND NOT EXISTS (SELECT 1 FROM charge_session c WHERE c.credited_session_id = charge_session.id)
 RETURNING *;
 
 -- name: DueChargeSessionsWithPricing :many
 -- The sweeper's query when some sides have pricers: pending sessions whose
--- next step is due, and ready_for_pricing sessions of those sides, in id
--- order after a seek bound.
+-- next step is due, and ready_for_pricing sessions of those sides (a
+-- credit CDR waiting for its credited session only when its next attempt
+-- is due), in id order after a seek bound.
 SELECT id, state, attempts FROM (
     (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
      WHERE cs.state IN ('received', 'matching', 'validating') AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= @now)
@@ -71,6 +78,7 @@ SELECT id, state, attempts FROM (
     UNION ALL
     (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
      WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY(@sides::text[]) AND cs.id > sqlc.arg(after)::uuid
+       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= @now)
      ORDER BY cs.id LIMIT @lim)
 ) due ORDER BY id LIMIT @lim;
 

@@ -61,6 +61,9 @@ type PriceResult struct {
 	// (an earlier version) being given back in the same transaction. Nil:
 	// the result does not touch charge credits.
 	Credits *CreditUse
+	// CreditOf, on a credit CDR's result, names the result it reverses
+	// (Reverse); nil otherwise.
+	CreditOf *CreditRef
 }
 
 // CreditUse is what a result consumes of its subscription's charge
@@ -68,6 +71,11 @@ type PriceResult struct {
 // result so that a balance never goes negative.
 type CreditUse struct {
 	Movements []CreditMovement
+	// GiveBack, on a credit CDR's result, is the credited session: what
+	// it consumed and was not given back yet is given back in the
+	// result's transaction (mod_cdrs → Credit CDRs: the credited charge
+	// is cancelled, so are the credits that paid for it).
+	GiveBack *uuid.UUID
 }
 
 // CreditMovement is one consumption of a charge credit by a component of
@@ -212,6 +220,10 @@ func (p Pipeline) Owes(s ChargeSession) bool {
 // failure whose check the session does not bypass.
 func (p Pipeline) price(ctx context.Context, s ChargeSession, now time.Time) (Outcome, error) {
 	rs, err := p.Price(ctx, s, now)
+	var w errCreditWait
+	if errors.As(err, &w) {
+		return p.creditWait(s, w, now), nil
+	}
 	var f *PricingFailure
 	if errors.As(err, &f) {
 		return Outcome{State: DroppedOut, Attempts: s.Attempts, Match: s.Match, Reason: f.Reason, Detail: f.Detail, Check: f.Check}, nil
@@ -230,6 +242,11 @@ func (p Pipeline) price(ctx context.Context, s ChargeSession, now time.Time) (Ou
 // a session, of repricing it, and of quoting (a ChargeSession built from a
 // quote's expected figures).
 func (p Pipeline) Price(ctx context.Context, s ChargeSession, now time.Time) ([]PriceResult, error) {
+	if s.Credit && p.Credited != nil {
+		// A credit CDR is not priced: it reverses what its credited
+		// session was priced (Reverse).
+		return p.credit(ctx, s)
+	}
 	var out []PriceResult
 	type key struct {
 		kind    PriceKind
@@ -262,4 +279,119 @@ func (p Pipeline) Price(ctx context.Context, s ChargeSession, now time.Time) ([]
 		}
 	}
 	return out, nil
+}
+
+// ---- credit CDRs (mod_cdrs → Credit CDRs)
+
+// CreditRef names the result a credit CDR's result reverses: the credited
+// session, its CDR id, and the id and version of its latest result.
+type CreditRef struct {
+	ChargeSessionID uuid.UUID `json:"charge_session_id"`
+	CdrID           string    `json:"cdr_id"`
+	PriceID         uuid.UUID `json:"price_id"`
+	Version         int       `json:"version"`
+}
+
+// Credited is what a credit CDR's pricing needs of the session it
+// credits: its state and the latest version of each of its results.
+type Credited struct {
+	SessionID uuid.UUID
+	CdrID     string
+	State     State
+	Latest    []CreditedPrice
+}
+
+// CreditedPrice is one latest result of a credited session.
+type CreditedPrice struct {
+	ID      uuid.UUID
+	Version int
+	Result  PriceResult
+}
+
+// CreditLookup loads the session a credit CDR s credits (the store linked
+// them at intake).
+type CreditLookup interface {
+	Credited(ctx context.Context, s ChargeSession) (Credited, error)
+}
+
+// ReasonCreditedNotPriced is the drop-out reason of a credit CDR whose
+// credited session has no result to reverse: it dropped out or was
+// discarded, or it was still pending after the whole retry schedule.
+const ReasonCreditedNotPriced = "Credited session not priced"
+
+// CheckCreditedPriced is the check of that drop-out. It cannot be
+// bypassed into a price: a credit without the result it reverses has
+// nothing to be; retry the credit once the credited session is priced.
+const CheckCreditedPriced Check = "credited_priced"
+
+// errCreditWait is a credit CDR whose credited session is still on its
+// way through the pipeline: the credit waits (Pipeline.price).
+type errCreditWait struct{ detail string }
+
+func (e errCreditWait) Error() string { return "credit CDR waits: " + e.detail }
+
+// Reverse returns the results of a credit CDR: the exact reversal of
+// each latest result of the credited session (mod_cdrs → Credit CDRs: the
+// credit cancels the CDR it references, so what we charged for that CDR
+// is taken back, not a fresh price of the credit's negative figures).
+// Every component's volume and amounts, and so the VAT, are negated; the
+// VAT rate, currency, kind and subject stay. An MSP result gives back the
+// charge credits the credited session consumed (CreditUse.GiveBack). The
+// detail names the reversed result and keeps the subscription and
+// customer it was priced for (the read model's filters).
+func Reverse(c Credited) []PriceResult {
+	out := make([]PriceResult, 0, len(c.Latest))
+	for _, p := range c.Latest {
+		r := p.Result
+		ref := CreditRef{ChargeSessionID: c.SessionID, CdrID: c.CdrID, PriceID: p.ID, Version: p.Version}
+		rev := PriceResult{Kind: r.Kind, SubjectID: r.SubjectID, Currency: r.Currency, CreditOf: &ref}
+		for _, pc := range r.Components {
+			rev.Components = append(rev.Components, PriceComponent{Component: pc.Component, Volume: pc.Volume.Neg(), Unit: pc.Unit,
+				ExclVAT: pc.ExclVAT.Neg(), VATRate: pc.VATRate, VAT: pc.VAT.Neg(), InclVAT: pc.InclVAT.Neg()})
+		}
+		detail := map[string]any{"credit_of": ref}
+		var orig map[string]json.RawMessage
+		if json.Unmarshal(r.Detail, &orig) == nil {
+			for _, k := range []string{"subscription_id", "customer_id"} {
+				if v, ok := orig[k]; ok {
+					detail[k] = v
+				}
+			}
+		}
+		rev.Detail, _ = json.Marshal(detail) // a map of JSON values always marshals
+		if r.Kind == KindMSP {
+			id := c.SessionID
+			rev.Credits = &CreditUse{GiveBack: &id}
+		}
+		out = append(out, rev.Totals())
+	}
+	return out
+}
+
+// credit prices a credit CDR: the reversal of its credited session's
+// latest results when that session is priced; errCreditWait while it is
+// pending; a drop-out when it dropped out, was discarded, or is invalid.
+func (p Pipeline) credit(ctx context.Context, s ChargeSession) ([]PriceResult, error) {
+	c, err := p.Credited.Credited(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.State == Priced && len(c.Latest) > 0:
+		return Reverse(c), nil
+	case c.State.Pending() || c.State == ReadyForPricing:
+		return nil, errCreditWait{detail: fmt.Sprintf("credited CDR %s is %s", c.CdrID, c.State)}
+	}
+	return nil, Failf(CheckCreditedPriced, ReasonCreditedNotPriced, "credited CDR %s is %s; retry this credit once it is priced", c.CdrID, c.State)
+}
+
+// creditWait is the outcome of a credit CDR that waits for its credited
+// session: it stays ready for pricing and is tried again on the match
+// schedule (the attempts it has left), then drops out.
+func (p Pipeline) creditWait(s ChargeSession, w errCreditWait, now time.Time) Outcome {
+	if s.Attempts < len(p.Schedule) {
+		return Outcome{State: ReadyForPricing, Attempts: s.Attempts + 1, Match: s.Match, RetryAt: now.Add(p.Schedule[s.Attempts])}
+	}
+	return Outcome{State: DroppedOut, Attempts: s.Attempts, Match: s.Match, Reason: ReasonCreditedNotPriced, Check: CheckCreditedPriced,
+		Detail: w.detail + " after the whole retry schedule"}
 }

@@ -45,6 +45,9 @@ type Pipeline struct {
 	// Pricers are the pricers of each side: MSP pricing on the MSP side;
 	// roaming cost and reimbursement on the CPO side.
 	Pricers map[Side][]Pricer
+	// Credited, when set, prices credit CDRs as the reversal of the
+	// session they credit (pricing.go, Reverse) instead of the pricers.
+	Credited CreditLookup
 }
 
 // Step returns the outcome of the step owed on s at now. It only decides;
