@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/roamnode/roamnode/domain/fault"
@@ -16,16 +17,21 @@ import (
 // the (uid_key, type) index. It returns uid_key and type first so that rows
 // can be handed back to the request that asked. (sqlc cannot type a
 // multi-argument unnest, hence a hand-written statement; the columns after
-// the first two are those of IssuedTokenByUID.)
+// the first two are those of IssuedTokenByUID.) There is no ORDER BY: the
+// rows are grouped by token in Go, and starting a Sort node was 9 % of
+// Postgres' CPU on this path (docs/performance.md, round 4). The last
+// three columns serve the charge authorization rules: the token's
+// administration, the subscription's plan, and the rules version (one
+// scalar per statement; db.AuthorizationRules reloads when it moved).
 const lookupIssuedTokens = `SELECT t.uid_key, t.type, t.id, t.country_code, t.party_id, t.uid, t.evco_id, t.issuer, t.visual_number,
     t.group_id, t.language, t.whitelist, t.updated_at,
     l.id, l.valid_from, l.valid_until, l.defunct, l.updated_at,
-    s.id, s.valid_from, s.valid_until, s.defunct, s.updated_at
+    s.id, s.valid_from, s.valid_until, s.defunct, s.updated_at,
+    t.administration_id, s.plan_id, (SELECT version FROM msp_charge_authorization_rule_version)
 FROM unnest($1::text[], $2::text[]) AS k(uid_key, type)
 JOIN msp_token t ON t.uid_key = k.uid_key AND t.type = k.type
 LEFT JOIN msp_token_link l ON l.token_id = t.id
-LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
-ORDER BY t.id`
+LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id`
 
 // TokenLookup answers IssuedTokenByUID for concurrent requests with shared
 // statements (group lookup), the read-side twin of AuthorizationLog: a
@@ -51,6 +57,7 @@ type tokenLookup struct {
 	key, typ string
 	tok      token.Issued
 	found    bool
+	rules    int64 // the charge authorization rules version the statement saw
 	err      error
 	done     chan struct{}
 }
@@ -66,6 +73,14 @@ func NewTokenLookup(pool *pgxpool.Pool) *TokenLookup {
 // a fault.NotFound. It does not give up when ctx ends, because the key may
 // already be in a batch on the wire; the batch has its own timeout.
 func (l *TokenLookup) Issued(uid token.UID, typ token.Type) (token.Issued, error) {
+	t, _, err := l.IssuedWithRules(uid, typ)
+	return t, err
+}
+
+// IssuedWithRules is Issued that also returns the charge authorization
+// rules version read by the same statement (db.AuthorizationRules.At), and
+// fills the token's AdministrationID and its subscriptions' PlanID.
+func (l *TokenLookup) IssuedWithRules(uid token.UID, typ token.Type) (token.Issued, int64, error) {
 	r := &tokenLookup{key: uid.Key(), typ: string(typ), done: make(chan struct{})}
 	l.mu.Lock()
 	l.pending = append(l.pending, r)
@@ -79,12 +94,12 @@ func (l *TokenLookup) Issued(uid token.UID, typ token.Type) (token.Issued, error
 	}
 	<-r.done
 	if r.err != nil {
-		return token.Issued{}, r.err
+		return token.Issued{}, 0, r.err
 	}
 	if !r.found {
-		return token.Issued{}, fault.NotFound("not_found", "token %s of type %s does not exist", uid, typ)
+		return token.Issued{}, 0, fault.NotFound("not_found", "token %s of type %s does not exist", uid, typ)
 	}
-	return r.tok, nil
+	return r.tok, r.rules, nil
 }
 
 // run answers pending batches until nothing is pending.
@@ -133,28 +148,41 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 		return
 	}
 	defer rows.Close()
-	// Rows come grouped by token; each group goes to every request that
-	// asked for its (uid_key, type) (the same token may be asked twice).
+	// Rows are grouped by token (in arrival order, which the statement does
+	// not fix); each group goes to every request that asked for its
+	// (uid_key, type) (the same token may be asked twice).
 	type group struct {
 		key, typ string
 		rows     []issuedRow
+		admin    uuid.UUID
 	}
 	var groups []group
+	byID := make(map[uuid.UUID]int, len(keys))
+	plans := map[uuid.UUID]uuid.UUID{}
+	var version int64
 	for rows.Next() {
 		var key string
 		var r issuedRow
+		var admin uuid.UUID
+		var plan *uuid.UUID
 		if err := rows.Scan(&key, &r.Type, &r.ID, &r.CountryCode, &r.PartyID, &r.Uid, &r.EvcoID, &r.Issuer, &r.VisualNumber,
 			&r.GroupID, &r.Language, &r.Whitelist, &r.UpdatedAt,
 			&r.LinkID, &r.LinkValidFrom, &r.LinkValidUntil, &r.LinkDefunct, &r.LinkUpdatedAt,
-			&r.SubID, &r.SubValidFrom, &r.SubValidUntil, &r.SubDefunct, &r.SubUpdatedAt); err != nil {
+			&r.SubID, &r.SubValidFrom, &r.SubValidUntil, &r.SubDefunct, &r.SubUpdatedAt,
+			&admin, &plan, &version); err != nil {
 			fail(err)
 			return
 		}
-		if len(groups) == 0 || groups[len(groups)-1].rows[0].ID != r.ID {
-			groups = append(groups, group{key: key, typ: r.Type})
+		i, ok := byID[r.ID]
+		if !ok {
+			i = len(groups)
+			byID[r.ID] = i
+			groups = append(groups, group{key: key, typ: r.Type, admin: admin})
 		}
-		g := &groups[len(groups)-1]
-		g.rows = append(g.rows, r)
+		groups[i].rows = append(groups[i].rows, r)
+		if plan != nil {
+			plans[*r.SubID] = *plan
+		}
 	}
 	if err := rows.Err(); err != nil {
 		fail(err)
@@ -162,10 +190,37 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 	}
 	for _, g := range groups {
 		t := assembleIssued(g.rows)[0]
+		t.AdministrationID = g.admin
+		for i := range t.Links {
+			t.Links[i].Subscription.PlanID = plans[t.Links[i].Subscription.ID]
+		}
 		for _, r := range batch {
 			if r.key == g.key && r.typ == g.typ {
-				r.tok, r.found = t, true
+				r.tok, r.found, r.rules = t, true, version
 			}
 		}
 	}
+}
+
+// GenericPlanPool returns a pool of at most maxConns connections to base's
+// database (same settings and type registrations) whose sessions plan
+// prepared statements once, generically (plan_cache_mode =
+// force_generic_plan), for the batched statements of real-time
+// authorization (TokenLookup, AuthorizationLog). Their parameters are
+// arrays whose length the planner sees in a custom plan, so for small
+// batches it judges a custom plan cheaper than the generic one and plans
+// every execution again: planning was 30 % of Postgres' CPU on that path
+// (docs/performance.md, round 4). Their generic plan is the right one for
+// every batch size (one probe of a unique index per key, one insert per
+// row). The setting stays on these connections, so the node's other
+// queries keep Postgres' default choice. The pool connects lazily;
+// close it after the last batch.
+func GenericPlanPool(base *pgxpool.Pool, maxConns int32) (*pgxpool.Pool, error) {
+	cfg := base.Config()
+	cfg.MaxConns, cfg.MinConns = maxConns, 0
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	return pgxpool.NewWithConfig(context.Background(), cfg)
 }

@@ -81,7 +81,7 @@ func (s *Server) Mount(app *fiber.App) {
 	g.Get("/2.2.1/hubclientinfo/:country_code/:party_id", s.modules(), s.getClientInfo)
 	g.Put("/2.2.1/hubclientinfo/:country_code/:party_id", s.modules(), s.putClientInfo)
 	s.mountCPO(g)
-	s.mountEMSPTokens(g)
+	s.mountEMSPTokens(app, g)
 	s.mountCPOTokens(g)
 	s.mountEMSP(g)
 	s.mountEMSPSessions(g)
