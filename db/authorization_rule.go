@@ -20,6 +20,27 @@ import (
 // the Admin API's storage, and the node-local compiled rule set of
 // real-time authorization with its cross-node invalidation.
 
+// ruleStatements counts, per pool, the statements the rules machinery ran
+// (loads, credit checks, time zone lookups): the test hook that shows an
+// authorization without applicable rules costs no statement of its own.
+var ruleStatements sync.Map // *pgxpool.Pool → *atomic.Int64
+
+func countRuleStatement(q any) {
+	if p, ok := q.(*pgxpool.Pool); ok {
+		c, _ := ruleStatements.LoadOrStore(p, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+	}
+}
+
+// AuthorizationRuleStatements is how many statements the charge
+// authorization rules ran on pool so far (tests).
+func AuthorizationRuleStatements(pool *pgxpool.Pool) int64 {
+	if c, ok := ruleStatements.Load(pool); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
 // ChargeAuthorizationRule loads a rule by id or external reference.
 func ChargeAuthorizationRule(ctx context.Context, q Querier, id *uuid.UUID, ref string, lock bool) (gen.MspChargeAuthorizationRule, error) {
 	return lookup(ctx, "msp charge authorization rule", id, ref, lock, Q(q).GetChargeAuthorizationRule, Q(q).LockChargeAuthorizationRule,
@@ -68,10 +89,9 @@ func ChargeAuthorizationRuleSpec(r gen.MspChargeAuthorizationRule) authrule.Spec
 // request: while no rule changes, answering costs nothing more than the
 // lookup.
 type AuthorizationRules struct {
-	pool  *pgxpool.Pool
-	mu    sync.Mutex // one reload at a time
-	cur   atomic.Pointer[ruleSnapshot]
-	loads atomic.Int64
+	pool *pgxpool.Pool
+	mu   sync.Mutex // one reload at a time
+	cur  atomic.Pointer[ruleSnapshot]
 }
 
 type ruleSnapshot struct {
@@ -83,9 +103,6 @@ type ruleSnapshot struct {
 func NewAuthorizationRules(pool *pgxpool.Pool) *AuthorizationRules {
 	return &AuthorizationRules{pool: pool}
 }
-
-// Loads is how many times the rules were loaded from Postgres (tests).
-func (a *AuthorizationRules) Loads() int64 { return a.loads.Load() }
 
 // At returns the rule set at least as recent as version. The version is
 // read before the rules (read committed), so the rules loaded are never
@@ -100,7 +117,8 @@ func (a *AuthorizationRules) At(ctx context.Context, version int64) (*authrule.S
 	if s := a.cur.Load(); s != nil && s.version >= version {
 		return s.set, nil
 	}
-	a.loads.Add(1)
+	countRuleStatement(a.pool)
+	countRuleStatement(a.pool)
 	q := gen.New(a.pool)
 	v, err := q.ChargeAuthorizationRuleVersion(ctx)
 	if err != nil {
@@ -130,6 +148,7 @@ func (a *AuthorizationRules) At(ctx context.Context, version int64) (*authrule.S
 // (monetary or energy) with a positive balance valid at instant at: the
 // require_credit rule.
 func HasChargeCredit(ctx context.Context, q Querier, subscription uuid.UUID, at time.Time) (bool, error) {
+	countRuleStatement(q)
 	bs, err := SubscriptionCreditBalances(ctx, q, subscription, at)
 	for _, b := range bs {
 		if b.Balance.IsPositive() {
@@ -142,6 +161,7 @@ func HasChargeCredit(ctx context.Context, q Querier, subscription uuid.UUID, at 
 // PartnerLocationTimeZone returns the IANA time zone of a partner's
 // location, "" when the location is unknown.
 func PartnerLocationTimeZone(ctx context.Context, q Querier, countryCode, partyID, locationID string) (string, error) {
+	countRuleStatement(q)
 	tz, err := Q(q).PartnerLocationTimeZone(ctx, gen.PartnerLocationTimeZoneParams{CountryCode: countryCode, PartyID: partyID,
 		LocationKey: network.Key(locationID)})
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -46,9 +46,9 @@ type State struct {
 	LastUpdated time.Time
 }
 
-// State evaluates the validity rule at instant at (no charge authorization
-// rules exist yet, so the rules permit every token) and computes the
-// token's OCPI last_updated.
+// State evaluates the validity rule at instant at without the charge
+// authorization rules (see StateWith) and computes the token's OCPI
+// last_updated.
 //
 // Why last_updated is more than the token's own updated_at: OCPI's valid
 // flag depends on the token's links and their subscriptions, and on time.
