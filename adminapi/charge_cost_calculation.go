@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/domain/credit"
 	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/rateplan"
@@ -29,6 +30,14 @@ import (
 // the pricing checks do not apply. A quote that cannot be priced (no rate
 // plan, no matching rule, VAT undetermined) answers 409 not_priceable
 // with the reason a session would drop out with.
+//
+// A subscription's quote shows what the customer would pay after its
+// charge credits valid at the start: the same allocation as a session's
+// (credit.Credited: energy credits first, soonest-expiring first, each
+// component's credit terms), reading the balances without consuming
+// anything. excl_vat, vat, incl_vat and components are after credits;
+// before_credits holds the price without them, credits what each credit
+// would pay. A quote by plan (a prospect) has no credits.
 
 // quoteView is a charge cost calculation.
 type quoteView struct {
@@ -41,7 +50,33 @@ type quoteView struct {
 	VAT            decimal.Decimal    `json:"vat"`
 	InclVAT        decimal.Decimal    `json:"incl_vat"`
 	Components     []db.ComponentView `json:"components"`
+	BeforeCredits  quoteTotals        `json:"before_credits"`
+	Credits        []quoteCreditView  `json:"credits"`
 	Detail         json.RawMessage    `json:"detail"`
+}
+
+// quoteTotals is a price without charge credits.
+type quoteTotals struct {
+	ExclVAT    decimal.Decimal    `json:"excl_vat"`
+	VAT        decimal.Decimal    `json:"vat"`
+	InclVAT    decimal.Decimal    `json:"incl_vat"`
+	Components []db.ComponentView `json:"components"`
+}
+
+// quoteCreditView is what one credit would pay (credit.Use) with the unit
+// of its amount: the currency of a monetary credit, kWh of an energy one.
+type quoteCreditView struct {
+	credit.Use
+	Unit string `json:"unit"`
+}
+
+func quoteTotalsOf(r session.PriceResult) quoteTotals {
+	cs := []db.ComponentView{}
+	for _, cp := range r.Components {
+		cs = append(cs, db.ComponentView{Component: cp.Component, Volume: cp.Volume, Unit: cp.Unit, ExclVAT: cp.ExclVAT,
+			VATRate: cp.VATRate, VAT: cp.VAT, InclVAT: cp.InclVAT})
+	}
+	return quoteTotals{ExclVAT: r.ExclVAT, VAT: r.VAT, InclVAT: r.InclVAT, Components: cs}
 }
 
 var quoteParams = []string{"subscription_id", "plan_id", "location_id", "evse_uid", "evse_id", "connector_id", "energy", "duration",
@@ -125,7 +160,7 @@ func quoteChargeCost(c *fiber.Ctx, rq *request) error {
 	if !rq.account.Sees(scope.AdministrationID) {
 		return forbidden("the API account has no access to the administration of this subscription or plan")
 	}
-	r, err := rateplan.Compute(in)
+	before, err := rateplan.Compute(in)
 	var pf *session.PricingFailure
 	if errors.As(err, &pf) {
 		return fault.Conflict("not_priceable", "%s: %s", pf.Reason, pf.Detail)
@@ -133,11 +168,21 @@ func quoteChargeCost(c *fiber.Ctx, rq *request) error {
 	if err != nil {
 		return err
 	}
+	// Read-only: the movements stay in r.Credits, nothing is committed.
+	r, lines, err := credit.Credited(c.UserContext(), db.CreditStore{Pool: rq.api.pool}, before, uuid.Nil, in.Session.Start)
+	if err != nil {
+		return err
+	}
+	after := quoteTotalsOf(r)
 	v := quoteView{SubscriptionID: qt.SubscriptionID, PlanID: in.Subscription.PlanID, StartDateTime: in.Session.Start, EndDateTime: in.Session.End,
-		Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT, InclVAT: r.InclVAT, Components: []db.ComponentView{}, Detail: r.Detail}
-	for _, cp := range r.Components {
-		v.Components = append(v.Components, db.ComponentView{Component: cp.Component, Volume: cp.Volume, Unit: cp.Unit, ExclVAT: cp.ExclVAT,
-			VATRate: cp.VATRate, VAT: cp.VAT, InclVAT: cp.InclVAT})
+		Currency: r.Currency, ExclVAT: after.ExclVAT, VAT: after.VAT, InclVAT: after.InclVAT, Components: after.Components,
+		BeforeCredits: quoteTotalsOf(before), Credits: []quoteCreditView{}, Detail: r.Detail}
+	for _, u := range credit.Uses(lines) {
+		unit := "kWh"
+		if u.Kind == credit.Monetary {
+			unit = r.Currency
+		}
+		v.Credits = append(v.Credits, quoteCreditView{Use: u, Unit: unit})
 	}
 	return c.JSON(v)
 }

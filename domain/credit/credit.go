@@ -328,3 +328,36 @@ func discounted(c session.PriceComponent, covered decimal.Decimal, currency stri
 	c.ExclVAT, c.VAT, c.InclVAT = a.ExclVAT, a.VAT, a.InclVAT
 	return c, nil
 }
+
+// Use is what one credit pays of a result: Amount in the credit's unit
+// (money excluding VAT, or kWh), the money it covers excluding VAT, and
+// the components it pays for.
+type Use struct {
+	CreditID       uuid.UUID       `json:"credit_id"`
+	Kind           Kind            `json:"kind"`
+	Amount         decimal.Decimal `json:"amount"`
+	CoveredExclVAT decimal.Decimal `json:"covered_excl_vat"`
+	Components     []string        `json:"components"`
+}
+
+// Uses sums the lines' credit shares per credit, in the order the credits
+// were first used (what a quote shows: "the credits that would apply").
+func Uses(lines []Line) []Use {
+	out := []Use{}
+	at := map[uuid.UUID]int{}
+	for _, l := range lines {
+		for _, c := range l.Credits {
+			i, ok := at[c.CreditID]
+			if !ok {
+				i = len(out)
+				at[c.CreditID] = i
+				out = append(out, Use{CreditID: c.CreditID, Kind: c.Kind, Amount: decimal.Zero, CoveredExclVAT: decimal.Zero})
+			}
+			u := &out[i]
+			u.Amount = u.Amount.Add(c.Amount)
+			u.CoveredExclVAT = u.CoveredExclVAT.Add(c.CoveredExclVAT)
+			u.Components = append(u.Components, l.Component)
+		}
+	}
+	return out
+}

@@ -43,25 +43,35 @@ func (p Pricer) Price(ctx context.Context, s session.ChargeSession, now time.Tim
 		return rs, err
 	}
 	for i, r := range rs {
-		if r.Kind != session.KindMSP {
-			continue
-		}
-		sub, terms, ok := TermsOf(r.Detail)
-		if !ok {
-			continue
-		}
-		credits, before, err := p.Store.SessionCredits(ctx, sub, s.ID, s.Start)
-		if err != nil {
-			return nil, err
-		}
-		if len(credits) == 0 && !before {
-			continue
-		}
-		if rs[i], err = WithCredits(r, terms, credits, s.Start); err != nil {
+		if rs[i], _, err = Credited(ctx, p.Store, r, s.ID, s.Start); err != nil {
 			return nil, err
 		}
 	}
 	return rs, nil
+}
+
+// Credited applies to MSP result r the credits of the subscription it was
+// priced for, as a session sessionID starting at start may use them (what
+// that session consumed before counts as available again; a quote passes
+// uuid.Nil: it has consumed nothing). It only reads the store: the
+// movements are in the returned result's Credits for the caller to commit
+// (the pipeline) or to show (a quote, which consumes nothing), and lines
+// explain each component. Results of other kinds, results without a
+// subscription (a quote by plan) and subscriptions without credits (and
+// no earlier consumption to give back) come back unchanged, lines nil.
+func Credited(ctx context.Context, st Store, r session.PriceResult, sessionID uuid.UUID, start time.Time) (session.PriceResult, []Line, error) {
+	if r.Kind != session.KindMSP {
+		return r, nil, nil
+	}
+	sub, terms, ok := TermsOf(r.Detail)
+	if !ok {
+		return r, nil, nil
+	}
+	credits, before, err := st.SessionCredits(ctx, sub, sessionID, start)
+	if err != nil || (len(credits) == 0 && !before) {
+		return r, nil, err
+	}
+	return withCredits(r, terms, credits, start)
 }
 
 // WithCredits returns r with credits applied (Apply): discounted
@@ -70,9 +80,15 @@ func (p Pricer) Price(ctx context.Context, s session.ChargeSession, now time.Tim
 // consumed now), and the explanation in the detail under
 // "charge_credits".
 func WithCredits(r session.PriceResult, terms Terms, credits []Credit, start time.Time) (session.PriceResult, error) {
+	r, _, err := withCredits(r, terms, credits, start)
+	return r, err
+}
+
+// withCredits is WithCredits that also returns the lines.
+func withCredits(r session.PriceResult, terms Terms, credits []Credit, start time.Time) (session.PriceResult, []Line, error) {
 	o, err := Apply(r.Components, terms, credits, r.Currency, start)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	r.Components = o.Components
 	r = r.Totals()
@@ -80,18 +96,18 @@ func WithCredits(r session.PriceResult, terms Terms, credits []Credit, start tim
 	d := map[string]json.RawMessage{}
 	if len(r.Detail) > 0 {
 		if err := json.Unmarshal(r.Detail, &d); err != nil {
-			return r, err
+			return r, nil, err
 		}
 	}
 	raw, err := json.Marshal(o.Lines)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	d["charge_credits"] = raw
 	if r.Detail, err = json.Marshal(d); err != nil {
-		return r, err
+		return r, nil, err
 	}
-	return r, nil
+	return r, o.Lines, nil
 }
 
 // TermsOf reads from an MSP result's detail (domain/rateplan's
