@@ -32,6 +32,8 @@ type emspTokens struct {
 	s      *Server
 	authz  *db.AuthorizationLog
 	lookup *db.TokenLookup
+	// rules is the node-local charge authorization rule set (chargeRules).
+	rules *db.AuthorizationRules
 }
 
 // mountEMSPTokens registers the Tokens sender routes. Real-time
@@ -49,7 +51,7 @@ func (s *Server) mountEMSPTokens(app *fiber.App, g fiber.Router) {
 	} else {
 		app.Hooks().OnShutdown(func() error { hot.Close(); return nil })
 	}
-	t := &emspTokens{s: s, authz: db.NewAuthorizationLog(hot), lookup: db.NewTokenLookup(hot)}
+	t := &emspTokens{s: s, authz: db.NewAuthorizationLog(hot), lookup: db.NewTokenLookup(hot), rules: db.NewAuthorizationRules(s.pool)}
 	g.Get("/2.2.1/emsp/tokens", s.modules(), t.list)
 	g.Post("/2.2.1/emsp/tokens/:token_uid/authorize", s.modules(), t.authorize)
 }
@@ -112,10 +114,11 @@ func (e *emspTokens) list(c *fiber.Ctx) error {
 //
 // allowed follows token.OCPIAllowed: ALLOWED for a valid token, EXPIRED
 // when its link or subscription has ended, BLOCKED when it is not usable
-// otherwise (no live link, defunct, not yet valid); NOT_ALLOWED and
-// NO_CREDIT come from charge authorization rules, which do not exist yet.
-// The LocationReferences of the request are echoed when the token is
-// ALLOWED (no rule restricts EVSEs yet, so all requested EVSEs are).
+// otherwise (no live link, defunct, not yet valid); then the charge
+// authorization rules of its administration (chargeRules, domain/authrule)
+// may answer NOT_ALLOWED, NO_CREDIT or BLOCKED. The LocationReferences of
+// the request are echoed when the token is ALLOWED, with the EVSEs the
+// rules allow ("the EVSEs it is allowed to charge at", mod_tokens).
 func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	raw, err := url.PathUnescape(c.Params("token_uid"))
 	if err != nil {
@@ -140,7 +143,7 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := e.lookup.Issued(uid, typ)
+	t, version, err := e.lookup.IssuedWithRules(uid, typ)
 	if fault.Is(err, fault.KindNotFound) {
 		return ocpi.UnknownToken("unknown token " + string(typ) + " " + raw)
 	}
@@ -153,7 +156,15 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 		return ocpi.UnknownToken("unknown token " + string(typ) + " " + raw + " for " + r.ToCountry + "-" + r.ToParty)
 	}
 	now := time.Now()
-	st := t.State(now)
+	var res ruling
+	rules, err := e.chargeRules(c, t, version, r, loc, &res)
+	if err != nil {
+		return err
+	}
+	st := t.StateWith(now, rules)
+	if res.err != nil {
+		return res.err
+	}
 	allowed := token.OCPIAllowed(st.Reason)
 	ref, err := uuid.NewV7()
 	if err != nil {
@@ -172,6 +183,9 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 		rec.LocationID, rec.EVSEUIDs = loc.LocationID, loc.EVSEUIDs
 		if allowed == token.AllowedAllowed {
 			info.Location = loc
+			if res.out.EVSEUIDs != nil { // some requested EVSEs are denied
+				info.Location = &ocpi.LocationReferences{LocationID: loc.LocationID, EVSEUIDs: res.out.EVSEUIDs}
+			}
 		}
 	}
 	if err := e.authz.Write(rec); err != nil {
