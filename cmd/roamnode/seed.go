@@ -38,11 +38,31 @@ var demoTenant = []demoRecord{
 		"address_line1": "Havenstraat 1", "postal_code": "3011 AA", "locality": "Rotterdam", "country": "NL", "valid_from": "2024-01-01T00:00:00Z"}},
 	{"billing-address", "demo-customer-3-address", map[string]any{"party_external_reference": "demo-customer-3", "addressee": "Gardening Enterprise Ltd",
 		"address_line1": "1 Kew Road", "postal_code": "TW9 3AB", "locality": "Richmond", "country": "GB", "valid_from": "2024-01-01T00:00:00Z"}},
-	// MSP tokens of the demo eMSP party NL-RNE: a plan, two subscriptions,
-	// a charge card and an app user linked to the first, a key fob handed
-	// over from the first subscription to the second on 2025-01-01.
+	// MSP pricing (guide 003 → Rate plan): what the demo customers pay. AC
+	// charging costs energy per kWh (billed per 0.1 kWh) and a small fee per
+	// session, and parking after charging per started 5 minutes (at most
+	// 15.00); the DC rule (rules are sorted most specific first) picks fast
+	// charging: energy, charging time per started minute and a session fee.
+	// Charge credits pay energy and fees, not parking.
+	{"rate-plan", "demo-rate-plan", map[string]any{"administration_external_reference": "demo-eur", "name": "Demo standard",
+		"description": "Demo rates: AC and DC (fast) charging at partners' charge points",
+		"rates": []any{
+			map[string]any{"code": "ac", "name": "AC charging", "components": []any{
+				map[string]any{"type": "energy", "unit": "kwh", "price": "0.39", "step_size": 100, "credits": map[string]any{"apply": true, "shortfall": "charge_remainder"}},
+				map[string]any{"type": "parking_time", "unit": "minute", "price": "0.10", "step_size": 300, "max_price": "15.00", "credits": map[string]any{"apply": false}},
+				map[string]any{"type": "flat", "unit": "session", "price": "0.25", "credits": map[string]any{"apply": true, "shortfall": "charge_remainder"}}}},
+			map[string]any{"code": "dc", "name": "DC fast charging", "components": []any{
+				map[string]any{"type": "energy", "unit": "kwh", "price": "0.59", "step_size": 100, "credits": map[string]any{"apply": true, "shortfall": "charge_remainder"}},
+				map[string]any{"type": "time", "unit": "hour", "price": "3.00", "step_size": 60, "credits": map[string]any{"apply": true, "shortfall": "charge_remainder"}},
+				map[string]any{"type": "flat", "unit": "session", "price": "0.50", "credits": map[string]any{"apply": true, "shortfall": "charge_in_full"}}}},
+		},
+		"rules": []any{map[string]any{"rate": "ac"}, map[string]any{"rate": "dc", "power_types": []string{"DC"}}}}},
+	// MSP tokens of the demo eMSP party NL-RNE: a plan on the demo rate
+	// plan, two subscriptions, a charge card and an app user linked to the
+	// first, a key fob handed over from the first subscription to the
+	// second on 2025-01-01.
 	{"msp-token-subscription-plan", "demo-plan-basic", map[string]any{"administration_external_reference": "demo-eur", "name": "Charge Card Basic",
-		"rate_plan_id": nil, "publish_from": "2024-01-01T00:00:00Z"}},
+		"rate_plan_external_reference": "demo-rate-plan", "publish_from": "2024-01-01T00:00:00Z"}},
 	{"msp-token-subscription", "demo-subscription-1", map[string]any{"customer_external_reference": "demo-customer-1", "plan_external_reference": "demo-plan-basic",
 		"valid_from": "2024-01-01T00:00:00Z"}},
 	{"msp-token-subscription", "demo-subscription-2", map[string]any{"customer_external_reference": "demo-customer-2", "plan_external_reference": "demo-plan-basic",
