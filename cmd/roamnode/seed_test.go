@@ -63,7 +63,7 @@ func TestSeedDemoRatePlanPrices(t *testing.T) {
 	start := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	price := func(power string, kwh, hours, parking string) session.PriceResult {
 		s := session.ChargeSession{Side: session.MSP, Start: start, End: start.Add(2 * time.Hour), Currency: "EUR",
-			Location: session.Place{LocationID: "L", EvseUID: "E", PowerType: power, Country: "NLD"},
+			Location:    session.Place{LocationID: "L", EvseUID: "E", PowerType: power, Country: "NLD"},
 			TotalEnergy: decimal.RequireFromString(kwh), TotalTime: decimal.RequireFromString(hours), TotalParkingTime: decimal.RequireFromString(parking)}
 		p := rp.Plan
 		r, err := rateplan.Compute(rateplan.Inputs{Session: s, TimeZone: "Europe/Amsterdam", Plan: &p, PlanUsable: true, VAT: cfg,
