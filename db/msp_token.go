@@ -230,7 +230,7 @@ func assembleIssued(rows []issuedRow) []token.Issued {
 	var out []token.Issued
 	for _, r := range rows {
 		if len(out) == 0 || out[len(out)-1].ID != r.ID {
-			out = append(out, token.Issued{ID: r.ID, CountryCode: r.CountryCode, PartyID: r.PartyID, UID: token.UID(r.Uid),
+			out = append(out, token.Issued{ID: r.ID, AdministrationID: r.AdministrationID, CountryCode: r.CountryCode, PartyID: r.PartyID, UID: token.UID(r.Uid),
 				Type: token.Type(r.Type), ContractID: r.EvcoID, Issuer: r.Issuer, VisualNumber: r.VisualNumber, GroupID: r.GroupID,
 				Language: r.Language, Whitelist: token.Whitelist(mspDeref(r.Whitelist)), UpdatedAt: r.UpdatedAt})
 		}
@@ -240,7 +240,7 @@ func assembleIssued(rows []issuedRow) []token.Issued {
 		t := &out[len(out)-1]
 		t.Links = append(t.Links, token.Link{ID: *r.LinkID, TokenID: r.ID, Period: periodOf(r.LinkValidFrom, r.LinkValidUntil),
 			Defunct: *r.LinkDefunct, UpdatedAt: *r.LinkUpdatedAt,
-			Subscription: token.Subscription{ID: *r.SubID, Period: periodOf(r.SubValidFrom, r.SubValidUntil), Defunct: *r.SubDefunct,
+			Subscription: token.Subscription{ID: *r.SubID, PlanID: mspDerefID(r.SubPlanID), Period: periodOf(r.SubValidFrom, r.SubValidUntil), Defunct: *r.SubDefunct,
 				UpdatedAt: *r.SubUpdatedAt}})
 	}
 	return out
@@ -257,6 +257,13 @@ func periodOf(from, until *time.Time) token.Period {
 		p, _ = token.NewPeriod(&never, nil)
 	}
 	return p
+}
+
+func mspDerefID(id *uuid.UUID) uuid.UUID {
+	if id == nil {
+		return uuid.Nil
+	}
+	return *id
 }
 
 func mspDeref(s *string) string {

@@ -20,9 +20,8 @@ import (
 // the first two are those of IssuedTokenByUID.) There is no ORDER BY: the
 // rows are grouped by token in Go, and starting a Sort node was 9 % of
 // Postgres' CPU on this path (docs/performance.md, round 4). The last
-// three columns serve the charge authorization rules: the token's
-// administration, the subscription's plan, and the rules version (one
-// scalar per statement; db.AuthorizationRules reloads when it moved).
+// column is the charge authorization rules version (one scalar per
+// statement; db.AuthorizationRules reloads when it moved).
 const lookupIssuedTokens = `SELECT t.uid_key, t.type, t.id, t.country_code, t.party_id, t.uid, t.evco_id, t.issuer, t.visual_number,
     t.group_id, t.language, t.whitelist, t.updated_at,
     l.id, l.valid_from, l.valid_until, l.defunct, l.updated_at,
@@ -154,22 +153,18 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 	type group struct {
 		key, typ string
 		rows     []issuedRow
-		admin    uuid.UUID
 	}
 	var groups []group
 	byID := make(map[uuid.UUID]int, len(keys))
-	plans := map[uuid.UUID]uuid.UUID{}
 	var version int64
 	for rows.Next() {
 		var key string
 		var r issuedRow
-		var admin uuid.UUID
-		var plan *uuid.UUID
 		if err := rows.Scan(&key, &r.Type, &r.ID, &r.CountryCode, &r.PartyID, &r.Uid, &r.EvcoID, &r.Issuer, &r.VisualNumber,
 			&r.GroupID, &r.Language, &r.Whitelist, &r.UpdatedAt,
 			&r.LinkID, &r.LinkValidFrom, &r.LinkValidUntil, &r.LinkDefunct, &r.LinkUpdatedAt,
 			&r.SubID, &r.SubValidFrom, &r.SubValidUntil, &r.SubDefunct, &r.SubUpdatedAt,
-			&admin, &plan, &version); err != nil {
+			&r.AdministrationID, &r.SubPlanID, &version); err != nil {
 			fail(err)
 			return
 		}
@@ -177,12 +172,9 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 		if !ok {
 			i = len(groups)
 			byID[r.ID] = i
-			groups = append(groups, group{key: key, typ: r.Type, admin: admin})
+			groups = append(groups, group{key: key, typ: r.Type})
 		}
 		groups[i].rows = append(groups[i].rows, r)
-		if plan != nil {
-			plans[*r.SubID] = *plan
-		}
 	}
 	if err := rows.Err(); err != nil {
 		fail(err)
@@ -190,10 +182,6 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 	}
 	for _, g := range groups {
 		t := assembleIssued(g.rows)[0]
-		t.AdministrationID = g.admin
-		for i := range t.Links {
-			t.Links[i].Subscription.PlanID = plans[t.Links[i].Subscription.ID]
-		}
 		for _, r := range batch {
 			if r.key == g.key && r.typ == g.typ {
 				r.tok, r.found, r.rules = t, true, version

@@ -491,7 +491,7 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -504,28 +504,30 @@ type IssuedTokenByUIDParams struct {
 }
 
 type IssuedTokenByUIDRow struct {
-	ID             uuid.UUID
-	CountryCode    string
-	PartyID        string
-	Uid            string
-	Type           string
-	EvcoID         string
-	Issuer         string
-	VisualNumber   *string
-	GroupID        *string
-	Language       *string
-	Whitelist      *string
-	UpdatedAt      time.Time
-	LinkID         *uuid.UUID
-	LinkValidFrom  *time.Time
-	LinkValidUntil *time.Time
-	LinkDefunct    *bool
-	LinkUpdatedAt  *time.Time
-	SubID          *uuid.UUID
-	SubValidFrom   *time.Time
-	SubValidUntil  *time.Time
-	SubDefunct     *bool
-	SubUpdatedAt   *time.Time
+	ID               uuid.UUID
+	CountryCode      string
+	PartyID          string
+	Uid              string
+	Type             string
+	EvcoID           string
+	Issuer           string
+	VisualNumber     *string
+	GroupID          *string
+	Language         *string
+	Whitelist        *string
+	UpdatedAt        time.Time
+	LinkID           *uuid.UUID
+	LinkValidFrom    *time.Time
+	LinkValidUntil   *time.Time
+	LinkDefunct      *bool
+	LinkUpdatedAt    *time.Time
+	SubID            *uuid.UUID
+	SubValidFrom     *time.Time
+	SubValidUntil    *time.Time
+	SubDefunct       *bool
+	SubUpdatedAt     *time.Time
+	AdministrationID uuid.UUID
+	SubPlanID        *uuid.UUID
 }
 
 // ---- issued tokens (OCPI Tokens sender, real-time authorization, push)
@@ -564,6 +566,8 @@ func (q *Queries) IssuedTokenByUID(ctx context.Context, arg IssuedTokenByUIDPara
 			&i.SubValidUntil,
 			&i.SubDefunct,
 			&i.SubUpdatedAt,
+			&i.AdministrationID,
+			&i.SubPlanID,
 		); err != nil {
 			return nil, err
 		}
@@ -581,7 +585,7 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -590,28 +594,30 @@ ORDER BY t.id
 `
 
 type IssuedTokensByIDRow struct {
-	ID             uuid.UUID
-	CountryCode    string
-	PartyID        string
-	Uid            string
-	Type           string
-	EvcoID         string
-	Issuer         string
-	VisualNumber   *string
-	GroupID        *string
-	Language       *string
-	Whitelist      *string
-	UpdatedAt      time.Time
-	LinkID         *uuid.UUID
-	LinkValidFrom  *time.Time
-	LinkValidUntil *time.Time
-	LinkDefunct    *bool
-	LinkUpdatedAt  *time.Time
-	SubID          *uuid.UUID
-	SubValidFrom   *time.Time
-	SubValidUntil  *time.Time
-	SubDefunct     *bool
-	SubUpdatedAt   *time.Time
+	ID               uuid.UUID
+	CountryCode      string
+	PartyID          string
+	Uid              string
+	Type             string
+	EvcoID           string
+	Issuer           string
+	VisualNumber     *string
+	GroupID          *string
+	Language         *string
+	Whitelist        *string
+	UpdatedAt        time.Time
+	LinkID           *uuid.UUID
+	LinkValidFrom    *time.Time
+	LinkValidUntil   *time.Time
+	LinkDefunct      *bool
+	LinkUpdatedAt    *time.Time
+	SubID            *uuid.UUID
+	SubValidFrom     *time.Time
+	SubValidUntil    *time.Time
+	SubDefunct       *bool
+	SubUpdatedAt     *time.Time
+	AdministrationID uuid.UUID
+	SubPlanID        *uuid.UUID
 }
 
 func (q *Queries) IssuedTokensByID(ctx context.Context, ids []uuid.UUID) ([]IssuedTokensByIDRow, error) {
@@ -646,6 +652,8 @@ func (q *Queries) IssuedTokensByID(ctx context.Context, ids []uuid.UUID) ([]Issu
 			&i.SubValidUntil,
 			&i.SubDefunct,
 			&i.SubUpdatedAt,
+			&i.AdministrationID,
+			&i.SubPlanID,
 		); err != nil {
 			return nil, err
 		}

@@ -159,7 +159,7 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -171,7 +171,7 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id

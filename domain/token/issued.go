@@ -14,7 +14,7 @@ import (
 type Issued struct {
 	ID uuid.UUID
 	// AdministrationID is the administration the token belongs to (its
-	// charge authorization rules); zero when the loader did not need it.
+	// charge authorization rules).
 	AdministrationID uuid.UUID
 	// CountryCode and PartyID are the eMSP party that owns the token: the
 	// country code and provider ID of its EVCO ID.

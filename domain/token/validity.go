@@ -125,7 +125,7 @@ func (p Period) String() string {
 type Subscription struct {
 	ID uuid.UUID
 	// PlanID is the subscription's plan (plan-scoped charge authorization
-	// rules); zero when the loader did not need it.
+	// rules).
 	PlanID  uuid.UUID
 	Period  Period
 	Defunct bool
