@@ -316,3 +316,25 @@ func TestGrantValidate(t *testing.T) {
 	require.Error(t, Grant{Kind: Monetary, Amount: dec("1"), Currency: "EURO", ValidFrom: start}.Validate())
 	require.Error(t, Grant{Kind: Monetary, Amount: dec("0.0000000000001"), Currency: "EUR", ValidFrom: start}.Validate())
 }
+
+// Uses sums each credit's shares over components, in the order the
+// credits were first used (what a quote shows per credit).
+func TestUses(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	lines := []Line{
+		{Component: "energy", Credits: []LineCredit{{CreditID: b, Kind: Energy, Amount: dec("5"), CoveredExclVAT: dec("1.5")},
+			{CreditID: a, Kind: Monetary, Amount: dec("2"), CoveredExclVAT: dec("2")}}},
+		{Component: "parking_time", Note: NoteNotApplicable},
+		{Component: "flat", Credits: []LineCredit{{CreditID: a, Kind: Monetary, Amount: dec("0.5"), CoveredExclVAT: dec("0.5")}}},
+	}
+	us := Uses(lines)
+	require.Len(t, us, 2)
+	require.Equal(t, b, us[0].CreditID)
+	require.Equal(t, Energy, us[0].Kind)
+	require.Equal(t, []string{"energy"}, us[0].Components)
+	require.Equal(t, a, us[1].CreditID)
+	require.Equal(t, "2.5", us[1].Amount.String())
+	require.Equal(t, "2.5", us[1].CoveredExclVAT.String())
+	require.Equal(t, []string{"energy", "flat"}, us[1].Components)
+	require.Empty(t, Uses(nil))
+}
