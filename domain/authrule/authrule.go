@@ -327,7 +327,11 @@ type Outcome struct {
 // subscription sub (with its plan) in the request's context. See the
 // package comment for the precedence.
 func Decide(rules []Rule, sub token.Subscription, req Request) (Outcome, error) {
-	e := evaluation{req: req, denied: make([]bool, len(req.EVSEUIDs))}
+	e := evaluation{req: req, denied: make([]bool, len(req.EVSEUIDs)), party: req.CountryCode + "-" + req.PartyID,
+		loc: strings.ToUpper(req.LocationID), evses: make([]string, len(req.EVSEUIDs))}
+	for j, u := range req.EVSEUIDs {
+		e.evses[j] = strings.ToUpper(u)
+	}
 	level := -1
 	allowed := false
 	for i := range rules {
@@ -403,6 +407,9 @@ func (r *Rule) appliesTo(sub token.Subscription) bool {
 // evaluation memoises the lookups of one Decide.
 type evaluation struct {
 	req      Request
+	party    string   // CC-PPP of the CPO
+	loc      string   // the location id, upper case
+	evses    []string // upper case, in request order
 	denied   []bool
 	zone     *time.Location
 	zoneDone bool
@@ -419,16 +426,16 @@ func (e *evaluation) matches(r *Rule) (bool, []int, error) {
 	if len(r.countries) > 0 && !slices.Contains(r.countries, q.CountryCode) {
 		return false, nil, nil
 	}
-	if len(r.parties) > 0 && !slices.Contains(r.parties, q.CountryCode+"-"+q.PartyID) {
+	if len(r.parties) > 0 && !slices.Contains(r.parties, e.party) {
 		return false, nil, nil
 	}
-	if len(r.locations) > 0 && (q.LocationID == "" || !slices.Contains(r.locations, strings.ToUpper(q.LocationID))) {
+	if len(r.locations) > 0 && (e.loc == "" || !slices.Contains(r.locations, e.loc)) {
 		return false, nil, nil
 	}
 	var evses []int
 	if len(r.evses) > 0 {
-		for j, u := range q.EVSEUIDs {
-			if slices.Contains(r.evses, strings.ToUpper(u)) {
+		for j, u := range e.evses {
+			if slices.Contains(r.evses, u) {
 				evses = append(evses, j)
 			}
 		}
