@@ -170,7 +170,8 @@ func TestEMSPTokensAuthorizeChargeRules(t *testing.T) {
 }
 
 // startOn starts a second node on in's database, with a pool of its own:
-// another node of the same deployment.
+// another node of the same deployment, whose Redis is down (real-time
+// authorization and its rules need Postgres only).
 func startOn(t *testing.T, in *instance) *instance {
 	t.Helper()
 	pool, err := db.Open(context.Background(), in.db.DSN, 4)
@@ -179,10 +180,9 @@ func startOn(t *testing.T, in *instance) *instance {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
-	opt, err := redis.ParseURL(dbtest.RedisURL())
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
+	require.Error(t, rdb.Ping(context.Background()).Err(), "this Redis must be down")
 	app := node.App(node.Deps{Pool: pool, Redis: rdb, Log: testLog(), Version: "t", PublicURL: base,
 		Client: roaming.Options{Timeout: 5 * time.Second, MaxRetries: 1}})
 	go func() { _ = app.Listener(ln) }()
@@ -195,7 +195,8 @@ func startOn(t *testing.T, in *instance) *instance {
 
 // TestEMSPTokensChargeRulesAcrossNodes shows that a rule change takes
 // effect on every node for the first authorization after it committed
-// (no Redis involved: the rules version travels with the token lookup),
+// (no Redis involved: the rules version travels with the token lookup,
+// and node b runs with Redis down),
 // and that without applicable rules an authorization runs no statement
 // for them.
 func TestEMSPTokensChargeRulesAcrossNodes(t *testing.T) {
@@ -241,9 +242,9 @@ func TestEMSPTokensChargeRulesAcrossNodes(t *testing.T) {
 	require.Equal(t, "NOT_ALLOWED", got)
 	got, _ = authorizeFrom(t, a, tok, uid, "DE", "BAD", nil)
 	require.Equal(t, "NOT_ALLOWED", got)
-	// Ending it through node b is in force on node a at once.
-	b.admin(200, "POST", "/main/v1/msp-charge-authorization-rule/"+r["id"].(string), map[string]any{"valid_until": at(-time.Minute),
+	// Ending it (through node a; b's Redis is down) is in force on node b at once.
+	a.admin(200, "POST", "/main/v1/msp-charge-authorization-rule/"+r["id"].(string), map[string]any{"valid_until": at(-time.Minute),
 		"valid_from": at(-2 * time.Minute)})
-	got, _ = authorizeFrom(t, a, tok, uid, "DE", "BAD", nil)
+	got, _ = authorizeFrom(t, b, tok, uid, "DE", "BAD", nil)
 	require.Equal(t, "ALLOWED", got)
 }
