@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,16 @@ func TestMSPUseCustomerReimbursementVAT(t *testing.T) {
 			}
 			p := h.must(200, h.do("POST", "/main/v1/msp-token-subscription-plan/"+f.plan.String(), map[string]any{"use_customer_reimbursement_vat": tc.flag}))
 			require.Equal(t, tc.flag, p.JSON["use_customer_reimbursement_vat"])
+
+			// A quote at that EVSE goes the same way (same loader, same rule).
+			q := url.Values{"subscription_id": {f.sub.String()}, "location_id": {f.location.String()}, "evse_uid": {uid}, "energy": {"15"}, "duration": {"120"}}
+			if tc.reason != "" {
+				e := h.must(400, h.do("GET", "/main/v1/msp-charge-cost-calculation?"+q.Encode(), nil))
+				require.Equal(t, "not_priceable", e.code())
+				require.Contains(t, string(e.Raw), tc.reason)
+			} else {
+				require.Equal(t, tc.vat, h.must(200, h.do("GET", "/main/v1/msp-charge-cost-calculation?"+q.Encode(), nil)).str("vat"))
+			}
 
 			id := f.postCDR(h.app, f.cdrAt("RV-"+uid, uid, "15"))
 			require.NoError(t, proc.Process(ctx, id))
