@@ -43,6 +43,8 @@ var kinds = map[string]string{
 	// charge credits of subscriptions and their ledger
 	"charge-credit":          "token",
 	"charge-credit-movement": "token",
+	// charge authorization rules of MSP tokens
+	"msp-charge-authorization-rule": "token",
 	// our charge points
 	"cpo-evse-location": "cpo",
 	"cpo-evse":          "cpo",
