@@ -58,7 +58,8 @@ type Intake struct {
 // stored (same side, party and id, case-insensitively) is not stored again:
 // the stored one is returned with created false. A credit CDR must
 // reference a CDR of the same party that was received before (mod_cdrs →
-// Credit CDRs); it is stored linked to it.
+// Credit CDRs); it is stored linked to it, and a CDR is credited once
+// (creditOnce: a second credit CDR of it is invalid).
 func ReceiveChargeSession(ctx context.Context, pool *pgxpool.Pool, in Intake) (rec ChargeSessionRecord, created bool, err error) {
 	s := in.Session
 	s.CountryCode, s.PartyID = strings.ToUpper(s.CountryCode), strings.ToUpper(s.PartyID)
@@ -88,10 +89,13 @@ func ReceiveChargeSession(ctx context.Context, pool *pgxpool.Pool, in Intake) (r
 				return err
 			}
 			credited = &ref.ID
+			if err := creditOnce(ctx, tx, ref.ID, s.CreditReferenceID, key.CdrKey); err != nil {
+				return err
+			}
 		}
 		n, err := q.InsertChargeSession(ctx, insertParams(s, in.ConnectionID, credited))
 		if err != nil {
-			return Translate(err)
+			return Translate(creditedTwice(err, s.CreditReferenceID))
 		}
 		if n == 0 {
 			r, err := q.GetChargeSessionByKey(ctx, key)
@@ -344,7 +348,9 @@ func CommitRecordStep(ctx context.Context, pool *pgxpool.Pool, rec ChargeSession
 func stepParams(s session.ChargeSession, o session.Outcome, now time.Time) gen.CommitChargeSessionStepParams {
 	p := gen.CommitChargeSessionStepParams{ID: s.ID, FromState: string(s.State), FromAttempts: int32(s.Attempts),
 		State: string(o.State), Attempts: int32(o.Attempts), AdministrationID: o.AdministrationID, Bypass: checks(s.Bypass), UpdatedAt: now}
-	if o.State == session.Matching {
+	if o.State == session.Matching || (o.State == session.ReadyForPricing && !o.RetryAt.IsZero()) {
+		// A match miss, or a credit CDR waiting for its credited session
+		// (session.Pipeline.creditWait), is tried again at RetryAt.
 		at := o.RetryAt.UTC()
 		p.NextAttemptAt = &at
 	}

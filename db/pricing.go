@@ -49,7 +49,10 @@ type PriceView struct {
 	InclVAT          decimal.Decimal   `json:"incl_vat"`
 	Components       []ComponentView   `json:"components"`
 	Detail           json.RawMessage   `json:"detail"`
-	CreatedAt        time.Time         `json:"created_at"`
+	// CreditOf links a credit CDR's result to the result it reverses (the
+	// credited session's latest, mod_cdrs → Credit CDRs); null otherwise.
+	CreditOf  *session.CreditRef `json:"credit_of"`
+	CreatedAt time.Time          `json:"created_at"`
 }
 
 // ComponentView is a subtotal of a result (session.PriceComponent), the
@@ -84,18 +87,19 @@ func (v PriceView) DomainComponents() []session.PriceComponent {
 
 // priceRow is one element of CommitChargeSessionPriced's @prices.
 type priceRow struct {
-	ID         uuid.UUID       `json:"id"`
-	Kind       string          `json:"kind"`
-	SubjectID  *uuid.UUID      `json:"subject_id"`
-	Currency   string          `json:"currency"`
-	ExclVAT    decimal.Decimal `json:"excl_vat"`
-	VAT        decimal.Decimal `json:"vat"`
-	InclVAT    decimal.Decimal `json:"incl_vat"`
-	Components json.RawMessage `json:"components"`
-	Detail     json.RawMessage `json:"detail"`
-	EventID    uuid.UUID       `json:"event_id"`
-	EventKind  string          `json:"event_kind"`
-	EventData  json.RawMessage `json:"event_data"`
+	ID         uuid.UUID          `json:"id"`
+	Kind       string             `json:"kind"`
+	SubjectID  *uuid.UUID         `json:"subject_id"`
+	Currency   string             `json:"currency"`
+	ExclVAT    decimal.Decimal    `json:"excl_vat"`
+	VAT        decimal.Decimal    `json:"vat"`
+	InclVAT    decimal.Decimal    `json:"incl_vat"`
+	Components json.RawMessage    `json:"components"`
+	Detail     json.RawMessage    `json:"detail"`
+	EventID    uuid.UUID          `json:"event_id"`
+	EventKind  string             `json:"event_kind"`
+	EventData  json.RawMessage    `json:"event_data"`
+	CreditOf   *session.CreditRef `json:"credit_of"`
 }
 
 // CommitPriced commits a pricing step computed from rec (o.State Priced):
@@ -129,14 +133,14 @@ func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionReco
 		}
 		v := PriceView{ID: id, ChargeSessionID: rec.ID, Kind: r.Kind, SubjectID: r.SubjectID, AdministrationID: next.AdministrationID,
 			Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT, InclVAT: r.InclVAT, Components: componentViews(r.Components),
-			Detail: detail, CreatedAt: now}
+			Detail: detail, CreditOf: r.CreditOf, CreatedAt: now}
 		data, err := json.Marshal(v)
 		if err != nil {
 			return rec, false, err
 		}
 		pev := event.New(PriceEventKind(r.Kind), event.Create, next.AdministrationID, nil) // data: v with the version and reason the statement assigns
 		rows[i] = priceRow{ID: id, Kind: string(r.Kind), SubjectID: r.SubjectID, Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT,
-			InclVAT: r.InclVAT, Components: comps, Detail: detail, EventID: pev.ID, EventKind: pev.Kind, EventData: data}
+			InclVAT: r.InclVAT, Components: comps, Detail: detail, EventID: pev.ID, EventKind: pev.Kind, EventData: data, CreditOf: r.CreditOf}
 	}
 	prices, err := json.Marshal(rows)
 	if err != nil {
@@ -220,6 +224,12 @@ func priceOf(r gen.ChargeSessionPrice) (PriceView, error) {
 		VAT: r.Vat, InclVAT: r.InclVat, Detail: json.RawMessage(r.Detail), CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal(r.Components, &v.Components); err != nil {
 		return v, err
+	}
+	if len(r.CreditOf) > 0 {
+		v.CreditOf = &session.CreditRef{}
+		if err := json.Unmarshal(r.CreditOf, v.CreditOf); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }

@@ -170,7 +170,7 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
 		kick: NewPushKicker(d.Redis, d.Log),
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
-			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers}}
+			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers, Credited: db.CreditLookup{Pool: d.Pool}}}
 }
 
 // Pipeline is the processor's pipeline (its pricers price quotes through

@@ -34,7 +34,8 @@ type liveNode struct {
 	app  *fiber.App
 }
 
-func startLive(t *testing.T, cc, pid, role string, redisDB int) *liveNode {
+// extra are further worker registrations (the session pipeline, say).
+func startLive(t *testing.T, cc, pid, role string, redisDB int, extra ...worker.Registration) *liveNode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := dbtest.New(ctx)
@@ -55,9 +56,9 @@ func startLive(t *testing.T, cc, pid, role string, redisDB int) *liveNode {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = worker.Run(ctx, wd, worker.Options{Concurrency: 4, ShutdownTimeout: 2 * time.Second},
-			worker.Push(push, func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
-			worker.TokenBoundaries(worker.TokenBoundaryOptions{Every: time.Second}))
+		regs := append([]worker.Registration{worker.Push(push, func(d worker.Deps) map[string]roaming.Renderer { return module.PushRenderers(d.Pool) }),
+			worker.TokenBoundaries(worker.TokenBoundaryOptions{Every: time.Second})}, extra...)
+		_ = worker.Run(ctx, wd, worker.Options{Concurrency: 4, ShutdownTimeout: 2 * time.Second}, regs...)
 	}()
 	t.Cleanup(func() { cancel(); <-done; n.stop(); xlog.Close() })
 	n.instance = &instance{t: t, db: d, base: base, user: "admin", secret: access.NewSecret(), log: xlog}
