@@ -342,6 +342,15 @@ func TestCDRIntakeRules(t *testing.T) {
 	require.Equal(t, 201, st)
 	credit := b.state(sessionIDOf(t, cloc))
 	require.Equal(t, sessionIDOf(t, loc), *credit.CreditedSessionID)
+	// A CDR is credited once: the same credit CDR again is a duplicate, a
+	// second credit CDR of it is refused with 2001.
+	st, again, _ := b.post(cdr("12345-C", func(m map[string]any) { m["credit"] = true; m["credit_reference_id"] = "12345" }))
+	require.Equal(t, 201, st)
+	require.Equal(t, cloc, again)
+	st, _, env = b.post(cdr("12345-C2", func(m map[string]any) { m["credit"] = true; m["credit_reference_id"] = "12345" }))
+	require.Equal(t, 400, st)
+	require.Equal(t, float64(2001), env["status_code"])
+	require.Contains(t, env["status_message"], "credited already")
 
 	// Another partner cannot GET our partner's CDR; an unknown id is 404.
 	res, _ = b.do("GET", "/ocpi/2.2.1/emsp/cdrs/"+uuid.NewString(), nil)
