@@ -28,7 +28,7 @@ import (
 // the start (default now). The quote is rateplan.Compute over the same
 // facts a real session's pricing loads, priced as one charging period;
 // the pricing checks do not apply. A quote that cannot be priced (no rate
-// plan, no matching rule, VAT undetermined) answers 409 not_priceable
+// plan, no matching rule, VAT undetermined) answers 400 not_priceable
 // with the reason a session would drop out with.
 //
 // A subscription's quote shows what the customer would pay after its
