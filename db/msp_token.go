@@ -186,8 +186,9 @@ func SaveMSPTokenLink(ctx context.Context, q Querier, l gen.MspTokenLink, isNew 
 type issuedRow = gen.IssuedTokenByUIDRow
 
 // IssuedTokenByUID loads the token with this UID (compared ignoring case)
-// and type, with all its links and their subscriptions, in one indexed
-// query: the hot path of real-time authorization. An unknown token is a
+// and type, with all its links and their subscriptions (one indexed query)
+// and RulesChangedAt (the token push renders it; real-time authorization
+// uses the group lookup, TokenLookup). An unknown token is a
 // fault.NotFound.
 func IssuedTokenByUID(ctx context.Context, q Querier, uid token.UID, typ token.Type) (token.Issued, error) {
 	rows, err := Q(q).IssuedTokenByUID(ctx, gen.IssuedTokenByUIDParams{UidKey: uid.Key(), Type: string(typ)})
@@ -198,18 +199,20 @@ func IssuedTokenByUID(ctx context.Context, q Querier, uid token.UID, typ token.T
 	if len(out) == 0 {
 		return token.Issued{}, fault.NotFound("not_found", "token %s of type %s does not exist", uid, typ)
 	}
-	return out[0], nil
+	return out[0], fillRulesChangedAt(ctx, q, out)
 }
 
 // IssuedTokens loads tokens by id with all their links and subscriptions,
-// in id order; unknown ids are skipped. The token push renders each with
-// ocpi.TokenOf.
+// in id order (with RulesChangedAt); unknown ids are skipped. The Tokens
+// sender and the token push render each with authrule.Publish and
+// ocpi.TokenWithState.
 func IssuedTokens(ctx context.Context, q Querier, ids []uuid.UUID) ([]token.Issued, error) {
 	rows, err := Q(q).IssuedTokensByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	return assembleIssued(mapAll(rows, func(r gen.IssuedTokensByIDRow) issuedRow { return issuedRow(r) })), nil
+	out := assembleIssued(mapAll(rows, func(r gen.IssuedTokensByIDRow) issuedRow { return issuedRow(r) }))
+	return out, fillRulesChangedAt(ctx, q, out)
 }
 
 // IssuedToken loads one token by id (see IssuedTokens); an unknown id is a

@@ -92,7 +92,10 @@ func EnqueueSubscriptionTokenPushes(ctx context.Context, q Querier, subscription
 // passed since the last call, up to now: it enqueues a push of each token
 // with such a boundary and moves the watermark (table
 // msp_token_push_watermark) past them, in one transaction, so a boundary
-// is pushed once even with several workers or after a crash. The very
+// is pushed once even with several workers or after a crash. Boundaries
+// of charge authorization rules in the same window are queued for
+// RecheckTokenRules (db/token_rules.go), which pushes the tokens whose
+// valid/whitelist they change. The very
 // first call only sets the watermark (boundaries from before the node
 // pushed tokens are history). done is false when more boundaries wait
 // (call again); batch bounds the rows read per call.
@@ -130,6 +133,12 @@ func PushPassedTokenBoundaries(ctx context.Context, pool *pgxpool.Pool, now time
 				return err
 			}
 			rows = append(rows, tied...)
+		}
+		// Charge authorization rules whose validity boundary passed in
+		// the same window change tokens too: queue them for
+		// RecheckTokenRules, under the same watermark.
+		if _, err := q.InsertRuleBoundaryRechecks(ctx, gen.InsertRuleBoundaryRechecksParams{After: after, Upto: upto}); err != nil {
+			return err
 		}
 		ids := make([]uuid.UUID, len(rows))
 		for i, r := range rows {

@@ -11,7 +11,9 @@ import (
 
 // TaskTokenBoundaries pushes the MSP tokens whose valid flag changed
 // because a validity boundary passed without any write (a link's or
-// subscription's valid_from or valid_until reached).
+// subscription's valid_from or valid_until reached), and the tokens whose
+// valid or whitelist a charge authorization rule changed (a rule written,
+// or its valid_from or valid_until reached).
 const TaskTokenBoundaries = "msp:token-boundaries"
 
 // TokenBoundaryOptions configure the boundary task.
@@ -38,8 +40,12 @@ func TokenBoundaries(o TokenBoundaryOptions) Registration {
 			o.Batch = 1000
 		}
 		kick := NewPushKicker(d.Redis, d.Log)
+		rules := db.NewAuthorizationRules(d.Pool)
 		mux.HandleFunc(TaskTokenBoundaries, func(ctx context.Context, _ *asynq.Task) error {
-			_, err := PushTokenBoundaries(ctx, d, kick, o.Batch)
+			if _, err := PushTokenBoundaries(ctx, d, kick, o.Batch); err != nil {
+				return err
+			}
+			_, err := PushTokenRuleChanges(ctx, d, kick, rules, o.Batch)
 			return err
 		})
 		_, err := sched.Register("@every "+o.Every.String(), asynq.NewTask(TaskTokenBoundaries, nil),
@@ -62,6 +68,29 @@ func PushTokenBoundaries(ctx context.Context, d Deps, k *PushKicker, batch int32
 		k.Kick(ctx, refs...)
 		if n > 0 {
 			d.Log.Info("token push: validity boundaries passed", "tokens", n)
+		}
+		if done {
+			return total, nil
+		}
+	}
+}
+
+// PushTokenRuleChanges works off the queued charge authorization rule
+// changes (db.RecheckTokenRules) batch by batch, one transaction each —
+// an administration-wide rule may concern 100,000 tokens, which is why
+// this runs here and not in the Admin API request — kicks the pushes, and
+// says how many tokens it pushed.
+func PushTokenRuleChanges(ctx context.Context, d Deps, k *PushKicker, rules *db.AuthorizationRules, batch int32) (int, error) {
+	total := 0
+	for {
+		refs, n, done, err := db.RecheckTokenRules(ctx, d.Pool, rules, time.Now(), batch)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		k.Kick(ctx, refs...)
+		if n > 0 {
+			d.Log.Info("token push: charge authorization rules changed tokens", "tokens", n)
 		}
 		if done {
 			return total, nil

@@ -429,6 +429,22 @@ type MspTokenPushWatermark struct {
 	PassedUntil time.Time
 }
 
+type MspTokenRuleRecheck struct {
+	ID               int64
+	RuleID           uuid.UUID
+	AdministrationID uuid.UUID
+	PlanID           *uuid.UUID
+	SubscriptionID   *uuid.UUID
+	Before           []byte
+	AfterToken       uuid.UUID
+	CreatedAt        time.Time
+}
+
+type MspTokenRuleState struct {
+	TokenID   uuid.UUID
+	ChangedAt time.Time
+}
+
 type MspTokenSubscription struct {
 	ID                uuid.UUID
 	AdministrationID  uuid.UUID

@@ -667,9 +667,10 @@ func (q *Queries) IssuedTokensByID(ctx context.Context, ids []uuid.UUID) ([]Issu
 
 const listIssuedTokenIDs = `-- name: ListIssuedTokenIDs :many
 WITH lu AS (
-    SELECT t.id, GREATEST(t.updated_at, max(msp_token_link_changed(l.updated_at, l.valid_from, l.valid_until, l.defunct,
-        s.updated_at, s.valid_from, s.valid_until, s.defunct, $5::timestamptz)))::timestamptz AS last_updated
+    SELECT t.id, GREATEST(t.updated_at, max(rs.changed_at), max(msp_token_link_changed(l.updated_at, l.valid_from, l.valid_until,
+        l.defunct, s.updated_at, s.valid_from, s.valid_until, s.defunct, $5::timestamptz)))::timestamptz AS last_updated
     FROM msp_token t
+    LEFT JOIN msp_token_rule_state rs ON rs.token_id = t.id
     LEFT JOIN msp_token_link l ON l.token_id = t.id
     LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
     WHERE ($6::text IS NULL OR (t.country_code = $6 AND t.party_id = $7::text))
@@ -700,7 +701,7 @@ type ListIssuedTokenIDsRow struct {
 }
 
 // One page of the Tokens sender: tokens whose OCPI last_updated at @at
-// (token.Issued.State) is in [date_from, date_to), oldest first, with the
+// (token.Issued.State, with the rules' changes of msp_token_rule_state) is in [date_from, date_to), oldest first, with the
 // number of matching tokens. Optionally only the tokens of one party.
 func (q *Queries) ListIssuedTokenIDs(ctx context.Context, arg ListIssuedTokenIDsParams) ([]ListIssuedTokenIDsRow, error) {
 	rows, err := q.db.Query(ctx, listIssuedTokenIDs,

@@ -180,12 +180,13 @@ ORDER BY t.id;
 
 -- name: ListIssuedTokenIDs :many
 -- One page of the Tokens sender: tokens whose OCPI last_updated at @at
--- (token.Issued.State) is in [date_from, date_to), oldest first, with the
+-- (token.Issued.State, with the rules' changes of msp_token_rule_state) is in [date_from, date_to), oldest first, with the
 -- number of matching tokens. Optionally only the tokens of one party.
 WITH lu AS (
-    SELECT t.id, GREATEST(t.updated_at, max(msp_token_link_changed(l.updated_at, l.valid_from, l.valid_until, l.defunct,
-        s.updated_at, s.valid_from, s.valid_until, s.defunct, sqlc.arg(at)::timestamptz)))::timestamptz AS last_updated
+    SELECT t.id, GREATEST(t.updated_at, max(rs.changed_at), max(msp_token_link_changed(l.updated_at, l.valid_from, l.valid_until,
+        l.defunct, s.updated_at, s.valid_from, s.valid_until, s.defunct, sqlc.arg(at)::timestamptz)))::timestamptz AS last_updated
     FROM msp_token t
+    LEFT JOIN msp_token_rule_state rs ON rs.token_id = t.id
     LEFT JOIN msp_token_link l ON l.token_id = t.id
     LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
     WHERE (sqlc.narg(country_code)::text IS NULL OR (t.country_code = sqlc.narg(country_code) AND t.party_id = sqlc.narg(party_id)::text))

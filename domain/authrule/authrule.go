@@ -507,3 +507,100 @@ func (e *evaluation) credit(sub uuid.UUID) (bool, error) {
 	}
 	return *e.credited, nil
 }
+
+// Standing is what the rules in force say about a token wherever it
+// charges: what the OCPI Token object (Tokens sender, token push) carries,
+// which cannot depend on a location.
+type Standing struct {
+	// Blocked: a condition-free deny is in force (and no allow exception of
+	// a more specific level), so the token may charge nowhere: valid false.
+	Blocked bool
+	// Restricted: a conditional deny or a require_credit rule is in force,
+	// so only we can tell whether the token may charge at a given place
+	// and moment: valid stays true (mod_tokens NOT_ALLOWED: "Token is valid,
+	// but is not allowed to charge at the given location") and the token is
+	// whitelisted NEVER, so the CPO asks in real time (token.Config).
+	Restricted bool
+}
+
+// StandingOf evaluates rules (one administration's, in Set order) for the
+// subscription sub at instant at, with Decide's precedence: levels from
+// the most specific, and a condition-free allow ends the evaluation at its
+// level. An allow with conditions is an exception somewhere only, so the
+// less specific rules still count, but a condition-free deny below it
+// cannot block the token everywhere any more: it restricts it.
+func StandingOf(rules []Rule, sub token.Subscription, at time.Time) Standing {
+	var st Standing
+	level := -1
+	allowedAbove, allowedHere, stop := false, false, false
+	for i := range rules {
+		r := &rules[i]
+		if r.level() != level {
+			if stop {
+				break
+			}
+			allowedAbove = allowedAbove || allowedHere
+			allowedHere = false
+			level = r.level()
+		}
+		if !r.appliesTo(sub) || !period.Contains(r.ValidFrom, r.ValidUntil, at) {
+			continue
+		}
+		switch r.Effect {
+		case Deny:
+			if r.Unconditional() && !allowedAbove {
+				return Standing{Blocked: true}
+			}
+			st.Restricted = true
+		case RequireCredit:
+			st.Restricted = true
+		case Allow:
+			if r.Unconditional() {
+				stop = true
+			} else {
+				allowedHere = true
+			}
+		}
+	}
+	return st
+}
+
+// Publish evaluates token t for the OCPI Token object at instant at with
+// its administration's rules (Set.For): the state's valid is false when
+// the rules block the token (token.OCPIValid of ReasonBlocked), and the
+// token returned is Restricted when they restrict it. The rules apply to
+// the subscription of the link in effect; a token that is not valid by its
+// links is neither blocked nor restricted by them.
+func Publish(t token.Issued, rules []Rule, at time.Time) (token.Issued, token.State) {
+	if len(rules) == 0 {
+		return t, t.State(at)
+	}
+	var st Standing
+	s := t.StateWith(at, func(at time.Time, link token.Link) token.Decision {
+		st = StandingOf(rules, link.Subscription, at)
+		if st.Blocked {
+			return token.Block
+		}
+		return token.Permit
+	})
+	t.Restricted = st.Restricted
+	return t, s
+}
+
+// Replaced returns an administration's rules with the rule id replaced by
+// r (left out when r is nil), in evaluation order: the rules as they were
+// before a change of that rule, to compare with the rules now.
+func (s *Set) Replaced(admin, id uuid.UUID, r *Rule) []Rule {
+	var rules []Rule
+	for _, x := range s.For(admin) {
+		if x.ID != id {
+			rules = append(rules, x)
+		}
+	}
+	if r != nil {
+		x := *r
+		x.AdministrationID = admin
+		rules = append(rules, x)
+	}
+	return NewSet(rules).For(admin)
+}

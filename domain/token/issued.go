@@ -31,12 +31,22 @@ type Issued struct {
 	Whitelist Whitelist
 	// UpdatedAt is when the token record itself was last written.
 	UpdatedAt time.Time
-	Links     []Link
+	// RulesChangedAt is when the charge authorization rules last changed
+	// the token's published valid or whitelist (zero: never). A rule
+	// change writes no token, yet a CPO syncing with date_from must see
+	// the token again, so it counts in last_updated (see State).
+	RulesChangedAt time.Time
+	// Restricted is set when location- or credit-dependent charge
+	// authorization rules are in force for the token (authrule.Publish
+	// sets it): it is then whitelisted NEVER (Config.Restricted).
+	Restricted bool
+	Links      []Link
 }
 
-// Config returns the token's whitelist configuration. No charge
-// authorization restrictions exist yet, so no token is Restricted.
-func (t Issued) Config() Config { return Config{Type: t.Type, Whitelist: t.Whitelist} }
+// Config returns the token's whitelist configuration.
+func (t Issued) Config() Config {
+	return Config{Type: t.Type, Whitelist: t.Whitelist, Restricted: t.Restricted}
+}
 
 // State is a token's validity at an instant together with its OCPI
 // last_updated.
@@ -60,7 +70,10 @@ type State struct {
 //   - without any write, when a validity boundary passes: a link or
 //     subscription starting or ending at T flips valid at T.
 //
-// So last_updated is the latest of: the token's updated_at, the updated_at
+// So last_updated is the latest of: the token's updated_at, RulesChangedAt
+// (when the charge authorization rules last changed valid or whitelist;
+// it is written when the change is seen, so it is never in the future
+// either), the updated_at
 // of each link and of each link's subscription, and every valid_from /
 // valid_until of a live (not defunct) link and of its subscription (when
 // that is not defunct either) that is not later than at. Boundaries in the
@@ -75,8 +88,9 @@ type State struct {
 func (t Issued) State(at time.Time) State { return t.StateWith(at, nil) }
 
 // StateWith is State with the charge authorization rules (real-time
-// authorization, where the charging location is known). The rules do not
-// change last_updated.
+// authorization, where the charging location is known; authrule.Publish
+// for the OCPI Token object). The rules hook does not change last_updated:
+// their changes reach it through RulesChangedAt.
 func (t Issued) StateWith(at time.Time, rules Rules) State {
 	st := State{Result: Evaluate(t.Links, at, rules), LastUpdated: t.UpdatedAt}
 	latest := func(ts time.Time) {
@@ -84,6 +98,7 @@ func (t Issued) StateWith(at time.Time, rules Rules) State {
 			st.LastUpdated = ts
 		}
 	}
+	latest(t.RulesChangedAt)
 	passed := func(b *time.Time) {
 		if b != nil && !b.After(at) {
 			latest(*b)

@@ -70,8 +70,10 @@ func ownerFilter(c *fiber.Ctx) (country, party string, err error) {
 // list is GET /ocpi/2.2.1/emsp/tokens (mod_tokens → Sender "GET Method"):
 // our tokens whose last_updated is in [date_from, date_to), oldest first,
 // paginated. last_updated moves whenever valid may have changed, including
-// when a validity boundary passes without any write (token.Issued.State),
-// so an incremental sync with date_from sees every change of valid.
+// when a validity boundary passes without any write (token.Issued.State)
+// and when the charge authorization rules change valid or whitelist
+// (RulesChangedAt, db.RecheckTokenRules), so an incremental sync with
+// date_from sees every change of valid and whitelist.
 func (e *emspTokens) list(c *fiber.Ctx) error {
 	p, err := ocpi.ParsePage(c, maxTokensPage)
 	if err != nil {
@@ -93,9 +95,15 @@ func (e *emspTokens) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The rule set once per page, from the node-local cache (a version
+	// check, a reload only after a rule change).
+	set, err := e.rules.Current(c.UserContext())
+	if err != nil {
+		return err
+	}
 	out := make([]ocpi.Token, len(page.Tokens))
 	for i, t := range page.Tokens {
-		out[i] = ocpi.TokenOf(t, now)
+		out[i] = publishToken(t, set, now)
 	}
 	return ocpi.WritePage(c, e.s.publicURL, p, page.Total, out)
 }
