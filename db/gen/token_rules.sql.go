@@ -24,11 +24,12 @@ func (q *Queries) DeleteRuleRecheck(ctx context.Context, id int64) error {
 const insertRuleBoundaryRechecks = `-- name: InsertRuleBoundaryRechecks :execrows
 INSERT INTO msp_token_rule_recheck (rule_id, administration_id, plan_id, subscription_id, before)
 SELECT r.id, r.administration_id, r.plan_id, r.subscription_id,
-    CASE WHEN NOT (r.valid_from IS NOT NULL AND r.valid_from > $1::timestamptz AND r.valid_from <= $2::timestamptz)
-        THEN to_jsonb(r) || '{"valid_until": null}'::jsonb END
+    CASE WHEN r.valid_from > $1::timestamptz AND r.valid_from <= $2::timestamptz
+            AND r.updated_at < r.valid_from THEN NULL
+        ELSE to_jsonb(r) || '{"valid_until": null}'::jsonb END
 FROM msp_charge_authorization_rule r
-WHERE (r.valid_from > $1 AND r.valid_from <= $2)
-   OR (r.valid_until > $1 AND r.valid_until <= $2)
+WHERE (r.valid_from > $1 AND r.valid_from <= $2 AND r.updated_at < r.valid_from)
+   OR (r.valid_until > $1 AND r.valid_until <= $2 AND r.updated_at < r.valid_until)
 `
 
 type InsertRuleBoundaryRechecksParams struct {
@@ -38,7 +39,9 @@ type InsertRuleBoundaryRechecksParams struct {
 
 // Rules whose validity boundary is in (after, upto]: a valid_from passing
 // puts the rule in force (before: not in force), a valid_until passing takes
-// it out (before: the rule without its end).
+// it out (before: the rule without its end). A rule written at or after
+// its boundary was compared when written (the trigger), so that boundary
+// is not queued again.
 func (q *Queries) InsertRuleBoundaryRechecks(ctx context.Context, arg InsertRuleBoundaryRechecksParams) (int64, error) {
 	result, err := q.db.Exec(ctx, insertRuleBoundaryRechecks, arg.After, arg.Upto)
 	if err != nil {

@@ -14,14 +14,17 @@ ON CONFLICT (token_id) DO UPDATE SET changed_at = GREATEST(msp_token_rule_state.
 -- name: InsertRuleBoundaryRechecks :execrows
 -- Rules whose validity boundary is in (after, upto]: a valid_from passing
 -- puts the rule in force (before: not in force), a valid_until passing takes
--- it out (before: the rule without its end).
+-- it out (before: the rule without its end). A rule written at or after
+-- its boundary was compared when written (the trigger), so that boundary
+-- is not queued again.
 INSERT INTO msp_token_rule_recheck (rule_id, administration_id, plan_id, subscription_id, before)
 SELECT r.id, r.administration_id, r.plan_id, r.subscription_id,
-    CASE WHEN NOT (r.valid_from IS NOT NULL AND r.valid_from > sqlc.arg(after)::timestamptz AND r.valid_from <= sqlc.arg(upto)::timestamptz)
-        THEN to_jsonb(r) || '{"valid_until": null}'::jsonb END
+    CASE WHEN r.valid_from > sqlc.arg(after)::timestamptz AND r.valid_from <= sqlc.arg(upto)::timestamptz
+            AND r.updated_at < r.valid_from THEN NULL
+        ELSE to_jsonb(r) || '{"valid_until": null}'::jsonb END
 FROM msp_charge_authorization_rule r
-WHERE (r.valid_from > sqlc.arg(after) AND r.valid_from <= sqlc.arg(upto))
-   OR (r.valid_until > sqlc.arg(after) AND r.valid_until <= sqlc.arg(upto));
+WHERE (r.valid_from > sqlc.arg(after) AND r.valid_from <= sqlc.arg(upto) AND r.updated_at < r.valid_from)
+   OR (r.valid_until > sqlc.arg(after) AND r.valid_until <= sqlc.arg(upto) AND r.updated_at < r.valid_until);
 
 -- name: NextRuleRecheck :one
 SELECT * FROM msp_token_rule_recheck ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED;
