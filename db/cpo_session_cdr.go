@@ -152,20 +152,15 @@ func sameCost(a, b ocpi.Price) bool {
 }
 
 // CreditCDR returns the credit CDR of cdr under a new id (mod_cdrs →
-// Credit CDRs): all the data of the credited CDR, credit true,
-// credit_reference_id its id, and every cost figure negated (total_cost
-// and the per-dimension totals, so that they still add up to it).
+// Credit CDRs): "all the data of the original CDR", credit true,
+// credit_reference_id its id, and "only the values in the total_cost field
+// SHALL contain the negative amounts of the original CDR" — the
+// per-dimension totals (total_energy_cost, …) stay as in the original.
 func CreditCDR(cdr ocpi.CDR, id string, now time.Time) ocpi.CDR {
 	yes := true
 	c := cdr
 	c.ID, c.Credit, c.CreditReferenceID, c.LastUpdated = id, &yes, cdr.ID, ocpi.NewDateTime(now)
 	c.TotalCost = negPrice(cdr.TotalCost)
-	for _, p := range []**ocpi.Price{&c.TotalFixedCost, &c.TotalEnergyCost, &c.TotalTimeCost, &c.TotalParkingCost, &c.TotalReservationCost} {
-		if *p != nil {
-			n := negPrice(**p)
-			*p = &n
-		}
-	}
 	return c
 }
 
