@@ -2,6 +2,7 @@ package module_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,49 @@ func TestTokenPushWhenChargeRuleBoundaryPasses(t *testing.T) {
 	_, _, _, err = db.PushPassedTokenBoundaries(ctx, a.db.Pool, time.Now(), 10)
 	require.NoError(t, err)
 	require.Zero(t, recheck(t, a))
+}
+
+// TestRuleRecheckScale measures (RN_RULE_RECHECK_TOKENS=100000 go test
+// -run RuleRecheckScale) the worker's recheck of an administration-wide
+// rule over many tokens with one partner receiving the pushes, and a page
+// of the Tokens sender with that rule in force. Skipped by default.
+func TestRuleRecheckScale(t *testing.T) {
+	n := os.Getenv("RN_RULE_RECHECK_TOKENS")
+	if n == "" {
+		t.Skip("set RN_RULE_RECHECK_TOKENS")
+	}
+	a := start(t, "NL", "RNE", "EMSP")
+	tok := partner.NewToken()
+	a.registered(tok)
+	a.cpoTokenReceiver(newFakeCPO(t))
+	f := newMSPFixture(a)
+	s := f.subscription("2024-01-01T00:00:00Z", "")
+	ctx := context.Background()
+	seed := time.Now()
+	_, err := a.db.Pool.Exec(ctx, `INSERT INTO msp_token (id, administration_id, evco_id, country_code, party_id, uid, uid_key, type, issuer, created_at, updated_at)
+		SELECT gen_random_uuid(), (SELECT id FROM administration WHERE external_reference = $1), 'NLRNEC' || lpad(n::text, 8, '0'), 'NL', 'RNE',
+		'TOK' || lpad(n::text, 6, '0'), 'TOK' || lpad(n::text, 6, '0'), 'RFID', 'Bench', now(), now()
+		FROM generate_series(0, $2::int - 1) n`, f.adminRef, n)
+	require.NoError(t, err)
+	_, err = a.db.Pool.Exec(ctx, `INSERT INTO msp_token_link (id, token_id, subscription_id, valid_from, created_at, updated_at)
+		SELECT gen_random_uuid(), id, $1, '2024-01-01', now(), now() FROM msp_token`, s)
+	require.NoError(t, err)
+	_, err = a.db.Pool.Exec(ctx, "VACUUM ANALYZE")
+	require.NoError(t, err)
+	t.Logf("seeded %s tokens in %s", n, time.Since(seed))
+	chargeRule(a, f, map[string]any{"effect": "deny"})
+	rules := db.NewAuthorizationRules(a.db.Pool)
+	began, total := time.Now(), 0
+	for {
+		_, k, done, err := db.RecheckTokenRules(ctx, a.db.Pool, rules, time.Now(), 1000)
+		require.NoError(t, err)
+		total += k
+		if done {
+			break
+		}
+	}
+	t.Logf("recheck: %d tokens pushed in %s", total, time.Since(began))
+	began = time.Now()
+	got := listed(t, a, tok, "")
+	t.Logf("Tokens sender page of %d with the rule: %s", len(got), time.Since(began))
 }
