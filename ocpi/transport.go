@@ -153,7 +153,32 @@ type Routing struct {
 // ASCII letters and a party id three ASCII letters or digits, and each
 // country code comes with its party id. A malformed header is an
 // InvalidParam error (2001) naming the header.
+//
+// The headers are read once per request: the result (valid or not) is
+// kept in the request's Locals, because the transport middleware
+// (Headers), the exchange log and the handler each ask, and on the
+// real-time authorization path reading, trimming, copying and validating
+// the four headers three times was measurable (docs/performance.md,
+// "Round 5"). Request headers do not change while a request is served.
 func RoutingFrom(c *fiber.Ctx) (Routing, error) {
+	if m, ok := c.Locals(routingKey{}).(routingMemo); ok {
+		return m.r, m.err
+	}
+	r, err := readRouting(c)
+	c.Locals(routingKey{}, routingMemo{r, err})
+	return r, err
+}
+
+// routingKey holds a request's routingMemo in its Locals.
+type routingKey struct{}
+
+type routingMemo struct {
+	r   Routing
+	err error
+}
+
+// readRouting is RoutingFrom without the per-request memo.
+func readRouting(c *fiber.Ctx) (Routing, error) {
 	r := Routing{
 		FromCountry: strings.TrimSpace(c.Get(HeaderFromCountry)),
 		FromParty:   strings.TrimSpace(c.Get(HeaderFromParty)),

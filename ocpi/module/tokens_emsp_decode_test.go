@@ -29,6 +29,19 @@ func TestDecodeLocationReferencesMatchesDecode(t *testing.T) {
 		`{"location_id":"LOC1","evse_uids":"E1"}`,
 		`[]`,
 		`{"location_id":`,
+		// Edges where JSON decoders are known to differ (the fast path uses
+		// goccy/go-json, ocpi.Decode encoding/json).
+		` {"location_id":"LOC1"} `,
+		`{"location_id":"LOC1"} x`,
+		`{"location_id":"LOC1"}{}`,
+		`{"location_id":"A","location_id":"B"}`,
+		`{"Location_Id":"LOC1","evse_uids":["E1",]}`,
+		`{"location_id":"LOC1",}`,
+		"{\"location_id\":\"LOC\xff\"}",
+		`{"location_id":"LOC\u0041"}`,
+		`{"location_id":"LOC1","evse_uids":["E1"],"evse_uids":null}`,
+		`null`,
+		`"LOC1"`,
 	} {
 		var fast, slow ocpi.LocationReferences
 		ferr := decodeLocationReferences([]byte(body), &fast)
