@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/db/dbtest"
@@ -111,4 +113,43 @@ func (s cpuSample) report(phase string, n int, wall time.Duration) {
 	per := func(v float64) float64 { return v / float64(n) * 1000 }
 	fmt.Printf("  cpu %s: %.2f ms per CDR (go %.2f, postgres backends %.2f, postgres background %.2f, redis %.2f); %.0f%% of 2 CPUs over %.1fs\n",
 		phase, per(total), per(s.self), per(s.backends), per(s.pgAux), per(s.redis), total/wall.Seconds()/2*100, wall.Seconds())
+}
+
+// planReport prints, per prepared statement, how often the pool's idle
+// connections planned it generically and how often custom (Postgres
+// re-plans a statement on every execution when it judges a custom plan
+// cheaper: docs/performance.md, "Pipeline with pricing", round 5). Only
+// statements executed at least min times in total are listed.
+func planReport(ctx context.Context, pool *pgxpool.Pool, min int64) {
+	type plans struct{ generic, custom int64 }
+	byStmt := map[string]*plans{}
+	for _, c := range pool.AcquireAllIdle(ctx) {
+		rows, err := c.Query(ctx, `SELECT left(regexp_replace(statement, '\s+', ' ', 'g'), 70), generic_plans, custom_plans
+			FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared_statements%'`)
+		if err == nil {
+			for rows.Next() {
+				var s string
+				var g, cu int64
+				if rows.Scan(&s, &g, &cu) == nil {
+					if byStmt[s] == nil {
+						byStmt[s] = &plans{}
+					}
+					byStmt[s].generic += g
+					byStmt[s].custom += cu
+				}
+			}
+			rows.Close()
+		}
+		c.Release()
+	}
+	keys := make([]string, 0, len(byStmt))
+	for s, p := range byStmt {
+		if p.generic+p.custom >= min {
+			keys = append(keys, s)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return byStmt[keys[i]].custom > byStmt[keys[j]].custom })
+	for _, s := range keys {
+		fmt.Printf("  plans: %7d generic %7d custom  %s\n", byStmt[s].generic, byStmt[s].custom, s)
+	}
 }

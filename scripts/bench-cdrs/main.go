@@ -49,6 +49,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,15 @@ func run(c config) error {
 		return err
 	}
 	defer d.Close()
-	pool, err := db.Open(ctx, d.DSN, c.dbConns)
+	dsn := d.DSN
+	if m := os.Getenv("BENCH_PLAN_CACHE_MODE"); m != "" { // experiment: every connection of the node and worker
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "plan_cache_mode=" + m
+	}
+	pool, err := db.Open(ctx, dsn, c.dbConns)
 	if err != nil {
 		return err
 	}
@@ -202,6 +211,7 @@ func run(c config) error {
 	fmt.Printf("processing: %d sessions to %s in %.1fs = %.0f sessions/s; slowest 5 s window %.0f/s, fastest %.0f/s\n",
 		c.n, target, el.Seconds(), float64(c.n)/el.Seconds(), windows[0], windows[len(windows)-1])
 	meter.sample(ctx).since(before).report("processing", c.n, el)
+	planReport(ctx, pool, int64(c.n)/10)
 
 	// 3. Both at once.
 	if c.mixed {
