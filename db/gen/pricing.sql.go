@@ -95,7 +95,8 @@ WITH old AS (
 ), ev AS (
     INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
     SELECT p.event_id, $2, p.event_kind, 'create', u.administration_id,
-        p.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason)
+        p.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason, 'components', p.components,
+            'detail', coalesce(p.detail, '{}'::jsonb))
     FROM p JOIN ins ON ins.id = p.id CROSS JOIN u
 )
 INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
@@ -130,7 +131,9 @@ type CommitChargeSessionPricedParams struct {
 // result's view with the version and reason the statement assigned).
 // @prices is a JSON array of {id, kind, subject_id, currency, excl_vat,
 // vat, incl_vat, components, detail, event_id, event_kind, event_data,
-// credit_of} (credit_of: the result a credit CDR's result reverses).
+// credit_of} (credit_of: the result a credit CDR's result reverses);
+// event_data is the result's view without its components and detail,
+// which the statement adds from the row (each is sent once).
 // A credit CDR waiting for its credited session (next_attempt_at) is
 // due no more once priced.
 func (q *Queries) CommitChargeSessionPriced(ctx context.Context, arg CommitChargeSessionPricedParams) (int64, error) {
