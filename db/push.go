@@ -35,8 +35,6 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 	if err != nil {
 		return nil, err
 	}
-	fields := slices.Clone(ch.Fields)
-	slices.Sort(fields)
 	var refs []roaming.PushRef
 	for _, r := range recv {
 		key := gen.EnsurePushGroupParams{ConnectionID: r, Module: ch.Module, Grp: ch.Group, FromCountry: ch.FromCountry, FromParty: ch.FromParty}
@@ -52,8 +50,7 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 			return nil, err
 		}
 		seq := row.Seq + 1
-		items = roaming.Coalesce(items, roaming.PushItem{Object: ch.Object, Method: ch.Method, Fields: fields, V: seq,
-			ToCountry: ch.ToCountry, ToParty: ch.ToParty})
+		items = roaming.Coalesce(items, pushItemOf(ch, seq))
 		raw, _ := json.Marshal(items)
 		err = g.SetPushItems(ctx, gen.SetPushItemsParams{ConnectionID: r, Module: ch.Module, Grp: ch.Group, Items: raw,
 			Seq: seq, FromCountry: ch.FromCountry, FromParty: ch.FromParty})
@@ -63,6 +60,93 @@ func EnqueuePush(ctx context.Context, q Querier, ch roaming.Change) ([]roaming.P
 		refs = append(refs, roaming.PushRef{ConnectionID: r, Module: ch.Module, Group: ch.Group, Seq: seq, Attempts: row.Attempts})
 	}
 	return refs, nil
+}
+
+// EnqueuePushes is EnqueuePush for many changes of one module that go to
+// every receiver (no ToCountry; bulk token pushes after a rule change):
+// the receivers are read once, and per receiver the groups are created,
+// locked and updated with one statement each instead of three per change.
+// A change addressed to a party, or of another module than the first, is
+// enqueued one by one. Groups are locked per connection in connection id
+// order and, within one, in grp order (LockPushGroups); EnqueuePush locks
+// one group per connection in the same connection order, so the two cannot
+// deadlock.
+func EnqueuePushes(ctx context.Context, q Querier, chs []roaming.Change) ([]roaming.PushRef, error) {
+	for _, ch := range chs {
+		if err := ch.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	var bulk []roaming.Change
+	var refs []roaming.PushRef
+	for _, ch := range chs {
+		if ch.ToCountry != "" || ch.Module != chs[0].Module {
+			r, err := EnqueuePush(ctx, q, ch)
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, r...)
+			continue
+		}
+		bulk = append(bulk, ch)
+	}
+	if len(bulk) == 0 {
+		return refs, nil
+	}
+	g := Q(q)
+	recv, err := pushReceivers(ctx, g, bulk[0])
+	if err != nil {
+		return nil, err
+	}
+	// One item per group: later changes of the same group coalesce with it.
+	byGroup := map[string][]roaming.Change{}
+	var grps, countries, parties []string
+	for _, ch := range bulk {
+		if _, ok := byGroup[ch.Group]; !ok {
+			grps, countries, parties = append(grps, ch.Group), append(countries, ch.FromCountry), append(parties, ch.FromParty)
+		}
+		byGroup[ch.Group] = append(byGroup[ch.Group], ch)
+	}
+	module := bulk[0].Module
+	for _, r := range recv {
+		if err := g.EnsurePushGroups(ctx, gen.EnsurePushGroupsParams{ConnectionID: r, Module: module, Grps: grps,
+			FromCountries: countries, FromParties: parties}); err != nil {
+			return nil, err
+		}
+		rows, err := g.LockPushGroups(ctx, gen.LockPushGroupsParams{ConnectionID: r, Module: module, Grps: grps})
+		if err != nil {
+			return nil, err
+		}
+		set := gen.SetPushItemsManyParams{ConnectionID: r, Module: module}
+		for _, row := range rows {
+			items, err := pushItems(row.Items)
+			if err != nil {
+				return nil, err
+			}
+			seq := row.Seq
+			last := roaming.Change{FromCountry: row.FromCountry, FromParty: row.FromParty}
+			for _, ch := range byGroup[row.Grp] {
+				seq++
+				items = roaming.Coalesce(items, pushItemOf(ch, seq))
+				last = ch
+			}
+			raw, _ := json.Marshal(items)
+			set.Grps, set.Items, set.Seqs = append(set.Grps, row.Grp), append(set.Items, string(raw)), append(set.Seqs, seq)
+			set.FromCountries, set.FromParties = append(set.FromCountries, last.FromCountry), append(set.FromParties, last.FromParty)
+			refs = append(refs, roaming.PushRef{ConnectionID: r, Module: module, Group: row.Grp, Seq: seq, Attempts: row.Attempts})
+		}
+		if err := g.SetPushItemsMany(ctx, set); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}
+
+// pushItemOf is the queued item of change ch under sequence number seq.
+func pushItemOf(ch roaming.Change, seq int64) roaming.PushItem {
+	fields := slices.Clone(ch.Fields)
+	slices.Sort(fields)
+	return roaming.PushItem{Object: ch.Object, Method: ch.Method, Fields: fields, V: seq, ToCountry: ch.ToCountry, ToParty: ch.ToParty}
 }
 
 // pushReceivers are the connections a change goes to: every registered

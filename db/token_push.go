@@ -52,8 +52,9 @@ func ParseTokenPushObject(obj string) (country, party, uid, typ string, err erro
 
 // EnqueueTokenPushes records a PUT of each token (unknown ids are skipped)
 // to every partner with a Tokens receiver, in the caller's transaction q.
-// Each token is its own ordering group. It returns the groups to kick
-// after the commit.
+// Each token is its own ordering group; all of them are enqueued with a
+// few statements per receiver (EnqueuePushes). It returns the groups to
+// kick after the commit.
 func EnqueueTokenPushes(ctx context.Context, q Querier, ids ...uuid.UUID) ([]roaming.PushRef, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -65,17 +66,13 @@ func EnqueueTokenPushes(ctx context.Context, q Querier, ids ...uuid.UUID) ([]roa
 	if err != nil {
 		return nil, err
 	}
-	var refs []roaming.PushRef
-	for _, k := range keys { // id order: concurrent writers lock groups in one order
+	chs := make([]roaming.Change, 0, len(keys))
+	for _, k := range keys {
 		obj := TokenPushObject(k.CountryCode, k.PartyID, k.Uid, k.Type)
-		r, err := EnqueuePush(ctx, q, roaming.Change{Module: "tokens", Group: obj, Object: obj, Method: roaming.PushPut,
+		chs = append(chs, roaming.Change{Module: "tokens", Group: obj, Object: obj, Method: roaming.PushPut,
 			FromCountry: k.CountryCode, FromParty: k.PartyID})
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, r...)
 	}
-	return refs, nil
+	return EnqueuePushes(ctx, q, chs)
 }
 
 // EnqueueSubscriptionTokenPushes pushes every token ever linked to the

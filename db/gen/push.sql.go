@@ -160,6 +160,34 @@ func (q *Queries) EnsurePushGroup(ctx context.Context, arg EnsurePushGroupParams
 	return err
 }
 
+const ensurePushGroups = `-- name: EnsurePushGroups :exec
+INSERT INTO ocpi_push (connection_id, module, grp, from_country, from_party)
+SELECT $1::uuid, $2::text, unnest($3::text[]),
+    unnest($4::text[]), unnest($5::text[])
+ON CONFLICT (connection_id, module, grp) DO NOTHING
+`
+
+type EnsurePushGroupsParams struct {
+	ConnectionID  uuid.UUID
+	Module        string
+	Grps          []string
+	FromCountries []string
+	FromParties   []string
+}
+
+// EnsurePushGroup for many groups of one connection and module at once
+// (bulk token pushes); from_country/from_party per group.
+func (q *Queries) EnsurePushGroups(ctx context.Context, arg EnsurePushGroupsParams) error {
+	_, err := q.db.Exec(ctx, ensurePushGroups,
+		arg.ConnectionID,
+		arg.Module,
+		arg.Grps,
+		arg.FromCountries,
+		arg.FromParties,
+	)
+	return err
+}
+
 const extendPushLease = `-- name: ExtendPushLease :exec
 UPDATE ocpi_push SET lease_until = $4 WHERE connection_id = $1 AND module = $2 AND grp = $3
 `
@@ -275,6 +303,55 @@ func (q *Queries) LockPushGroup(ctx context.Context, arg LockPushGroupParams) (O
 	return i, err
 }
 
+const lockPushGroups = `-- name: LockPushGroups :many
+SELECT connection_id, module, grp, from_country, from_party, items, seq, attempts, next_attempt_at, lease_until, last_error, last_sent_at, updated_at FROM ocpi_push
+WHERE connection_id = $1::uuid AND module = $2::text AND grp = ANY($3::text[])
+ORDER BY grp
+FOR UPDATE
+`
+
+type LockPushGroupsParams struct {
+	ConnectionID uuid.UUID
+	Module       string
+	Grps         []string
+}
+
+// LockPushGroup for many groups of one connection and module, locked in
+// grp order so that concurrent bulk writers cannot deadlock.
+func (q *Queries) LockPushGroups(ctx context.Context, arg LockPushGroupsParams) ([]OcpiPush, error) {
+	rows, err := q.db.Query(ctx, lockPushGroups, arg.ConnectionID, arg.Module, arg.Grps)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OcpiPush
+	for rows.Next() {
+		var i OcpiPush
+		if err := rows.Scan(
+			&i.ConnectionID,
+			&i.Module,
+			&i.Grp,
+			&i.FromCountry,
+			&i.FromParty,
+			&i.Items,
+			&i.Seq,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.LeaseUntil,
+			&i.LastError,
+			&i.LastSentAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const pushReceivers = `-- name: PushReceivers :many
 SELECT c.id, e.url::text AS url
 FROM roaming_connection c,
@@ -355,6 +432,40 @@ func (q *Queries) SetPushItems(ctx context.Context, arg SetPushItemsParams) erro
 		arg.Seq,
 		arg.FromCountry,
 		arg.FromParty,
+	)
+	return err
+}
+
+const setPushItemsMany = `-- name: SetPushItemsMany :exec
+UPDATE ocpi_push p SET items = u.items, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
+    next_attempt_at = CASE WHEN p.attempts = 0 THEN least(p.next_attempt_at, now()) ELSE p.next_attempt_at END,
+    updated_at = now()
+FROM (SELECT unnest($3::text[]) AS grp, unnest($4::text[])::jsonb AS items,
+        unnest($5::bigint[]) AS seq, unnest($6::text[]) AS from_country,
+        unnest($7::text[]) AS from_party) u
+WHERE p.connection_id = $1::uuid AND p.module = $2::text AND p.grp = u.grp
+`
+
+type SetPushItemsManyParams struct {
+	ConnectionID  uuid.UUID
+	Module        string
+	Grps          []string
+	Items         []string
+	Seqs          []int64
+	FromCountries []string
+	FromParties   []string
+}
+
+// SetPushItems for many groups of one connection and module.
+func (q *Queries) SetPushItemsMany(ctx context.Context, arg SetPushItemsManyParams) error {
+	_, err := q.db.Exec(ctx, setPushItemsMany,
+		arg.ConnectionID,
+		arg.Module,
+		arg.Grps,
+		arg.Items,
+		arg.Seqs,
+		arg.FromCountries,
+		arg.FromParties,
 	)
 	return err
 }

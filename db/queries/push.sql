@@ -62,3 +62,29 @@ LIMIT $1;
 
 -- name: ListPushGroups :many
 SELECT * FROM ocpi_push WHERE items <> '[]'::jsonb ORDER BY next_attempt_at LIMIT $1;
+
+-- name: EnsurePushGroups :exec
+-- EnsurePushGroup for many groups of one connection and module at once
+-- (bulk token pushes); from_country/from_party per group.
+INSERT INTO ocpi_push (connection_id, module, grp, from_country, from_party)
+SELECT sqlc.arg(connection_id)::uuid, sqlc.arg(module)::text, unnest(sqlc.arg(grps)::text[]),
+    unnest(sqlc.arg(from_countries)::text[]), unnest(sqlc.arg(from_parties)::text[])
+ON CONFLICT (connection_id, module, grp) DO NOTHING;
+
+-- name: LockPushGroups :many
+-- LockPushGroup for many groups of one connection and module, locked in
+-- grp order so that concurrent bulk writers cannot deadlock.
+SELECT * FROM ocpi_push
+WHERE connection_id = sqlc.arg(connection_id)::uuid AND module = sqlc.arg(module)::text AND grp = ANY(sqlc.arg(grps)::text[])
+ORDER BY grp
+FOR UPDATE;
+
+-- name: SetPushItemsMany :exec
+-- SetPushItems for many groups of one connection and module.
+UPDATE ocpi_push p SET items = u.items, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
+    next_attempt_at = CASE WHEN p.attempts = 0 THEN least(p.next_attempt_at, now()) ELSE p.next_attempt_at END,
+    updated_at = now()
+FROM (SELECT unnest(sqlc.arg(grps)::text[]) AS grp, unnest(sqlc.arg(items)::text[])::jsonb AS items,
+        unnest(sqlc.arg(seqs)::bigint[]) AS seq, unnest(sqlc.arg(from_countries)::text[]) AS from_country,
+        unnest(sqlc.arg(from_parties)::text[]) AS from_party) u
+WHERE p.connection_id = sqlc.arg(connection_id)::uuid AND p.module = sqlc.arg(module)::text AND p.grp = u.grp;
