@@ -130,3 +130,83 @@ func TestGenericPlanPool(t *testing.T) {
 	require.NoError(t, m.d.Pool.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode))
 	require.Equal(t, "auto", mode, "the shared pool keeps the default")
 }
+
+// The group lookup decodes its rows from the binary values itself
+// (decodeLookupRow); every column of every row shape (optional token
+// fields set and unset, tokens without a link, open and closed periods,
+// defunct links and subscriptions) decodes exactly as pgx's Scan does, the
+// statement's result is one the decoder reads (else the lookup would
+// silently fall back to Scan), and values it does not expect (an infinite
+// timestamp, a NULL where the token needs a value, a wrong length) make it
+// hand the row back to Scan.
+func TestTokenLookupRawDecodeMatchesScan(t *testing.T) {
+	t.Parallel()
+	m := newMSPDB(t)
+	ctx := context.Background()
+	base := m.now.Add(-24 * time.Hour)
+	sub := m.subscription(base, nil, false, base)
+	ended := m.subscription(base, tp(m.now.Add(time.Hour)), true, base)
+	var keys, types []string
+	for i := 0; i < 6; i++ {
+		tok := m.token(i, base)
+		keys, types = append(keys, token.UID(fmt.Sprintf("Tok%04d", i)).Key()), append(types, "RFID")
+		switch i % 3 {
+		case 1:
+			require.NoError(t, m.link(tok, sub, nil, nil, false, base))
+		case 2:
+			require.NoError(t, m.link(tok, sub, nil, tp(m.now.Add(time.Hour)), false, base))
+			require.NoError(t, m.link(tok, ended, tp(m.now.Add(time.Hour)), nil, true, base))
+		}
+		if i%2 == 0 {
+			_, err := m.d.Pool.Exec(ctx, `UPDATE msp_token SET visual_number = 'V "1" é', group_id = 'G1', language = 'nl',
+                whitelist = 'ALLOWED' WHERE id = $1`, tok)
+			require.NoError(t, err)
+		}
+	}
+	hot, err := db.GenericPlanPool(m.d.Pool, 1)
+	require.NoError(t, err)
+	t.Cleanup(hot.Close)
+	for _, pool := range []interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}{m.d.Pool, hot} {
+		rows, err := pool.Query(ctx, db.LookupIssuedTokensSQL, keys, types)
+		require.NoError(t, err)
+		defer rows.Close()
+		require.True(t, db.LookupRawColumns(rows.FieldDescriptions()), "the decoder reads the statement's result")
+		n := 0
+		for rows.Next() {
+			var key, skey string
+			var r, s db.IssuedRow
+			var version, sversion int64
+			require.True(t, db.DecodeLookupRow(rows.RawValues(), &key, &r, &version))
+			require.NoError(t, rows.Scan(&skey, &s.Type, &s.ID, &s.CountryCode, &s.PartyID, &s.Uid, &s.EvcoID, &s.Issuer, &s.VisualNumber,
+				&s.GroupID, &s.Language, &s.Whitelist, &s.UpdatedAt,
+				&s.LinkID, &s.LinkValidFrom, &s.LinkValidUntil, &s.LinkDefunct, &s.LinkUpdatedAt,
+				&s.SubID, &s.SubValidFrom, &s.SubValidUntil, &s.SubDefunct, &s.SubUpdatedAt,
+				&s.AdministrationID, &s.SubPlanID, &sversion))
+			require.Equal(t, skey, key)
+			require.Equal(t, s, r)
+			require.Same(t, s.UpdatedAt.Location(), r.UpdatedAt.Location(), "same zone")
+			require.Equal(t, sversion, version)
+
+			// Values it leaves to Scan.
+			v := append([][]byte(nil), rows.RawValues()...)
+			for _, bad := range []func([][]byte){
+				func(v [][]byte) { v[12] = []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }, // updated_at = infinity
+				func(v [][]byte) { v[5] = nil },                                                       // uid NULL
+				func(v [][]byte) { v[2] = v[2][:15] },                                                 // short uuid
+				func(v [][]byte) { v[25] = nil },                                                      // no rules version
+			} {
+				w := append([][]byte(nil), v...)
+				bad(w)
+				var k string
+				var x db.IssuedRow
+				var ver int64
+				require.False(t, db.DecodeLookupRow(w, &k, &x, &ver))
+			}
+			n++
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, 8, n, "one row per link, one for a token without")
+	}
+}
