@@ -27,6 +27,10 @@
 // Postgres comes from DATABASE_URL (a database is cloned from the migrated
 // template and dropped at the end), Redis from BENCH_REDIS_URL (default
 // redis://127.0.0.1:6379/15, a database index no test uses; it is flushed).
+// After processing it lists each prepared statement's generic and custom
+// plans; BENCH_PLAN_CACHE_MODE (e.g. force_generic_plan) sets
+// plan_cache_mode on the node's and worker's connections, an experiment
+// (docs/performance.md, "Pipeline with pricing", round 5).
 // Targets (issue 5): intake ≥ 1,500 CDRs/s, processing to
 // ready_for_pricing ≥ 800 CDRs/s sustained over 100,000 CDRs; (issue 6)
 // the pipeline including pricing ≥ 600 CDRs/s end to end over 100,000
