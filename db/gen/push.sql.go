@@ -437,13 +437,14 @@ func (q *Queries) SetPushItems(ctx context.Context, arg SetPushItemsParams) erro
 }
 
 const setPushItemsMany = `-- name: SetPushItemsMany :exec
-UPDATE ocpi_push p SET items = u.items, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
+UPDATE ocpi_push p SET items = u.items::jsonb, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
     next_attempt_at = CASE WHEN p.attempts = 0 THEN least(p.next_attempt_at, now()) ELSE p.next_attempt_at END,
     updated_at = now()
-FROM (SELECT unnest($3::text[]) AS grp, unnest($4::text[])::jsonb AS items,
+FROM (SELECT unnest($3::text[]) AS grp, unnest($4::text[]) AS items,
         unnest($5::bigint[]) AS seq, unnest($6::text[]) AS from_country,
         unnest($7::text[]) AS from_party) u
-WHERE p.connection_id = $1::uuid AND p.module = $2::text AND p.grp = u.grp
+WHERE p.connection_id = $1::uuid AND p.module = $2::text
+  AND p.grp = ANY($3::text[]) AND p.grp = u.grp
 `
 
 type SetPushItemsManyParams struct {
@@ -457,6 +458,8 @@ type SetPushItemsManyParams struct {
 }
 
 // SetPushItems for many groups of one connection and module.
+// The groups are found through the primary key (grp = ANY), then joined
+// to their new values; items are cast to jsonb only for those rows.
 func (q *Queries) SetPushItemsMany(ctx context.Context, arg SetPushItemsManyParams) error {
 	_, err := q.db.Exec(ctx, setPushItemsMany,
 		arg.ConnectionID,

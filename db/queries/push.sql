@@ -81,10 +81,13 @@ FOR UPDATE;
 
 -- name: SetPushItemsMany :exec
 -- SetPushItems for many groups of one connection and module.
-UPDATE ocpi_push p SET items = u.items, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
+-- The groups are found through the primary key (grp = ANY), then joined
+-- to their new values; items are cast to jsonb only for those rows.
+UPDATE ocpi_push p SET items = u.items::jsonb, seq = u.seq, from_country = u.from_country, from_party = u.from_party,
     next_attempt_at = CASE WHEN p.attempts = 0 THEN least(p.next_attempt_at, now()) ELSE p.next_attempt_at END,
     updated_at = now()
-FROM (SELECT unnest(sqlc.arg(grps)::text[]) AS grp, unnest(sqlc.arg(items)::text[])::jsonb AS items,
+FROM (SELECT unnest(sqlc.arg(grps)::text[]) AS grp, unnest(sqlc.arg(items)::text[]) AS items,
         unnest(sqlc.arg(seqs)::bigint[]) AS seq, unnest(sqlc.arg(from_countries)::text[]) AS from_country,
         unnest(sqlc.arg(from_parties)::text[]) AS from_party) u
-WHERE p.connection_id = sqlc.arg(connection_id)::uuid AND p.module = sqlc.arg(module)::text AND p.grp = u.grp;
+WHERE p.connection_id = sqlc.arg(connection_id)::uuid AND p.module = sqlc.arg(module)::text
+  AND p.grp = ANY(sqlc.arg(grps)::text[]) AND p.grp = u.grp;
