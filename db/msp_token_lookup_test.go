@@ -193,9 +193,9 @@ func TestTokenLookupRawDecodeMatchesScan(t *testing.T) {
 			v := append([][]byte(nil), rows.RawValues()...)
 			for _, bad := range []func([][]byte){
 				func(v [][]byte) { v[12] = []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }, // updated_at = infinity
-				func(v [][]byte) { v[5] = nil },                                                       // uid NULL
-				func(v [][]byte) { v[2] = v[2][:15] },                                                 // short uuid
-				func(v [][]byte) { v[25] = nil },                                                      // no rules version
+				func(v [][]byte) { v[5] = nil },       // uid NULL
+				func(v [][]byte) { v[2] = v[2][:15] }, // short uuid
+				func(v [][]byte) { v[25] = nil },      // no rules version
 			} {
 				w := append([][]byte(nil), v...)
 				bad(w)

@@ -15,7 +15,6 @@ type creditLookup struct{ c Credited }
 
 func (l creditLookup) Credited(context.Context, ChargeSession) (Credited, error) { return l.c, nil }
 
-
 // creditedMSP is a priced credited session whose latest MSP result is
 // version 2: energy 3.50 + 0.74 VAT and a flat 0.50 + 0.11 VAT.
 func creditedMSP(state State) Credited {

@@ -74,7 +74,7 @@ func TestTwoNodeCreditCDRs(t *testing.T) {
 	start := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Second)
 	cpo.admin(201, "POST", "/main/v1/cpo-charge-session", map[string]any{"session_id": "CR-S1", "status": "COMPLETED",
 		"start_date_time": start.Format(time.RFC3339), "end_date_time": start.Add(time.Hour).Format(time.RFC3339), "kwh": "15",
-		"token": map[string]any{"country_code": "NL", "party_id": "RNE", "uid": "CRD0001", "type": "RFID", "contract_id": evcoFor("CRD0001")},
+		"token":       map[string]any{"country_code": "NL", "party_id": "RNE", "uid": "CRD0001", "type": "RFID", "contract_id": evcoFor("CRD0001")},
 		"auth_method": "WHITELIST", "location_id": "CR-LOC1", "evse_uid": "CR-E1", "connector_id": "1", "currency": "EUR",
 		"charge_periods": []any{map[string]any{"start_date_time": start.Format(time.RFC3339), "dimensions": []any{map[string]any{"type": "ENERGY", "volume": "15"}}}}})
 
