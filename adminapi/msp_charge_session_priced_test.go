@@ -53,15 +53,34 @@ type pricingFixture struct {
 // from other tests' countries).
 var maltaVAT sync.Once
 
+// freeParty is a random party id (three of 36 characters) that no
+// roaming party of the shared test database has yet: every pricing
+// fixture registers its own CPO party (unique per country and role).
+func freeParty(t *testing.T) string {
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for {
+		u := uuid.New()
+		p := string([]byte{alnum[int(u[0])%36], alnum[int(u[1])%36], alnum[int(u[2])%36]})
+		var taken bool
+		require.NoError(t, testDB.Pool.QueryRow(context.Background(),
+			`SELECT EXISTS (SELECT 1 FROM roaming_party_id WHERE party_id = $1)`, p).Scan(&taken))
+		if !taken {
+			return p
+		}
+	}
+}
+
 func newPricingFixture(t *testing.T) *pricingFixture {
 	t.Helper()
 	ctx := context.Background()
 	pool := testDB.Pool
 	now := time.Now().UTC().Truncate(time.Second)
 	f := &pricingFixture{t: t, admin: uuid.Must(uuid.NewV7()), customer: uuid.Must(uuid.NewV7()), plan: uuid.Must(uuid.NewV7()),
-		sub: uuid.Must(uuid.NewV7()), ratePlan: uuid.Must(uuid.NewV7()), party: strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:3]),
+		sub: uuid.Must(uuid.NewV7()), ratePlan: uuid.Must(uuid.NewV7()), party: freeParty(t),
 		connToken: partner.NewToken(), location: uuid.Must(uuid.NewV7()), partnerID: uuid.Must(uuid.NewV7())}
-	f.tokenUID = "PRC" + f.party
+	// The UID is unique per type across all tests sharing the database (the
+	// three-character party alone collided now and then).
+	f.tokenUID = "PRC" + f.party + strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:12])
 	seller := uuid.Must(uuid.NewV7())
 	exec := func(sql string, args ...any) {
 		_, err := pool.Exec(ctx, sql, args...)
