@@ -30,7 +30,7 @@ type csFixture struct {
 }
 
 func newCSFixture(t *testing.T) *csFixture {
-	f := &csFixture{t: t, party: strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:3])}
+	f := &csFixture{t: t, party: freeParty(t)}
 	t.Cleanup(f.removeTasks)
 	return f
 }

@@ -25,7 +25,7 @@ type progressFixture struct {
 }
 
 func newProgressFixture(t *testing.T) *progressFixture {
-	return &progressFixture{t: t, party: strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:3])}
+	return &progressFixture{t: t, party: freeParty(t)}
 }
 
 // ourToken registers token uid (RFID) as ours, of administration admin.
