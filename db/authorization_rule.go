@@ -130,18 +130,23 @@ func (a *AuthorizationRules) At(ctx context.Context, version int64) (*authrule.S
 	}
 	rules := make([]authrule.Rule, 0, len(rows))
 	for _, row := range rows {
-		r, err := authrule.Compile(ChargeAuthorizationRuleSpec(row))
-		if err != nil {
-			// Rules are validated when written; a row that does not
-			// compile (written by hand) fails closed: it denies everywhere.
-			r = authrule.Rule{ID: row.ID, AdministrationID: row.AdministrationID, PlanID: row.PlanID,
-				SubscriptionID: row.SubscriptionID, Effect: authrule.Deny, ValidFrom: row.ValidFrom, ValidUntil: row.ValidUntil}
-		}
-		rules = append(rules, r)
+		rules = append(rules, compileOrDeny(ChargeAuthorizationRuleSpec(row)))
 	}
 	set := authrule.NewSet(rules)
 	a.cur.Store(&ruleSnapshot{version: v, set: set})
 	return set, nil
+}
+
+// compileOrDeny compiles a stored rule. Rules are validated when written;
+// a row that does not compile (written by hand) fails closed: it denies
+// everywhere within its scope and validity.
+func compileOrDeny(sp authrule.Spec) authrule.Rule {
+	r, err := authrule.Compile(sp)
+	if err != nil {
+		return authrule.Rule{ID: sp.ID, AdministrationID: sp.AdministrationID, PlanID: sp.PlanID,
+			SubscriptionID: sp.SubscriptionID, Effect: authrule.Deny, ValidFrom: sp.ValidFrom, ValidUntil: sp.ValidUntil}
+	}
+	return r
 }
 
 // HasChargeCredit reports whether a subscription holds a charge credit

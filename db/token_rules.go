@@ -81,7 +81,7 @@ type storedRule struct {
 
 // ruleBefore compiles the rule as it was before a change; nil when it was
 // not in force. A row that does not compile fails closed as the rules
-// cache does (a condition-free deny).
+// cache does (compileOrDeny).
 func ruleBefore(raw []byte) (*authrule.Rule, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -90,14 +90,10 @@ func ruleBefore(raw []byte) (*authrule.Rule, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, err
 	}
-	r, err := authrule.Compile(authrule.Spec{ID: s.ID, AdministrationID: s.AdministrationID, PlanID: s.PlanID,
+	r := compileOrDeny(authrule.Spec{ID: s.ID, AdministrationID: s.AdministrationID, PlanID: s.PlanID,
 		SubscriptionID: s.SubscriptionID, Effect: s.Effect, ValidFrom: s.ValidFrom, ValidUntil: s.ValidUntil,
 		CountryCodes: s.CountryCodes, Parties: s.Parties, LocationIDs: s.LocationIDs, EVSEUIDs: s.EVSEUIDs,
 		DaysOfWeek: s.DaysOfWeek, StartTime: s.StartTime, EndTime: s.EndTime, TimeZone: s.TimeZone})
-	if err != nil {
-		r = authrule.Rule{ID: s.ID, AdministrationID: s.AdministrationID, PlanID: s.PlanID, SubscriptionID: s.SubscriptionID,
-			Effect: authrule.Deny, ValidFrom: s.ValidFrom, ValidUntil: s.ValidUntil}
-	}
 	return &r, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/roamnode/roamnode/db"
+	"github.com/roamnode/roamnode/roaming"
 )
 
 // TaskTokenBoundaries pushes the MSP tokens whose valid flag changed
@@ -58,21 +59,10 @@ func TokenBoundaries(o TokenBoundaryOptions) Registration {
 // boundary passed since the last run, batch by batch, kicks them, and says
 // how many tokens (per batch, summed) it pushed.
 func PushTokenBoundaries(ctx context.Context, d Deps, k *PushKicker, batch int32) (int, error) {
-	total := 0
-	for {
-		refs, n, done, err := db.PushPassedTokenBoundaries(ctx, d.Pool, time.Now(), batch)
-		if err != nil {
-			return total, err
-		}
-		total += n
-		k.Kick(ctx, refs...)
-		if n > 0 {
-			d.Log.Info("token push: validity boundaries passed", "tokens", n)
-		}
-		if done {
-			return total, nil
-		}
-	}
+	return pushTokenBatches(ctx, d, k, "token push: validity boundaries passed",
+		func(now time.Time) ([]roaming.PushRef, int, bool, error) {
+			return db.PushPassedTokenBoundaries(ctx, d.Pool, now, batch)
+		})
 }
 
 // PushTokenRuleChanges works off the queued charge authorization rule
@@ -81,16 +71,27 @@ func PushTokenBoundaries(ctx context.Context, d Deps, k *PushKicker, batch int32
 // this runs here and not in the Admin API request — kicks the pushes, and
 // says how many tokens it pushed.
 func PushTokenRuleChanges(ctx context.Context, d Deps, k *PushKicker, rules *db.AuthorizationRules, batch int32) (int, error) {
+	return pushTokenBatches(ctx, d, k, "token push: charge authorization rules changed tokens",
+		func(now time.Time) ([]roaming.PushRef, int, bool, error) {
+			return db.RecheckTokenRules(ctx, d.Pool, rules, now, batch)
+		})
+}
+
+// pushTokenBatches runs next (one committed batch: its push refs, how many
+// tokens it pushed, whether nothing is left) until done, kicking each
+// batch's pushes after its commit.
+func pushTokenBatches(ctx context.Context, d Deps, k *PushKicker, msg string,
+	next func(now time.Time) ([]roaming.PushRef, int, bool, error)) (int, error) {
 	total := 0
 	for {
-		refs, n, done, err := db.RecheckTokenRules(ctx, d.Pool, rules, time.Now(), batch)
+		refs, n, done, err := next(time.Now())
 		if err != nil {
 			return total, err
 		}
 		total += n
 		k.Kick(ctx, refs...)
 		if n > 0 {
-			d.Log.Info("token push: charge authorization rules changed tokens", "tokens", n)
+			d.Log.Info(msg, "tokens", n)
 		}
 		if done {
 			return total, nil
