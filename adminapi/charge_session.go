@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,26 +324,19 @@ func asConflict(err error) error {
 	return err
 }
 
-// enqueueReprocessed hands the sessions a reprocess sent back to received
-// to the worker, after the commit. A failed enqueue is only logged: the
-// sessions are pending in Postgres and the sweeper enqueues them.
-func (a *API) enqueueReprocessed(ctx context.Context, recs ...db.ChargeSessionRecord) {
-	rdb := a.limiter.rdb
-	if rdb == nil {
-		return
+// enqueueReprocessed wakes the worker for the sessions a reprocess sent
+// back to received, after the commit. They are due in Postgres, where the
+// worker claims them; a lost wake-up (Redis down) costs its idle poll.
+func (a *API) enqueueReprocessed(_ context.Context, recs ...db.ChargeSessionRecord) {
+	if slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State.Pending() }) {
+		a.wakeSessions()
 	}
-	q := worker.NewSessionQueue(rdb)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	now := time.Now()
-	for _, r := range recs {
-		if !r.State.Pending() {
-			continue
-		}
-		if err := q.Enqueue(ctx, r.ID, r.State, r.Attempts, now); err != nil {
-			a.log.Warn("reprocessed charge session not enqueued; the sweeper will pick it up", "session_id", r.ID, "err", err)
-			return
-		}
+}
+
+// wakeSessions wakes the worker's charge-session lanes.
+func (a *API) wakeSessions() {
+	if rdb := a.limiter.rdb; rdb != nil {
+		worker.NewSessionQueue(rdb, a.pool).Wake()
 	}
 }
 

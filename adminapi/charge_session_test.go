@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/roamnode/roamnode/db/gen"
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/domain/session"
-	"github.com/roamnode/roamnode/worker"
 )
 
 // csFixture makes charge sessions through the store, the way the OCPI
@@ -31,7 +29,6 @@ type csFixture struct {
 
 func newCSFixture(t *testing.T) *csFixture {
 	f := &csFixture{t: t, party: freeParty(t)}
-	t.Cleanup(f.removeTasks)
 	return f
 }
 
@@ -72,20 +69,13 @@ func (f *csFixture) invalid(side session.Side, partner *uuid.UUID) uuid.UUID {
 	return id
 }
 
-// queued reports whether the worker task of rec's next step is in Redis.
-func (f *csFixture) queued(id uuid.UUID, state session.State, attempts int) bool {
-	in := asynq.NewInspectorFromRedisClient(newRedis(f.t))
-	_, err := in.GetTaskInfo("default", worker.SessionTaskID(id, state, attempts))
-	return err == nil
-}
-
-// removeTasks deletes the tasks reprocessing enqueued in the shared test
-// Redis, so that no other package's worker meets them.
-func (f *csFixture) removeTasks() {
-	in := asynq.NewInspectorFromRedisClient(newRedis(f.t))
-	for _, id := range f.ids {
-		_ = in.DeleteTask("default", worker.SessionTaskID(id, session.Received, 0))
-	}
+// due reports whether the worker's lanes would claim the session now: a
+// pending state with no later attempt scheduled (worker/session_drain.go).
+func (f *csFixture) due(id uuid.UUID) bool {
+	var due bool
+	require.NoError(f.t, testDB.Pool.QueryRow(context.Background(), `SELECT state IN ('received', 'matching', 'validating') AND next_attempt_at IS NULL
+		FROM charge_session WHERE id = $1`, id).Scan(&due))
+	return due
 }
 
 // limitedAccount stores an API account with perms on admins.
@@ -159,7 +149,7 @@ func oaChargeSessions(t *testing.T, c *oaClient, admID string) {
 		r := c.do(200, "POST", base+"-charge-session/"+s1.ID.String()+"/reprocess", map[string]any{"instruction": "retry", "note": 1})
 		require.Equal(t, "received", r.str("state"))
 		require.Equal(t, "note", r.Header.Get("X-RN-Unknown-Fields"))
-		require.True(t, f.queued(s1.ID, session.Received, 0), "the worker task is enqueued after the commit")
+		require.True(t, f.due(s1.ID), "the session is due for the worker after the commit")
 		cf := c.do(409, "POST", base+"-charge-session/"+s1.ID.String()+"/reprocess", map[string]any{"instruction": "retry"})
 		require.Equal(t, "not_dropped_out", cf.errCode())
 		c.do(409, "POST", base+"-charge-session/"+pending.ID.String()+"/reprocess", map[string]any{"instruction": "discard"})
@@ -182,7 +172,7 @@ func oaChargeSessions(t *testing.T, c *oaClient, admID string) {
 		c.do(200, "GET", cg.str("sessions_link"), nil)
 		cr := c.do(200, "POST", base+"-dropout-case/"+caseID+"/reprocess", map[string]any{"instruction": "bypass", "check": "token_known"})
 		require.Equal(t, "resolved", cr.str("state"))
-		require.True(t, f.queued(s2.ID, session.Received, 0))
+		require.True(t, f.due(s2.ID))
 		c.do(409, "POST", base+"-dropout-case/"+caseID+"/reprocess", map[string]any{"instruction": "retry"})
 		c.do(400, "POST", base+"-dropout-case/"+uuid.NewString()+"/reprocess", map[string]any{"instruction": "retry"})
 		c.do(400, "GET", base+"-dropout-case/"+uuid.NewString(), nil)
@@ -261,7 +251,7 @@ func TestChargeSessionScoping(t *testing.T) {
 	require.NoError(t, testDB.Pool.QueryRow(context.Background(),
 		"SELECT count(*) FROM outbox_event WHERE kind = 'msp-charge-session' AND data->>'id' = $1 AND data->>'state' = 'discarded'", own.ID.String()).Scan(&events))
 	require.Equal(t, 1, events)
-	require.False(t, f.queued(own.ID, session.Received, 0), "a discarded session owes no step")
+	require.False(t, f.due(own.ID), "a discarded session owes no step")
 
 	// A case with no session of theirs is forbidden; the list hides it.
 	other2 := newAdministration(t)

@@ -2,7 +2,7 @@ package adminapi
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +17,6 @@ import (
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/session"
 	"github.com/roamnode/roamnode/roaming"
-	"github.com/roamnode/roamnode/worker"
 )
 
 // POST /main/v1/msp-token-subscription/{id}/plan-or-customer-correction
@@ -224,25 +223,10 @@ func correctionEvents(w writeCtx, before gen.MspTokenSubscription, res db.Correc
 	return out, nil
 }
 
-// enqueueRepricing hands the sessions a correction sent back to pricing to
-// the worker, after the commit. A failed enqueue is only logged: the
-// sessions are owed pricing in Postgres and the sweeper enqueues them.
-func (a *API) enqueueRepricing(ctx context.Context, recs []db.ChargeSessionRecord) {
-	rdb := a.limiter.rdb
-	if rdb == nil || len(recs) == 0 {
-		return
-	}
-	q := worker.NewSessionQueue(rdb)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	now := time.Now()
-	for _, r := range recs {
-		if r.State != session.ReadyForPricing {
-			continue
-		}
-		if err := q.Enqueue(ctx, r.ID, r.State, r.Attempts, now); err != nil {
-			a.log.Warn("repriced charge session not enqueued; the sweeper will pick it up", "session_id", r.ID, "err", fmt.Sprint(err))
-			return
-		}
+// enqueueRepricing wakes the worker for the sessions a correction sent
+// back to pricing, after the commit (they are owed pricing in Postgres).
+func (a *API) enqueueRepricing(_ context.Context, recs []db.ChargeSessionRecord) {
+	if slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State == session.ReadyForPricing }) {
+		a.wakeSessions()
 	}
 }

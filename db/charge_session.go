@@ -258,7 +258,7 @@ func ListChargeSessions(ctx context.Context, q Querier, p gen.ListChargeSessions
 // if the session is still in the state and attempt count s has (an
 // optimistic check), so a step that runs twice, or races an operator's
 // reprocess, commits once; committed says whether this call did.
-func CommitStep(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession, o session.Outcome, now time.Time) (rec ChargeSessionRecord, committed bool, err error) {
+func CommitStep(ctx context.Context, pool Conn, s session.ChargeSession, o session.Outcome, now time.Time) (rec ChargeSessionRecord, committed bool, err error) {
 	err = InTx(ctx, pool, func(tx pgx.Tx) error {
 		var caseID *uuid.UUID
 		caseMod := event.Update
@@ -308,7 +308,7 @@ var errStale = errors.New("charge session moved on")
 // and the new record is built here instead of read back (the worker's hot
 // path: one round trip and one commit per step). Drop-outs take
 // CommitStep's transaction.
-func CommitRecordStep(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
+func CommitRecordStep(ctx context.Context, pool Conn, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
 	if o.State == session.DroppedOut {
 		return CommitStep(ctx, pool, rec.ChargeSession, o, now)
 	}
@@ -341,6 +341,16 @@ func CommitRecordStep(ctx context.Context, pool *pgxpool.Pool, rec ChargeSession
 		return rec, false, err
 	}
 	return next, true, nil
+}
+
+// CommitsAlone reports whether the commit of o locks rows that other
+// sessions share — a drop-out's case, a charge credit's balance, the push
+// queue of a CPO session's CDR. A batch transaction (the worker's lanes)
+// must not hold such a lock while it commits other sessions: two batches
+// would wait on each other, or deadlock. Such a step is committed in a
+// transaction of its own.
+func CommitsAlone(rec ChargeSessionRecord, o session.Outcome) bool {
+	return o.State == session.DroppedOut || (o.State == session.Priced && (usesCredits(o) || publishesCDR(rec.ChargeSession, o)))
 }
 
 // stepParams maps an outcome onto the step update, checked against the
@@ -403,6 +413,24 @@ func DueChargeSessions(ctx context.Context, q Querier, now time.Time, after uuid
 	return mapAll(rows, func(r gen.DueChargeSessionsRow) DueSession {
 		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
 	}), err
+}
+
+// ClaimDueSessions locks and returns up to limit sessions whose next step
+// is due at now, for the caller's transaction tx (worker/session_drain.go):
+// pending sessions by due time, then ready_for_pricing sessions of the
+// priced sides. Sessions locked by another transaction are skipped, as are
+// those in skip. The locks end with tx, so a claim lost with its connection
+// is claimed again.
+func ClaimDueSessions(ctx context.Context, tx pgx.Tx, now time.Time, limit int, priced []session.Side, skip []uuid.UUID) ([]ChargeSessionRecord, error) {
+	sides := make([]string, len(priced))
+	for i, s := range priced {
+		sides[i] = string(s)
+	}
+	if skip == nil {
+		skip = []uuid.UUID{}
+	}
+	rows, err := Q(tx).ClaimDueChargeSessions(ctx, gen.ClaimDueChargeSessionsParams{Now: now, Skip: skip, Lim: int32(limit), Sides: sides})
+	return mapAll(rows, func(r gen.ClaimDueChargeSessionsRow) ChargeSessionRecord { return recordOf(gen.ChargeSession(r)) }), err
 }
 
 // ReprocessChargeSession applies an operator's instruction to a

@@ -408,7 +408,7 @@ func ExpireChargeCredits(ctx context.Context, pool *pgxpool.Pool, now time.Time,
 
 // commitPricedWithCredits is CommitPriced's statement p and the credit
 // movements of o's results in one transaction.
-func commitPricedWithCredits(ctx context.Context, pool *pgxpool.Pool, p gen.CommitChargeSessionPricedParams, rec ChargeSessionRecord,
+func commitPricedWithCredits(ctx context.Context, pool Conn, p gen.CommitChargeSessionPricedParams, rec ChargeSessionRecord,
 	o session.Outcome, rows []priceRow, now time.Time) (int64, error) {
 	ids := make([]uuid.UUID, len(rows))
 	for i, r := range rows {

@@ -98,10 +98,22 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Conn is a pool or a transaction: what a store function needs that runs
+// on its own or inside a caller's transaction (the worker commits a batch
+// of sessions in one, worker/session_drain.go). InTx on a transaction is a
+// savepoint.
+type Conn interface {
+	Querier
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // InTx runs fn in a transaction and commits when fn returns nil; any error
-// or panic rolls back, so a request never half-writes.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := pool.Begin(ctx)
+// or panic rolls back, so a request never half-writes. On a transaction
+// (c a pgx.Tx) it runs fn in a savepoint.
+func InTx(ctx context.Context, c interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, fn func(tx pgx.Tx) error) (err error) {
+	tx, err := c.Begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ type priceRow struct {
 // reprice request's, else "initial" for version 1 and "repriced" after.
 // Like CommitRecordStep it applies only if the session is still in the
 // state and attempt count rec has; committed says whether this call did.
-func CommitPriced(ctx context.Context, pool *pgxpool.Pool, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
+func CommitPriced(ctx context.Context, pool Conn, rec ChargeSessionRecord, o session.Outcome, now time.Time) (ChargeSessionRecord, bool, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	next := rec
 	next.State, next.UpdatedAt, next.Attempts, next.NextAttemptAt = session.Priced, now, o.Attempts, nil

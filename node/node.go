@@ -100,7 +100,7 @@ func App(d Deps) *fiber.App {
 	ocpiSrv.Mount(app)
 	// New charge sessions go to the worker through Redis; Postgres keeps them
 	// pending, so intake works (and the sweeper catches up) when Redis is down.
-	ocpiSrv.MountCDRs(app, worker.NewSessionQueue(d.Redis))
+	ocpiSrv.MountCDRs(app, worker.NewSessionQueue(d.Redis, d.Pool))
 	d.Admin.Registrar = registrar
 	d.Admin.CPOTokens.Client = client
 	adminapi.New(d.Pool, d.Redis, d.Log, d.Admin).Mount(app)

@@ -59,7 +59,7 @@ type DropoutReprocessor struct {
 
 // NewDropoutReprocessor returns a reprocessor on d's Postgres and Redis.
 func NewDropoutReprocessor(d Deps) *DropoutReprocessor {
-	return &DropoutReprocessor{d: d, queue: NewSessionQueue(d.Redis)}
+	return &DropoutReprocessor{d: d, queue: NewSessionQueue(d.Redis, d.Pool)}
 }
 
 // Run consumes every open request (db.ConsumeDropoutReprocess: the EVSE's

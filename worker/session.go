@@ -2,14 +2,10 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/roamnode/roamnode/db"
 	"github.com/roamnode/roamnode/domain/credit"
@@ -19,50 +15,10 @@ import (
 	"github.com/roamnode/roamnode/domain/session"
 )
 
-// Charge-session tasks (issue 5): session:process runs the steps owed on
-// one session; session:sweep re-enqueues every pending session that is
-// due, so that a Redis flush or a crash loses nothing.
-const (
-	TaskSessionProcess = "session:process"
-	TaskSessionSweep   = "session:sweep"
-	// TaskDropoutPrune deletes resolved drop-out cases older than the
-	// retention (hourly).
-	TaskDropoutPrune = "session:prune-dropouts"
-)
-
-// SessionQueue implements session.Queue on asynq. The task id is derived
-// from the session, its state and attempt count, so a duplicate enqueue
-// (the intake's and the sweeper's, say) is a no-op, while the next attempt
-// of a retried match is a new task.
-type SessionQueue struct{ c *asynq.Client }
-
-var _ session.Queue = SessionQueue{}
-
-// NewSessionQueue returns a queue on the node's Redis client.
-func NewSessionQueue(rdb redis.UniversalClient) SessionQueue {
-	return SessionQueue{c: asynq.NewClientFromRedisClient(rdb)}
-}
-
-type sessionPayload struct {
-	ID uuid.UUID `json:"id"`
-}
-
-// SessionTaskID is the task id of the step owed on a session in a state
-// after attempts failed match attempts.
-func SessionTaskID(id uuid.UUID, state session.State, attempts int) string {
-	return fmt.Sprintf("session:%s:%s:%d", id, state, attempts)
-}
-
-// Enqueue implements session.Queue.
-func (q SessionQueue) Enqueue(ctx context.Context, id uuid.UUID, state session.State, attempts int, at time.Time) error {
-	payload, _ := json.Marshal(sessionPayload{ID: id})
-	_, err := q.c.EnqueueContext(ctx, asynq.NewTask(TaskSessionProcess, payload), asynq.TaskID(SessionTaskID(id, state, attempts)),
-		asynq.ProcessAt(at), asynq.MaxRetry(10), asynq.Timeout(time.Minute))
-	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
-		return nil
-	}
-	return err
-}
+// TaskDropoutPrune deletes resolved drop-out cases older than the
+// retention (hourly). Charge sessions themselves are not tasks: the
+// worker's lanes claim them from Postgres in batches (session_drain.go).
+const TaskDropoutPrune = "session:prune-dropouts"
 
 // SessionOptions configure the pipeline.
 type SessionOptions struct {
@@ -71,8 +27,21 @@ type SessionOptions struct {
 	Schedule session.Schedule
 	// Thresholds are the default validity thresholds.
 	Thresholds session.Thresholds
-	// SweepBatch is how many sessions a sweep reads per query (default 1000).
-	SweepBatch int
+	// Lanes is how many batches the worker processes at once (default 8;
+	// at most half the pool's connections: a lane holds one for its batch
+	// and reads on another, so more lanes could hold every connection and
+	// wait for one forever).
+	Lanes int
+	// Batch is how many due sessions a lane claims and commits in one
+	// transaction (default 16).
+	Batch int
+	// IdlePoll is how often an idle lane looks for due sessions when no
+	// wake-up arrives (default 250 ms): retries coming due, and sessions
+	// whose wake-up was lost with Redis.
+	IdlePoll time.Duration
+	// PruneBatch is how many resolved drop-out cases a prune deletes per
+	// statement (default 1000).
+	PruneBatch int
 	// DropoutRetention is how long resolved drop-out cases are kept for
 	// traceability (default DefaultDropoutRetention).
 	DropoutRetention time.Duration
@@ -102,25 +71,12 @@ const thresholdTTL = 5 * time.Second
 // DefaultDropoutRetention keeps resolved drop-out cases for 90 days.
 const DefaultDropoutRetention = 90 * 24 * time.Hour
 
-// Sessions registers the charge-session tasks: the processing of one
-// session and the sweep every minute.
+// Sessions registers the charge-session lanes (session_drain.go), which
+// run for as long as the worker does, and the hourly prune of resolved
+// drop-out cases.
 func Sessions(o SessionOptions) Registration {
 	return func(d Deps, mux *asynq.ServeMux, sched *asynq.Scheduler) error {
 		p := NewSessionProcessor(d, o)
-		mux.HandleFunc(TaskSessionProcess, func(ctx context.Context, t *asynq.Task) error {
-			var pl sessionPayload
-			if err := json.Unmarshal(t.Payload(), &pl); err != nil {
-				return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-			}
-			return p.Process(ctx, pl.ID)
-		})
-		mux.HandleFunc(TaskSessionSweep, func(ctx context.Context, _ *asynq.Task) error {
-			n, err := p.Sweep(ctx, time.Now())
-			if n > 0 {
-				d.Log.Info("pending charge sessions re-enqueued", "count", n)
-			}
-			return err
-		})
 		mux.HandleFunc(TaskDropoutPrune, func(ctx context.Context, _ *asynq.Task) error {
 			n, err := p.PruneDropouts(ctx, time.Now())
 			if n > 0 {
@@ -128,21 +84,21 @@ func Sessions(o SessionOptions) Registration {
 			}
 			return err
 		})
-		if _, err := sched.Register("@every 1m", asynq.NewTask(TaskSessionSweep, nil), asynq.Unique(55*time.Second), asynq.MaxRetry(0)); err != nil {
+		if _, err := sched.Register("@every 1h", asynq.NewTask(TaskDropoutPrune, nil), asynq.Unique(55*time.Minute), asynq.MaxRetry(0)); err != nil {
 			return err
 		}
-		_, err := sched.Register("@every 1h", asynq.NewTask(TaskDropoutPrune, nil), asynq.Unique(55*time.Minute), asynq.MaxRetry(0))
-		return err
+		return d.Loop(p.Drain)
 	}
 }
 
-// SessionProcessor runs pipeline steps and sweeps.
+// SessionProcessor runs pipeline steps, in batches (Drain) or for one
+// session (Process).
 type SessionProcessor struct {
 	d        Deps
 	pipeline session.Pipeline
-	queue    session.Queue
-	batch    int
-	retain   time.Duration
+	o        SessionOptions
+	// backoff holds the sessions whose processing failed on their own.
+	backoff *backoff
 	// kick wakes the push worker for a CDR published by a pricing commit.
 	kick *PushKicker
 	// now is the clock (tests may set it).
@@ -151,8 +107,20 @@ type SessionProcessor struct {
 
 // NewSessionProcessor returns a processor on d's Postgres and Redis.
 func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
-	if o.SweepBatch <= 0 {
-		o.SweepBatch = 1000
+	if o.Lanes <= 0 {
+		o.Lanes = 8
+	}
+	if d.Pool != nil {
+		o.Lanes = max(1, min(o.Lanes, int(d.Pool.Config().MaxConns)/2))
+	}
+	if o.Batch <= 0 {
+		o.Batch = 16
+	}
+	if o.IdlePoll <= 0 {
+		o.IdlePoll = 250 * time.Millisecond
+	}
+	if o.PruneBatch <= 0 {
+		o.PruneBatch = 1000
 	}
 	if len(o.Schedule) == 0 {
 		o.Schedule = session.DefaultSchedule
@@ -167,7 +135,7 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	if pricers == nil && o.Pricing {
 		pricers = NodePricers(d)
 	}
-	return &SessionProcessor{d: d, queue: NewSessionQueue(d.Redis), batch: o.SweepBatch, retain: o.DropoutRetention, now: time.Now,
+	return &SessionProcessor{d: d, o: o, backoff: newBackoff(), now: time.Now,
 		kick: NewPushKicker(d.Redis, d.Log),
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
 			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers, Credited: db.CreditLookup{Pool: d.Pool}}}
@@ -177,87 +145,78 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 // the same code path as sessions).
 func (p *SessionProcessor) Pipeline() session.Pipeline { return p.pipeline }
 
-// maxStepsPerTask bounds how many steps one task runs back to back (match,
+// maxSteps bounds how many steps run back to back on one session (match,
 // then validation, then later steps): enough for the whole pipeline.
-const maxStepsPerTask = 8
+const maxSteps = 8
 
-// Process runs the steps owed on a session, each committed on its own, for
-// as long as the next one is due now. A session that is not pending, not
-// yet due, or gone is left alone, so a duplicate or stale task is
-// harmless. A match miss schedules the next attempt at its RetryAt.
+// Process runs the steps owed on one session now, each committed in its
+// own transaction (repricing, and the sessions of a batch that failed:
+// session_drain.go). A session that is not pending, not yet due, or gone
+// is left alone, so a duplicate or stale call is harmless.
 func (p *SessionProcessor) Process(ctx context.Context, id uuid.UUID) error {
-	var rec db.ChargeSessionRecord
-	loaded := false
-	for range maxStepsPerTask {
-		if !loaded {
-			var err error
-			rec, err = db.ChargeSession(ctx, p.d.Pool, id)
-			if fault.Is(err, fault.KindNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
+	rec, err := db.ChargeSession(ctx, p.d.Pool, id)
+	if fault.Is(err, fault.KindNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kicks, _, err := p.advance(ctx, p.d.Pool, false, rec)
+	p.kickCDRs(ctx, kicks)
+	return err
+}
+
+// deferredStep is a step computed in a batch whose commit must run in a
+// transaction of its own (db.CommitsAlone), after the batch's.
+type deferredStep struct {
+	rec db.ChargeSessionRecord
+	o   session.Outcome
+	now time.Time
+}
+
+// advance runs the steps owed on rec for as long as the next one is due,
+// each committed through c. In a batch (c is the batch's transaction) a
+// step whose commit locks shared rows is not committed but returned, for
+// the caller to commit after the batch. It returns the CPO sessions it priced, whose
+// CDRs are pushed once c has committed. A match miss stops at its next
+// attempt, which the lanes claim when it is due.
+func (p *SessionProcessor) advance(ctx context.Context, c db.Conn, batch bool, rec db.ChargeSessionRecord) ([]session.ChargeSession, *deferredStep, error) {
+	var kicks []session.ChargeSession
+	for range maxSteps {
 		now := p.now().UTC()
-		if !p.pipeline.Owes(rec.ChargeSession) {
-			return nil
-		}
-		if rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now) {
-			// Early (a sweep raced the schedule): make sure the due task exists.
-			return p.queue.Enqueue(ctx, id, rec.State, rec.Attempts, *rec.NextAttemptAt)
+		if !p.pipeline.Owes(rec.ChargeSession) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now)) {
+			return kicks, nil, nil
 		}
 		o, err := p.pipeline.Step(ctx, rec.ChargeSession, now)
 		if err != nil {
-			return err
+			return kicks, nil, err
 		}
-		out, committed, err := db.CommitRecordStep(ctx, p.d.Pool, rec, o, now)
+		if batch && db.CommitsAlone(rec, o) {
+			return kicks, &deferredStep{rec: rec, o: o, now: now}, nil
+		}
+		out, committed, err := db.CommitRecordStep(ctx, c, rec, o, now)
 		if err != nil {
-			return err
+			return kicks, nil, err
 		}
-		// The committed record is the state the next step starts from; a
-		// step someone else moved on first is looked up again.
-		rec, loaded = out, committed
 		if !committed {
+			// Someone moved the session on first (an operator, another
+			// worker), or a charge credit's balance changed under the
+			// price: look it up again.
+			rec, err = db.ChargeSession(ctx, c, rec.ID)
+			if fault.Is(err, fault.KindNotFound) {
+				return kicks, nil, nil
+			}
+			if err != nil {
+				return kicks, nil, err
+			}
 			continue
 		}
+		rec = out
 		if out.State == session.Priced && out.Side == session.CPO {
-			p.kickCDR(ctx, out.ChargeSession)
-		}
-		if out.State == session.Matching && out.NextAttemptAt != nil {
-			if err := p.queue.Enqueue(ctx, id, out.State, out.Attempts, *out.NextAttemptAt); err != nil {
-				p.d.Log.Warn("next match attempt not enqueued; the sweeper will pick it up", "session_id", id, "err", err)
-			}
-			return nil
-		}
-		if !p.pipeline.Owes(out.ChargeSession) {
-			return nil
+			kicks = append(kicks, out.ChargeSession)
 		}
 	}
-	return nil
-}
-
-// Sweep enqueues every pending session that is due at now and says how
-// many it handed over. Sessions already queued keep their task (same id).
-func (p *SessionProcessor) Sweep(ctx context.Context, now time.Time) (int, error) {
-	n := 0
-	after := uuid.Nil
-	for {
-		due, err := db.DueSessions(ctx, p.d.Pool, now, after, p.batch, p.pricedSides())
-		if err != nil {
-			return n, err
-		}
-		for _, s := range due {
-			if err := p.queue.Enqueue(ctx, s.ID, s.State, s.Attempts, now); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if len(due) < p.batch {
-			return n, nil
-		}
-		after = due[len(due)-1].ID
-	}
+	return kicks, nil, nil
 }
 
 // pricedSides are the sides whose ready_for_pricing sessions are owed the
@@ -285,5 +244,5 @@ func (p *SessionProcessor) Reprice(ctx context.Context, id uuid.UUID, reason str
 // PruneDropouts deletes the drop-out cases resolved longer than the
 // retention before now and says how many.
 func (p *SessionProcessor) PruneDropouts(ctx context.Context, now time.Time) (int, error) {
-	return db.PruneDropoutCases(ctx, p.d.Pool, now.Add(-p.retain), p.batch)
+	return db.PruneDropoutCases(ctx, p.d.Pool, now.Add(-p.o.DropoutRetention), p.o.PruneBatch)
 }

@@ -75,7 +75,7 @@ func NewSessionPuller(d Deps, o SessionPullOptions, check roaming.CDRCheck) *roa
 		rec = db.NewExchangeLog(d.Pool, d.Log, 1000)
 	}
 	return &roaming.SessionPuller{Store: db.SessionPullStore{SyncStore: db.SyncStore{Pool: d.Pool}}, Client: roaming.NewClient(o.Client, rec),
-		Check: check, Queue: NewSessionQueue(d.Redis), Log: d.Log, Margin: o.Margin, Stale: o.Stale, Window: o.Window, PageLimit: o.PageLimit}
+		Check: check, Queue: NewSessionQueue(d.Redis, d.Pool), Log: d.Log, Margin: o.Margin, Stale: o.Stale, Window: o.Window, PageLimit: o.PageLimit}
 }
 
 // SessionPull registers the pull of partners' sessions and CDRs: the

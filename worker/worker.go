@@ -7,7 +7,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +22,20 @@ type Deps struct {
 	Pool  *pgxpool.Pool
 	Redis redis.UniversalClient
 	Log   *slog.Logger
+	// loops collects what registrations start with Loop (set by Run).
+	loops *[]func(ctx context.Context)
+}
+
+// Loop asks Run to run f, a long-running loop that is not a task (the
+// charge-session lanes poll Postgres: session_drain.go), from the start of
+// the worker until it stops; Run waits for f to return. Outside Run (a
+// Deps built by hand) it is an error.
+func (d Deps) Loop(f func(ctx context.Context)) error {
+	if d.loops == nil {
+		return errors.New("worker: Loop outside Run")
+	}
+	*d.loops = append(*d.loops, f)
+	return nil
 }
 
 // Registration adds a capability's task handlers and periodic tasks. Each
@@ -37,6 +53,8 @@ type Options struct {
 func Run(ctx context.Context, d Deps, opts Options, regs ...Registration) error {
 	mux := asynq.NewServeMux()
 	sched := asynq.NewSchedulerFromRedisClient(d.Redis, &asynq.SchedulerOpts{Location: time.UTC})
+	var loops []func(ctx context.Context)
+	d.loops = &loops
 	for _, reg := range regs {
 		if err := reg(d, mux, sched); err != nil {
 			return err
@@ -55,10 +73,16 @@ func Run(ctx context.Context, d Deps, opts Options, regs ...Registration) error 
 		srv.Shutdown()
 		return err
 	}
-	d.Log.Info("worker started", "concurrency", opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, f := range loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	d.Log.Info("worker started", "concurrency", opts.Concurrency, "loops", len(loops))
 	<-ctx.Done()
 	sched.Shutdown()
 	srv.Shutdown()
+	wg.Wait()
 	d.Log.Info("worker stopped")
 	return nil
 }

@@ -21,18 +21,22 @@ import (
 
 // Config is every setting of the node, read from the environment.
 type Config struct {
-	DatabaseURL     string        `env:"DATABASE_URL"`
-	RedisURL        string        `env:"REDIS_URL"`
-	Listen          string        `env:"ROAMNODE_LISTEN" envDefault:":8080"`
-	PublicURL       string        `env:"ROAMNODE_PUBLIC_URL"`
-	AdminID         string        `env:"ROAMNODE_ADMIN_ID"`
-	AdminSecret     string        `env:"ROAMNODE_ADMIN_SECRET"`
-	AutoMigrate     bool          `env:"ROAMNODE_AUTO_MIGRATE" envDefault:"true"`
-	RateRPS         int           `env:"ROAMNODE_RATE_LIMIT_RPS" envDefault:"200"`
-	RateBurst       int           `env:"ROAMNODE_RATE_LIMIT_BURST" envDefault:"500"`
-	AccountCacheTTL int           `env:"ROAMNODE_ACCOUNT_CACHE_SECONDS" envDefault:"5"`
-	DBMaxConns      int32         `env:"ROAMNODE_DB_MAX_CONNS" envDefault:"32"`
-	WorkerConc      int           `env:"ROAMNODE_WORKER_CONCURRENCY" envDefault:"10"`
+	DatabaseURL     string `env:"DATABASE_URL"`
+	RedisURL        string `env:"REDIS_URL"`
+	Listen          string `env:"ROAMNODE_LISTEN" envDefault:":8080"`
+	PublicURL       string `env:"ROAMNODE_PUBLIC_URL"`
+	AdminID         string `env:"ROAMNODE_ADMIN_ID"`
+	AdminSecret     string `env:"ROAMNODE_ADMIN_SECRET"`
+	AutoMigrate     bool   `env:"ROAMNODE_AUTO_MIGRATE" envDefault:"true"`
+	RateRPS         int    `env:"ROAMNODE_RATE_LIMIT_RPS" envDefault:"200"`
+	RateBurst       int    `env:"ROAMNODE_RATE_LIMIT_BURST" envDefault:"500"`
+	AccountCacheTTL int    `env:"ROAMNODE_ACCOUNT_CACHE_SECONDS" envDefault:"5"`
+	DBMaxConns      int32  `env:"ROAMNODE_DB_MAX_CONNS" envDefault:"32"`
+	WorkerConc      int    `env:"ROAMNODE_WORKER_CONCURRENCY" envDefault:"10"`
+	// SessionLanes and SessionBatch size the charge-session lanes
+	// (worker/session_drain.go): batches at once, sessions per batch.
+	SessionLanes    int           `env:"ROAMNODE_SESSION_LANES" envDefault:"8"`
+	SessionBatch    int           `env:"ROAMNODE_SESSION_BATCH" envDefault:"16"`
 	ShutdownTimeout time.Duration `env:"ROAMNODE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	AccessLog       bool          `env:"ROAMNODE_ACCESS_LOG" envDefault:"true"`
 	ExchangeKeep    time.Duration `env:"ROAMNODE_EXCHANGE_RETENTION" envDefault:"720h"`
@@ -182,7 +186,8 @@ func (c Config) webhookOptions() worker.WebhookOptions {
 func (c Config) sessionOptions() worker.SessionOptions {
 	th := session.DefaultThresholds
 	th.MaxAge = c.SessionMaxAge
-	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th, DropoutRetention: c.DropoutRetention, Pricing: true}
+	return worker.SessionOptions{Schedule: c.matchSchedule, Thresholds: th, DropoutRetention: c.DropoutRetention, Pricing: true,
+		Lanes: c.SessionLanes, Batch: c.SessionBatch}
 }
 
 // pushOptions are the OCPI push worker's settings.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -73,34 +72,7 @@ func startCDRs(t *testing.T, redisURL string, schedule session.Schedule) *cdrBen
 	require.NoError(t, q.InsertPartyID(ctx, gen.InsertPartyIDParams{ID: uuid.Must(uuid.NewV7()), PartnerID: pid, ConnectionID: &c.ID,
 		CountryCode: "BE", PartyID: "BEC", Role: "CPO", CreatedAt: now}))
 	b.proc = worker.NewSessionProcessor(worker.Deps{Pool: d.Pool, Redis: rdb, Log: testLog()}, worker.SessionOptions{Schedule: schedule})
-	t.Cleanup(func() { removeTasks(d) })
 	return b
-}
-
-// removeTasks deletes the session tasks the test left in the shared test
-// Redis (other packages' workers must not see them).
-func removeTasks(d *dbtest.Database) {
-	opt, _ := redis.ParseURL(dbtest.RedisURL())
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	in := asynq.NewInspectorFromRedisClient(rdb)
-	rows, err := d.Pool.Query(context.Background(), "SELECT id, state, attempts FROM charge_session")
-	if err != nil {
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id uuid.UUID
-		var st string
-		var n int
-		if rows.Scan(&id, &st, &n) == nil {
-			for a := 0; a <= n; a++ {
-				for _, s := range []string{"received", "matching", "validating"} {
-					_ = in.DeleteTask("default", worker.SessionTaskID(id, session.State(s), a))
-				}
-			}
-		}
-	}
 }
 
 // post sends a raw CDR body; it returns the HTTP status, the Location and
@@ -258,9 +230,9 @@ func TestCDRUnknownEVSERetriedDroppedThenReprocessed(t *testing.T) {
 	addToken(t, b.db, "012345678")
 	_, err := db.ReprocessCase(ctx, b.db.Pool, *r.DropoutCaseID, session.Retry, "")
 	require.NoError(t, err)
-	n, err := b.proc.Sweep(ctx, time.Now())
+	due, err := db.DueChargeSessions(ctx, b.db.Pool, time.Now(), uuid.Nil, 10)
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Len(t, due, 2, "reprocessed sessions are due for the worker's lanes")
 	require.NoError(t, b.proc.Process(ctx, id))
 	require.NoError(t, b.proc.Process(ctx, id2))
 	require.Equal(t, session.ReadyForPricing, b.state(id).State)
@@ -357,8 +329,11 @@ func TestCDRIntakeRules(t *testing.T) {
 	require.Equal(t, 404, res.StatusCode)
 }
 
-func TestCDRIntakeWithRedisDownAndSweeper(t *testing.T) {
-	// Nothing listens on port 1: every enqueue fails fast.
+// With Redis gone, intake stores CDRs and the worker still processes
+// them: they are due in Postgres, where its lanes claim them on their idle
+// poll (worker/session_drain.go); nothing waits for Redis.
+func TestCDRIntakeAndProcessingWithRedisDown(t *testing.T) {
+	// Nothing listens on port 1: every Redis call fails fast.
 	b := startCDRs(t, "redis://127.0.0.1:1/1", nil)
 	ids := map[uuid.UUID]bool{}
 	for _, id := range []string{"R-1", "R-2", "R-3"} {
@@ -367,24 +342,21 @@ func TestCDRIntakeWithRedisDownAndSweeper(t *testing.T) {
 		ids[sessionIDOf(t, loc)] = true
 	}
 	require.Equal(t, 3, b.count("charge_session"))
-	// Postgres says they are pending; the sweeper hands them over once Redis
-	// is back (here: a processor on the real Redis).
 	due, err := db.DueChargeSessions(context.Background(), b.db.Pool, time.Now(), uuid.Nil, 10)
 	require.NoError(t, err)
 	require.Len(t, due, 3)
-	opt, _ := redis.ParseURL(dbtest.RedisURL())
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	p := worker.NewSessionProcessor(worker.Deps{Pool: b.db.Pool, Redis: rdb, Log: testLog()}, worker.SessionOptions{})
-	n, err := p.Sweep(context.Background(), time.Now())
-	require.NoError(t, err)
-	require.Equal(t, 3, n)
-	// A second sweep re-enqueues the same tasks: no duplicates in Redis.
-	n, err = p.Sweep(context.Background(), time.Now())
-	require.NoError(t, err)
-	require.Equal(t, 3, n)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	defer dead.Close()
+	p := worker.NewSessionProcessor(worker.Deps{Pool: b.db.Pool, Redis: dead, Log: testLog()}, worker.SessionOptions{IdlePoll: 50 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Drain(ctx) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
 	for id := range ids {
-		require.NoError(t, p.Process(context.Background(), id))
-		require.Equal(t, session.Matching, b.state(id).State) // no EVSE yet: retried on the default schedule
+		for b.state(id).State != session.Matching { // no EVSE yet: retried on the default schedule
+			require.True(t, time.Now().Before(deadline), "session %s not processed without Redis", id)
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
