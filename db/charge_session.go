@@ -419,9 +419,10 @@ func DueChargeSessions(ctx context.Context, q Querier, now time.Time, after uuid
 // is due at now, for the caller's transaction tx (worker/session_drain.go):
 // pending sessions by due time, then ready_for_pricing sessions of the
 // priced sides. Sessions locked by another transaction are skipped, as are
-// those in skip. The locks end with tx, so a claim lost with its connection
-// is claimed again.
-func ClaimDueSessions(ctx context.Context, tx pgx.Tx, now time.Time, limit int, priced []session.Side, skip []uuid.UUID) ([]ChargeSessionRecord, error) {
+// those in skip, and fresh sessions with ids up to after (the caller's
+// cursor; uuid.Nil for all). The locks end with tx, so a claim lost with
+// its connection is claimed again.
+func ClaimDueSessions(ctx context.Context, tx pgx.Tx, now time.Time, limit int, priced []session.Side, skip []uuid.UUID, after uuid.UUID) ([]ChargeSessionRecord, error) {
 	sides := make([]string, len(priced))
 	for i, s := range priced {
 		sides[i] = string(s)
@@ -429,7 +430,7 @@ func ClaimDueSessions(ctx context.Context, tx pgx.Tx, now time.Time, limit int, 
 	if skip == nil {
 		skip = []uuid.UUID{}
 	}
-	rows, err := Q(tx).ClaimDueChargeSessions(ctx, gen.ClaimDueChargeSessionsParams{Now: now, Skip: skip, Lim: int32(limit), Sides: sides})
+	rows, err := Q(tx).ClaimDueChargeSessions(ctx, gen.ClaimDueChargeSessionsParams{Now: now, Skip: skip, After: after, Lim: int32(limit), Sides: sides})
 	return mapAll(rows, func(r gen.ClaimDueChargeSessionsRow) ChargeSessionRecord { return recordOf(gen.ChargeSession(r)) }), err
 }
 

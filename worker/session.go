@@ -99,6 +99,8 @@ type SessionProcessor struct {
 	o        SessionOptions
 	// backoff holds the sessions whose processing failed on their own.
 	backoff *backoff
+	// cursor is where the lanes claim fresh sessions from.
+	cursor *cursor
 	// kick wakes the push worker for a CDR published by a pricing commit.
 	kick *PushKicker
 	// now is the clock (tests may set it).
@@ -135,7 +137,7 @@ func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	if pricers == nil && o.Pricing {
 		pricers = NodePricers(d)
 	}
-	return &SessionProcessor{d: d, o: o, backoff: newBackoff(), now: time.Now,
+	return &SessionProcessor{d: d, o: o, backoff: newBackoff(), cursor: &cursor{}, now: time.Now,
 		kick: NewPushKicker(d.Redis, d.Log),
 		pipeline: session.Pipeline{Matcher: db.SessionMatcher{Pool: d.Pool}, Lookup: db.SessionLookup{Pool: d.Pool, Cache: db.NewThresholdCache(thresholdTTL)},
 			Schedule: o.Schedule, Defaults: o.Thresholds, Pricers: pricers, Credited: db.CreditLookup{Pool: d.Pool}}}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -174,11 +175,12 @@ func (p *SessionProcessor) DrainBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	recs, err := db.ClaimDueSessions(ctx, tx, now, p.o.Batch, p.pricedSides(), p.backoff.active(now))
+	recs, err := db.ClaimDueSessions(ctx, tx, now, p.o.Batch, p.pricedSides(), p.backoff.active(now), p.cursor.from(now))
 	if err != nil || len(recs) == 0 {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return 0, err
 	}
+	p.cursor.claimed(recs)
 	// A claimed batch is finished even when the worker is stopping.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
@@ -233,6 +235,42 @@ func (p *SessionProcessor) settle(err error, id uuid.UUID) {
 	}
 	wait := p.backoff.fail(id, p.now())
 	p.d.Log.Warn("charge session step failed; backing off", "session_id", id, "retry_in", wait, "err", err)
+}
+
+// cursor is where a processor's lanes claim fresh sessions from: after the
+// highest id claimed so far (ids are UUIDv7, in arrival order), so that a
+// claim does not walk the index entries of every session processed since
+// the last vacuum. A session left behind it (locked by an operator when
+// the lanes passed, or backed off) is claimed when the cursor starts
+// over from the beginning, every cursorRestart.
+type cursor struct {
+	mu      sync.Mutex
+	after   uuid.UUID
+	restart time.Time
+}
+
+// cursorRestart is how often the cursor starts over.
+const cursorRestart = 5 * time.Second
+
+// from returns the id to claim fresh sessions after at now.
+func (c *cursor) from(now time.Time) uuid.UUID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.Before(c.restart) {
+		c.after, c.restart = uuid.Nil, now.Add(cursorRestart)
+	}
+	return c.after
+}
+
+// claimed moves the cursor past the fresh sessions of a claim.
+func (c *cursor) claimed(recs []db.ChargeSessionRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range recs {
+		if r.NextAttemptAt == nil && r.State.Pending() && bytes.Compare(r.ID[:], c.after[:]) > 0 {
+			c.after = r.ID
+		}
+	}
 }
 
 // kickCDRs wakes the push worker for the CDRs of CPO sessions priced by a

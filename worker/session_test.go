@@ -83,7 +83,8 @@ func waitCount(t *testing.T, pool *pgxpool.Pool, want int, query string, args ..
 
 // Two transactions claim different sessions (two lanes or two workers
 // never hold the same one); a session not yet due, or backed off, is not
-// claimed; retries that are due come before fresh sessions;
+// claimed; retries that are due come before fresh sessions, fresh ones
+// after the cursor;
 // ready_for_pricing sessions are claimed only for sides with pricers.
 func TestClaimDueSessions(t *testing.T) {
 	ctx := context.Background()
@@ -100,11 +101,15 @@ func TestClaimDueSessions(t *testing.T) {
 	set(ids[7], "ready_for_pricing", nil)
 	skipped := ids[6]
 
-	claim := func(limit int, sides ...session.Side) []uuid.UUID {
+	claimAfter := func(after uuid.UUID, limit int, hold bool, sides ...session.Side) []uuid.UUID {
 		tx, err := d.Pool.Begin(ctx)
 		require.NoError(t, err)
-		t.Cleanup(func() { _ = tx.Rollback(ctx) }) // held to the end: its claim stays locked
-		recs, err := db.ClaimDueSessions(ctx, tx, now, limit, sides, []uuid.UUID{skipped})
+		if hold {
+			t.Cleanup(func() { _ = tx.Rollback(ctx) }) // held to the end: its claim stays locked
+		} else {
+			defer func() { _ = tx.Rollback(ctx) }()
+		}
+		recs, err := db.ClaimDueSessions(ctx, tx, now, limit, sides, []uuid.UUID{skipped}, after)
 		require.NoError(t, err)
 		out := make([]uuid.UUID, len(recs))
 		for i, r := range recs {
@@ -112,6 +117,9 @@ func TestClaimDueSessions(t *testing.T) {
 		}
 		return out
 	}
+	claim := func(limit int, sides ...session.Side) []uuid.UUID { return claimAfter(uuid.Nil, limit, true, sides...) }
+	require.Equal(t, []uuid.UUID{ids[8], ids[4], ids[5]}, claimAfter(ids[3], 100, false),
+		"fresh sessions after the cursor only; a retry whatever its id")
 	require.Equal(t, []uuid.UUID{ids[8], ids[0], ids[1]}, claim(3), "the due retry, then fresh sessions in arrival order")
 	require.Equal(t, ids[2:6], claim(100), "what another transaction holds is skipped; not due, backed off and ready_for_pricing are not claimed")
 	require.Equal(t, []uuid.UUID{ids[7]}, claim(100, session.MSP), "ready_for_pricing is due on a side with pricers")

@@ -49,14 +49,14 @@ WITH retries AS (
     FOR UPDATE SKIP LOCKED
 ), fresh AS (
     SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
-    WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at IS NULL
+    WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at IS NULL AND cs.id > $4::uuid
       AND NOT (cs.id = ANY($3::uuid[]))
     ORDER BY cs.next_attempt_at NULLS FIRST, cs.id
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED
 ), pricing AS (
     SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
-    WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY($4::text[])
+    WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY($5::text[])
       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= $2::timestamptz) AND NOT (cs.id = ANY($3::uuid[]))
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED
@@ -75,6 +75,7 @@ type ClaimDueChargeSessionsParams struct {
 	Lim   int32
 	Now   time.Time
 	Skip  []uuid.UUID
+	After uuid.UUID
 	Sides []string
 }
 
@@ -141,14 +142,18 @@ type ClaimDueChargeSessionsRow struct {
 // @sides (a waiting credit CDR). Each branch walks an index in its order
 // (charge_session_pending, charge_session_state) with its own condition:
 // one condition with OR made Postgres collect and sort every pending row
-// (135 ms a claim with 16,000 waiting). The outer LIMIT stops pulling
-// (and locking) once it has @lim rows. @skip are sessions this worker is
-// backing off from.
+// (135 ms a claim with 16,000 waiting). Fresh sessions are claimed after
+// @after, the worker's cursor: the index entries of sessions processed
+// since stay at the head of charge_session_pending until a vacuum, and a
+// claim that walked past them cost milliseconds (uuid.Nil: from the
+// start). The outer LIMIT stops pulling (and locking) once it has @lim
+// rows. @skip are sessions this worker is backing off from.
 func (q *Queries) ClaimDueChargeSessions(ctx context.Context, arg ClaimDueChargeSessionsParams) ([]ClaimDueChargeSessionsRow, error) {
 	rows, err := q.db.Query(ctx, claimDueChargeSessions,
 		arg.Lim,
 		arg.Now,
 		arg.Skip,
+		arg.After,
 		arg.Sides,
 	)
 	if err != nil {

@@ -264,9 +264,12 @@ ORDER BY by_uid DESC;
 -- @sides (a waiting credit CDR). Each branch walks an index in its order
 -- (charge_session_pending, charge_session_state) with its own condition:
 -- one condition with OR made Postgres collect and sort every pending row
--- (135 ms a claim with 16,000 waiting). The outer LIMIT stops pulling
--- (and locking) once it has @lim rows. @skip are sessions this worker is
--- backing off from.
+-- (135 ms a claim with 16,000 waiting). Fresh sessions are claimed after
+-- @after, the worker's cursor: the index entries of sessions processed
+-- since stay at the head of charge_session_pending until a vacuum, and a
+-- claim that walked past them cost milliseconds (uuid.Nil: from the
+-- start). The outer LIMIT stops pulling (and locking) once it has @lim
+-- rows. @skip are sessions this worker is backing off from.
 WITH retries AS (
     SELECT cs.* FROM charge_session cs
     WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at <= sqlc.arg(now)::timestamptz
@@ -276,7 +279,7 @@ WITH retries AS (
     FOR UPDATE SKIP LOCKED
 ), fresh AS (
     SELECT cs.* FROM charge_session cs
-    WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at IS NULL
+    WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at IS NULL AND cs.id > sqlc.arg(after)::uuid
       AND NOT (cs.id = ANY(sqlc.arg(skip)::uuid[]))
     ORDER BY cs.next_attempt_at NULLS FIRST, cs.id
     LIMIT sqlc.arg(lim)::int
