@@ -399,22 +399,6 @@ func openCase(ctx context.Context, q Querier, id uuid.UUID, k session.CaseKey, n
 		CountryCode: k.CountryCode, PartyID: k.PartyID, EvseKey: k.EVSE, Now: now})
 }
 
-// DueSession is a pending session the sweeper owes a step.
-type DueSession struct {
-	ID       uuid.UUID
-	State    session.State
-	Attempts int
-}
-
-// DueChargeSessions returns up to limit pending sessions with ids after
-// after whose next step is due at now (next_attempt_at passed or unset).
-func DueChargeSessions(ctx context.Context, q Querier, now time.Time, after uuid.UUID, limit int) ([]DueSession, error) {
-	rows, err := Q(q).DueChargeSessions(ctx, gen.DueChargeSessionsParams{Now: &now, After: after, Lim: int32(limit)})
-	return mapAll(rows, func(r gen.DueChargeSessionsRow) DueSession {
-		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
-	}), err
-}
-
 // ClaimDueSessions locks and returns up to limit sessions whose next step
 // is due at now, for the caller's transaction tx (worker/session_drain.go):
 // pending sessions by due time, then ready_for_pricing sessions of the

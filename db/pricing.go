@@ -193,8 +193,9 @@ func CommitPriced(ctx context.Context, pool Conn, rec ChargeSessionRecord, o ses
 // its next versions will carry ("correction of subscription …", an
 // operator's note), with the session's outbox event, in q's transaction
 // (a correction reprices the sessions it affects in its own transaction).
-// The worker prices it again through the same pricers (the sweeper finds
-// it if no task is enqueued) and appends version n+1 of each result;
+// The worker prices it again through the same pricers (its lanes claim
+// it: ready_for_pricing is due on a side with pricers) and appends
+// version n+1 of each result;
 // older versions are kept. A session that is not priced yet is left
 // alone (requested false): it will be priced from the data of its time.
 func RequestReprice(ctx context.Context, q Querier, id uuid.UUID, reason string, now time.Time) (rec ChargeSessionRecord, requested bool, err error) {
@@ -213,8 +214,8 @@ func RequestReprice(ctx context.Context, q Querier, id uuid.UUID, reason string,
 
 // Reprice is RequestReprice in a transaction of its own: the session is
 // back in ready_for_pricing with reason when requested is true, and the
-// pipeline (worker.SessionProcessor.Reprice, or the sweeper) appends the
-// next versions.
+// pipeline (worker.SessionProcessor.Reprice, or the worker's lanes)
+// appends the next versions.
 func Reprice(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, reason string, now time.Time) (rec ChargeSessionRecord, requested bool, err error) {
 	err = InTx(ctx, pool, func(tx pgx.Tx) error {
 		rec, requested, err = RequestReprice(ctx, tx, id, reason, now)
@@ -274,22 +275,6 @@ func pricesOf(rows []gen.ChargeSessionPrice) ([]PriceView, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// DueSessions is DueChargeSessions for a pipeline that prices the given
-// sides: their ready_for_pricing sessions are owed a step too.
-func DueSessions(ctx context.Context, q Querier, now time.Time, after uuid.UUID, limit int, priced []session.Side) ([]DueSession, error) {
-	if len(priced) == 0 {
-		return DueChargeSessions(ctx, q, now, after, limit)
-	}
-	sides := make([]string, len(priced))
-	for i, s := range priced {
-		sides[i] = string(s)
-	}
-	rows, err := Q(q).DueChargeSessionsWithPricing(ctx, gen.DueChargeSessionsWithPricingParams{Now: &now, After: after, Lim: int32(limit), Sides: sides})
-	return mapAll(rows, func(r gen.DueChargeSessionsWithPricingRow) DueSession {
-		return DueSession{ID: r.ID, State: session.State(r.State), Attempts: int(r.Attempts)}
-	}), err
 }
 
 // PricesOfSessions returns every version of kind's results of the given

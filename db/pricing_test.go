@@ -199,27 +199,25 @@ func TestPricingFramework(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "resolved", c.State)
 
-	// The sweeper owes ready_for_pricing sessions a step only on a side
-	// with pricers.
+	// The worker's claim owes ready_for_pricing sessions a step only on a
+	// side with pricers.
 	_, err = p.d.Pool.Exec(ctx, "UPDATE charge_session SET state = 'ready_for_pricing' WHERE id = $1", id)
 	require.NoError(t, err)
-	due, err := db.DueSessions(ctx, p.d.Pool, time.Now(), uuid.Nil, 100, []session.Side{session.MSP})
-	require.NoError(t, err)
-	require.Contains(t, dueIDs(due), id)
-	due, err = db.DueSessions(ctx, p.d.Pool, time.Now(), uuid.Nil, 100, []session.Side{session.CPO})
-	require.NoError(t, err)
-	require.NotContains(t, dueIDs(due), id)
-	due, err = db.DueSessions(ctx, p.d.Pool, time.Now(), uuid.Nil, 100, nil)
-	require.NoError(t, err)
-	require.NotContains(t, dueIDs(due), id)
-}
-
-func dueIDs(due []db.DueSession) []uuid.UUID {
-	out := make([]uuid.UUID, len(due))
-	for i, d := range due {
-		out[i] = d.ID
+	claimed := func(sides ...session.Side) []uuid.UUID {
+		tx, err := p.d.Pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		recs, err := db.ClaimDueSessions(ctx, tx, time.Now(), 100, sides, nil, uuid.Nil)
+		require.NoError(t, err)
+		var ids []uuid.UUID
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+		return ids
 	}
-	return out
+	require.Contains(t, claimed(session.MSP), id)
+	require.NotContains(t, claimed(session.CPO), id)
+	require.NotContains(t, claimed(), id)
 }
 
 // Without pricers for its side a session stays ready_for_pricing, as

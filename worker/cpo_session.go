@@ -67,7 +67,7 @@ func NewDropoutReprocessor(d Deps) *DropoutReprocessor {
 // marked consumed, in one transaction) and hands the sessions to the
 // pipeline; it says how many sessions it sent back. Safe to run twice: a
 // consumed request is not consumed again, and a failed enqueue is caught
-// up by the session sweeper (the sessions are pending in Postgres).
+// up by the worker's idle poll (the sessions are pending in Postgres).
 func (r *DropoutReprocessor) Run(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	seen := map[uuid.UUID]bool{}
@@ -89,7 +89,7 @@ func (r *DropoutReprocessor) Run(ctx context.Context, now time.Time) (int, error
 			}
 			for _, s := range recs {
 				if err := r.queue.Enqueue(ctx, s.ID, s.State, s.Attempts, now); err != nil {
-					r.d.Log.Warn("reprocessed session not enqueued; the sweeper will pick it up", "session_id", s.ID, "err", err)
+					r.d.Log.Warn("worker not woken for a reprocessed session; it claims it on its next poll", "session_id", s.ID, "err", err)
 				}
 				n++
 			}

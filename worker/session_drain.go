@@ -136,7 +136,7 @@ func (p *SessionProcessor) lane(ctx context.Context, wake <-chan struct{}) {
 	idle := time.NewTimer(p.o.IdlePoll)
 	defer idle.Stop()
 	for {
-		n, err := p.DrainBatch(ctx)
+		n, err := p.drainBatch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -162,14 +162,14 @@ func (p *SessionProcessor) lane(ctx context.Context, wake <-chan struct{}) {
 	}
 }
 
-// DrainBatch claims up to Batch due sessions, runs the steps owed on each
+// drainBatch claims up to Batch due sessions, runs the steps owed on each
 // and commits them in one transaction; it says how many it claimed. When
 // the batch fails (a store error on one session, a deadlock with another
 // lane over a drop-out case or a charge credit), it is rolled back and
 // each session is processed on its own (Process), so that one session
 // cannot hold back the others; a session that fails on its own is backed
 // off (1 s, doubling up to 5 min) while the others go on.
-func (p *SessionProcessor) DrainBatch(ctx context.Context) (int, error) {
+func (p *SessionProcessor) drainBatch(ctx context.Context) (int, error) {
 	now := p.now().UTC()
 	tx, err := p.d.Pool.Begin(ctx)
 	if err != nil {

@@ -429,53 +429,6 @@ func (q *Queries) DroppedSessionsOfCase(ctx context.Context, dropoutCaseID *uuid
 	return items, nil
 }
 
-const dueChargeSessions = `-- name: DueChargeSessions :many
-SELECT id, state, attempts, next_attempt_at FROM charge_session
-WHERE state IN ('received', 'matching', 'validating') AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
-  AND id > $2::uuid
-ORDER BY id LIMIT $3
-`
-
-type DueChargeSessionsParams struct {
-	Now   *time.Time
-	After uuid.UUID
-	Lim   int32
-}
-
-type DueChargeSessionsRow struct {
-	ID            uuid.UUID
-	State         string
-	Attempts      int32
-	NextAttemptAt *time.Time
-}
-
-// The sweeper's query: pending sessions whose next step is due, in id
-// order after a seek bound (so a sweep walks the whole backlog).
-func (q *Queries) DueChargeSessions(ctx context.Context, arg DueChargeSessionsParams) ([]DueChargeSessionsRow, error) {
-	rows, err := q.db.Query(ctx, dueChargeSessions, arg.Now, arg.After, arg.Lim)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []DueChargeSessionsRow
-	for rows.Next() {
-		var i DueChargeSessionsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.State,
-			&i.Attempts,
-			&i.NextAttemptAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const getAdministrationThresholds = `-- name: GetAdministrationThresholds :one
 SELECT id, administration_id, partner_id, overrides, updated_at FROM session_thresholds WHERE administration_id = $1
 `

@@ -79,9 +79,15 @@ WITH old AS (
         e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
     FROM jsonb_array_elements($17::jsonb) AS e
 ), superseded AS (
+    -- Looked up per result (LATERAL), so that Postgres walks an index on
+    -- both the session and the kind: as a join it chose a scan of the
+    -- whole charge_session_price_latest index for the session id alone,
+    -- a cost that grew with every priced session.
     UPDATE charge_session_price o SET latest = false
-    FROM u, p
-    WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
+    FROM (SELECT x.id FROM u CROSS JOIN p CROSS JOIN LATERAL (
+              SELECT c.id FROM charge_session_price c
+              WHERE c.charge_session_id = u.id AND c.kind = p.kind AND c.latest AND c.subject_id IS NOT DISTINCT FROM p.subject_id) x) old_latest
+    WHERE o.id = old_latest.id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
         incl_vat, components, detail, credit_of, reason, created_at)
@@ -160,62 +166,6 @@ func (q *Queries) CommitChargeSessionPriced(ctx context.Context, arg CommitCharg
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const dueChargeSessionsWithPricing = `-- name: DueChargeSessionsWithPricing :many
-SELECT id, state, attempts FROM (
-    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
-     WHERE cs.state IN ('received', 'matching', 'validating') AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= $1)
-       AND cs.id > $2::uuid
-     ORDER BY cs.id LIMIT $3)
-    UNION ALL
-    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
-     WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY($4::text[]) AND cs.id > $2::uuid
-       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= $1)
-     ORDER BY cs.id LIMIT $3)
-) due ORDER BY id LIMIT $3
-`
-
-type DueChargeSessionsWithPricingParams struct {
-	Now   *time.Time
-	After uuid.UUID
-	Lim   int32
-	Sides []string
-}
-
-type DueChargeSessionsWithPricingRow struct {
-	ID       uuid.UUID
-	State    string
-	Attempts int32
-}
-
-// The sweeper's query when some sides have pricers: pending sessions whose
-// next step is due, and ready_for_pricing sessions of those sides (a
-// credit CDR waiting for its credited session only when its next attempt
-// is due), in id order after a seek bound.
-func (q *Queries) DueChargeSessionsWithPricing(ctx context.Context, arg DueChargeSessionsWithPricingParams) ([]DueChargeSessionsWithPricingRow, error) {
-	rows, err := q.db.Query(ctx, dueChargeSessionsWithPricing,
-		arg.Now,
-		arg.After,
-		arg.Lim,
-		arg.Sides,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []DueChargeSessionsWithPricingRow
-	for rows.Next() {
-		var i DueChargeSessionsWithPricingRow
-		if err := rows.Scan(&i.ID, &i.State, &i.Attempts); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const latestChargeSessionPrices = `-- name: LatestChargeSessionPrices :many

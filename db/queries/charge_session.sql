@@ -174,14 +174,6 @@ WHERE side = @side AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(all_admins)::boolean IS TRUE OR administration_id = ANY(@admin_ids::uuid[]))
 ORDER BY id LIMIT @lim;
 
--- name: DueChargeSessions :many
--- The sweeper's query: pending sessions whose next step is due, in id
--- order after a seek bound (so a sweep walks the whole backlog).
-SELECT id, state, attempts, next_attempt_at FROM charge_session
-WHERE state IN ('received', 'matching', 'validating') AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-  AND id > sqlc.arg(after)::uuid
-ORDER BY id LIMIT @lim;
-
 -- name: InsertInvalidChargeSession :exec
 INSERT INTO invalid_charge_session (id, side, channel, connection_id, partner_id, country_code, party_id, cdr_id, cdr_key,
     payload, problems, received_at)

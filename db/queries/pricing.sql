@@ -33,9 +33,15 @@ WITH old AS (
         e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
     FROM jsonb_array_elements(@prices::jsonb) AS e
 ), superseded AS (
+    -- Looked up per result (LATERAL), so that Postgres walks an index on
+    -- both the session and the kind: as a join it chose a scan of the
+    -- whole charge_session_price_latest index for the session id alone,
+    -- a cost that grew with every priced session.
     UPDATE charge_session_price o SET latest = false
-    FROM u, p
-    WHERE o.charge_session_id = u.id AND o.latest AND o.kind = p.kind AND o.subject_id IS NOT DISTINCT FROM p.subject_id
+    FROM (SELECT x.id FROM u CROSS JOIN p CROSS JOIN LATERAL (
+              SELECT c.id FROM charge_session_price c
+              WHERE c.charge_session_id = u.id AND c.kind = p.kind AND c.latest AND c.subject_id IS NOT DISTINCT FROM p.subject_id) x) old_latest
+    WHERE o.id = old_latest.id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
         incl_vat, components, detail, credit_of, reason, created_at)
@@ -67,23 +73,6 @@ UPDATE charge_session SET state = 'ready_for_pricing', pricing_reason = @reason,
 WHERE charge_session.id = @id AND charge_session.state IN ('priced', 'ready_for_pricing')
   AND NOT EXISTS (SELECT 1 FROM charge_session c WHERE c.credited_session_id = charge_session.id)
 RETURNING *;
-
--- name: DueChargeSessionsWithPricing :many
--- The sweeper's query when some sides have pricers: pending sessions whose
--- next step is due, and ready_for_pricing sessions of those sides (a
--- credit CDR waiting for its credited session only when its next attempt
--- is due), in id order after a seek bound.
-SELECT id, state, attempts FROM (
-    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
-     WHERE cs.state IN ('received', 'matching', 'validating') AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= @now)
-       AND cs.id > sqlc.arg(after)::uuid
-     ORDER BY cs.id LIMIT @lim)
-    UNION ALL
-    (SELECT cs.id, cs.state, cs.attempts FROM charge_session cs
-     WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY(@sides::text[]) AND cs.id > sqlc.arg(after)::uuid
-       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= @now)
-     ORDER BY cs.id LIMIT @lim)
-) due ORDER BY id LIMIT @lim;
 
 -- name: ChargeSessionPrices :many
 -- Every version of a session's results, by kind, subject and version.

@@ -26,9 +26,9 @@ type Lookup interface {
 }
 
 // Queue hands a pending session to the worker for its next step at a
-// time. Implementations must make a duplicate (same session, state and
-// attempt count) a no-op; Postgres stays the record of pending work, so an
-// enqueue that fails is caught up by the sweeper.
+// time. Postgres is the record of pending work (the state and
+// next_attempt_at the worker claims by), so an enqueue may be a mere
+// wake-up; one that fails delays the step, it never loses it.
 type Queue interface {
 	Enqueue(ctx context.Context, id uuid.UUID, state State, attempts int, at time.Time) error
 }

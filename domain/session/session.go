@@ -31,7 +31,7 @@ const (
 )
 
 // State is where a charge session is in the pipeline. The pending states
-// (Received, Matching, Validating) are the ones the sweeper re-enqueues.
+// (Received, Matching, Validating) are the ones the worker claims when due.
 type State string
 
 // The pipeline states. ReadyForPricing is where the checks hand over to

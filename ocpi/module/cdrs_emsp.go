@@ -92,7 +92,7 @@ func (r cdrReceiver) post(c *fiber.Ctx) error {
 	} else if r.queue != nil {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 		if err := r.queue.Enqueue(qctx, rec.ID, rec.State, rec.Attempts, time.Now()); err != nil {
-			r.s.log.Warn("charge session not enqueued; the sweeper will pick it up", "session_id", rec.ID, "err", err)
+			r.s.log.Warn("worker not woken for a charge session; it claims it on its next poll", "session_id", rec.ID, "err", err)
 		}
 		cancel()
 	}
