@@ -20,9 +20,10 @@ import (
 // one asynq task each (issue 6: the pipeline including pricing ≥ 600
 // CDRs/s end to end; docs/performance.md, "Pipeline with pricing", round
 // 6). A lane claims up to Batch due sessions FOR UPDATE SKIP LOCKED in one
-// transaction, runs their steps, commits every step in that transaction
-// and commits once: no Redis round trips per session, no task to load, one
-// WAL flush per batch. Postgres stays the only record of pending work —
+// transaction, runs their steps, commits in that transaction every step
+// that writes only the session's own rows (the others right after it:
+// db.CommitsAlone) and commits once: no Redis round trips per session, no
+// task to load, one WAL flush per batch. Postgres stays the only record of pending work —
 // the claim is the sweep — so a flushed or unreachable Redis delays
 // nothing by more than IdlePoll, and two workers (or lanes) never process
 // the same session at once: a locked session is skipped, and a crashed
@@ -39,8 +40,8 @@ func wakeChannel(pool *pgxpool.Pool) string {
 // published: a burst of CDRs wakes the lanes once, not once per CDR.
 const wakeCoalesce = 5 * time.Millisecond
 
-// settleDelay is how long a lane that found less than a full batch waits before
-// it claims again, so that arrivals gather into batches.
+// settleDelay is how long a lane that found less than a full batch waits
+// before it claims again, so that arrivals gather into batches.
 const settleDelay = 200 * time.Millisecond
 
 // batchTimeout bounds the processing of one claimed batch.
