@@ -64,6 +64,8 @@ type creditDB struct {
 	*mspDB
 	sub  uuid.UUID
 	proc *worker.SessionProcessor
+	// newProc returns another processor like proc (a second worker).
+	newProc func() *worker.SessionProcessor
 }
 
 func newCreditDB(t *testing.T, shortfall string) *creditDB {
@@ -89,9 +91,12 @@ func newCreditDB(t *testing.T, shortfall string) *creditDB {
 	var q db.Querier = m.d.Pool
 	pr := credit.Pricer{MSP: subPricer{pool: &q, price: decimal.RequireFromString("0.35"), flat: decimal.RequireFromString("0.5"), energyCredit: shortfall},
 		Store: db.CreditStore{Pool: m.d.Pool}}
-	proc := worker.NewSessionProcessor(worker.Deps{Pool: m.d.Pool, Redis: rdb, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		worker.SessionOptions{Schedule: session.Schedule{time.Millisecond}, Pricers: map[session.Side][]session.Pricer{session.MSP: {pr}}})
-	return &creditDB{mspDB: m, sub: sub, proc: proc}
+	newProc := func() *worker.SessionProcessor {
+		return worker.NewSessionProcessor(worker.Deps{Pool: m.d.Pool, Redis: rdb, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			worker.SessionOptions{Schedule: session.Schedule{time.Millisecond}, Pricers: map[session.Side][]session.Pricer{session.MSP: {pr}},
+				Lanes: 3, Batch: 4, IdlePoll: 20 * time.Millisecond})
+	}
+	return &creditDB{mspDB: m, sub: sub, proc: newProc(), newProc: newProc}
 }
 
 // receive stores an MSP CDR of kwh for Tok0001, started hours ago.
@@ -174,7 +179,6 @@ func (c *creditDB) processUntilPriced(id uuid.UUID) error {
 func TestChargeCreditConcurrentSessions(t *testing.T) {
 	t.Parallel()
 	c := newCreditDB(t, "charge_remainder")
-	ctx := context.Background()
 	cr := c.grant(credit.Monetary, "10", c.now.Add(-24*time.Hour), nil)
 	const n = 24
 	ids := make([]uuid.UUID, n)
@@ -198,6 +202,50 @@ func TestChargeCreditConcurrentSessions(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+	c.requireCreditConsumedOnce(cr, ids)
+}
+
+// The same through the worker's lanes: two workers claim the sessions in
+// batches, several sessions of one batch priced against the same balance;
+// each is priced once and the credit is consumed exactly, never below
+// zero (the commits that consume a credit run after their batch, and a
+// lost race for the balance is priced again on a later claim).
+func TestChargeCreditConcurrentSessionsInBatches(t *testing.T) {
+	t.Parallel()
+	c := newCreditDB(t, "charge_remainder")
+	cr := c.grant(credit.Monetary, "10", c.now.Add(-24*time.Hour), nil)
+	ids := make([]uuid.UUID, 24)
+	for i := range ids {
+		ids[i] = c.receive(fmt.Sprintf("CB-%d", i), "10", 1)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*worker.SessionProcessor{c.proc, c.newProc()} {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Drain(ctx) }()
+	}
+	defer func() { stop(); wg.Wait() }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var pending int
+		require.NoError(t, c.d.Pool.QueryRow(ctx, "SELECT count(*) FROM charge_session WHERE id = ANY($1) AND state <> 'priced'", ids).Scan(&pending))
+		if pending == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "%d sessions not priced", pending)
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.requireCreditConsumedOnce(cr, ids)
+}
+
+// requireCreditConsumedOnce checks that the monetary credit cr of 10 was
+// consumed exactly by the sessions ids (3.50 of energy each), each priced
+// once, with a ledger that never went negative and one event per
+// movement.
+func (c *creditDB) requireCreditConsumedOnce(cr db.ChargeCreditView, ids []uuid.UUID) {
+	t := c.t
+	t.Helper()
+	ctx := context.Background()
 
 	require.True(t, c.credit(cr.ID).Balance.IsZero(), "the credit is depleted")
 	covered, consumed := decimal.Zero, decimal.Zero

@@ -213,6 +213,11 @@ func (p *SessionProcessor) drainBatch(ctx context.Context) (int, error) {
 		// Committed as computed in the batch, checked against the state
 		// it was computed from; then any step owed after it.
 		out, committed, err := db.CommitRecordStep(bctx, p.d.Pool, d.rec, d.o, d.now)
+		if err == nil && !committed {
+			// A lost race for a charge credit's balance: the session is
+			// still due, behind the cursor; the next claim starts over.
+			p.cursor.rewind()
+		}
 		if err == nil && committed {
 			var k []session.ChargeSession
 			if out.State == session.Priced && out.Side == session.CPO {
@@ -261,6 +266,13 @@ func (c *cursor) from(now time.Time) uuid.UUID {
 		c.after, c.restart = uuid.Nil, now.Add(cursorRestart)
 	}
 	return c.after
+}
+
+// rewind makes the next claim start from the beginning.
+func (c *cursor) rewind() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.restart = time.Time{}
 }
 
 // claimed moves the cursor past the fresh sessions of a claim.
