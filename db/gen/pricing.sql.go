@@ -79,14 +79,17 @@ WITH old AS (
         e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
     FROM jsonb_array_elements($17::jsonb) AS e
 ), superseded AS (
-    -- Looked up per result (LATERAL), so that Postgres walks an index on
-    -- both the session and the kind: as a join it chose a scan of the
-    -- whole charge_session_price_latest index for the session id alone,
-    -- a cost that grew with every priced session.
+    -- Looked up per result (LATERAL, OFFSET 0 keeps it a per-row lookup),
+    -- so that Postgres walks an index on both the session and the kind: as
+    -- a join it chose a scan of the whole charge_session_price_latest
+    -- index for the session id alone, a cost that grew with every priced
+    -- session, and then hash joins that cost more than the lookups
+    -- (jsonb_array_elements is estimated at 100 rows; there are 1–3).
     UPDATE charge_session_price o SET latest = false
     FROM (SELECT x.id FROM u CROSS JOIN p CROSS JOIN LATERAL (
               SELECT c.id FROM charge_session_price c
-              WHERE c.charge_session_id = u.id AND c.kind = p.kind AND c.latest AND c.subject_id IS NOT DISTINCT FROM p.subject_id) x) old_latest
+              WHERE c.charge_session_id = u.id AND c.kind = p.kind AND c.latest AND c.subject_id IS NOT DISTINCT FROM p.subject_id
+              OFFSET 0) x) old_latest
     WHERE o.id = old_latest.id
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
@@ -100,10 +103,10 @@ WITH old AS (
     RETURNING charge_session_price.id, charge_session_price.version, charge_session_price.reason
 ), ev AS (
     INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
-    SELECT p.event_id, $2, p.event_kind, 'create', u.administration_id,
-        p.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason, 'components', p.components,
-            'detail', coalesce(p.detail, '{}'::jsonb))
-    FROM p JOIN ins ON ins.id = p.id CROSS JOIN u
+    SELECT r.event_id, $2, r.event_kind, 'create', u.administration_id,
+        r.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason, 'components', r.components,
+            'detail', coalesce(r.detail, '{}'::jsonb))
+    FROM ins CROSS JOIN u CROSS JOIN LATERAL (SELECT id, kind, subject_id, currency, excl_vat, vat, incl_vat, components, detail, event_id, event_kind, event_data, credit_of FROM p WHERE p.id = ins.id OFFSET 0) r
 )
 INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
 SELECT $1, $2, $3, 'update', u.administration_id, $4 FROM u
