@@ -27,7 +27,7 @@ type SessionOptions struct {
 	Schedule session.Schedule
 	// Thresholds are the default validity thresholds.
 	Thresholds session.Thresholds
-	// Lanes is how many batches the worker processes at once (default 8;
+	// Lanes is how many batches the worker processes at once (default 12;
 	// at most half the pool's connections: a lane holds one for its batch
 	// and reads on another, so more lanes could hold every connection and
 	// wait for one forever).
@@ -110,7 +110,7 @@ type SessionProcessor struct {
 // NewSessionProcessor returns a processor on d's Postgres and Redis.
 func NewSessionProcessor(d Deps, o SessionOptions) *SessionProcessor {
 	if o.Lanes <= 0 {
-		o.Lanes = 8
+		o.Lanes = 12
 	}
 	if d.Pool != nil {
 		o.Lanes = max(1, min(o.Lanes, int(d.Pool.Config().MaxConns)/2))

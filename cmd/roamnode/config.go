@@ -35,7 +35,7 @@ type Config struct {
 	WorkerConc      int    `env:"ROAMNODE_WORKER_CONCURRENCY" envDefault:"10"`
 	// SessionLanes and SessionBatch size the charge-session lanes
 	// (worker/session_drain.go): batches at once, sessions per batch.
-	SessionLanes    int           `env:"ROAMNODE_SESSION_LANES" envDefault:"8"`
+	SessionLanes    int           `env:"ROAMNODE_SESSION_LANES" envDefault:"12"`
 	SessionBatch    int           `env:"ROAMNODE_SESSION_BATCH" envDefault:"16"`
 	ShutdownTimeout time.Duration `env:"ROAMNODE_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	AccessLog       bool          `env:"ROAMNODE_ACCESS_LOG" envDefault:"true"`
