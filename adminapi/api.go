@@ -47,6 +47,8 @@ type API struct {
 	known    *idSet
 	// kick enqueues the worker tasks of OCPI pushes recorded by a write.
 	kick func(context.Context, ...roaming.PushRef)
+	// sessions wakes the worker's charge-session lanes (nil without Redis).
+	sessions *worker.SessionQueue
 }
 
 // New returns the Admin API.
@@ -55,8 +57,12 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.RatePrefix != "" {
 		lim.Prefix = opts.RatePrefix
 	}
-	return &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim,
+	a := &API{pool: pool, log: log, opts: opts, accounts: newAccountCache(pool, opts.AccountCache), limiter: lim,
 		known: newIDSet(200_000), kick: worker.NewPushKicker(rdb, log).Kick}
+	if rdb != nil {
+		a.sessions = worker.NewSessionQueue(rdb, pool)
+	}
+	return a
 }
 
 // request is what an authenticated handler gets besides the Fiber context.

@@ -17,7 +17,6 @@ import (
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/session"
-	"github.com/roamnode/roamnode/worker"
 )
 
 // Charge sessions (issue 5; guide 003 → Charge Sessions, Drop-outs, Charge
@@ -324,19 +323,12 @@ func asConflict(err error) error {
 	return err
 }
 
-// enqueueReprocessed wakes the worker for the sessions a reprocess sent
-// back to received, after the commit. They are due in Postgres, where the
+// wakeReprocessed wakes the worker for the sessions a reprocess sent back
+// to received, after the commit. They are due in Postgres, where the
 // worker claims them; a lost wake-up (Redis down) costs its idle poll.
-func (a *API) enqueueReprocessed(_ context.Context, recs ...db.ChargeSessionRecord) {
-	if slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State.Pending() }) {
-		a.wakeSessions()
-	}
-}
-
-// wakeSessions wakes the worker's charge-session lanes.
-func (a *API) wakeSessions() {
-	if rdb := a.limiter.rdb; rdb != nil {
-		worker.NewSessionQueue(rdb, a.pool).Wake()
+func (a *API) wakeReprocessed(recs ...db.ChargeSessionRecord) {
+	if a.sessions != nil && slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State.Pending() }) {
+		a.sessions.Wake()
 	}
 }
 
@@ -357,7 +349,7 @@ func reprocessChargeSession(side session.Side) handler {
 		if err != nil {
 			return asConflict(err)
 		}
-		rq.api.enqueueReprocessed(c.UserContext(), rec)
+		rq.api.wakeReprocessed(rec)
 		return c.JSON(db.ChargeSessionViewOf(rec))
 	}
 }

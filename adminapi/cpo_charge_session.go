@@ -362,7 +362,7 @@ func reportCPOSession(c *fiber.Ctx, rq *request) error {
 		rq.api.kick(context.WithoutCancel(ctx), res.Pushes...)
 	}
 	if res.Charge != nil {
-		rq.api.enqueueReprocessed(ctx, *res.Charge)
+		rq.api.wakeReprocessed(*res.Charge)
 	}
 	view := db.CPOSessionViewOf(res.Record)
 	switch res.Outcome {

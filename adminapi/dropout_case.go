@@ -167,7 +167,7 @@ func reprocessDropoutCase(side session.Side) handler {
 		if err != nil {
 			return asConflict(err)
 		}
-		rq.api.enqueueReprocessed(ctx, recs...)
+		rq.api.wakeReprocessed(recs...)
 		rec, err := db.DropoutCase(ctx, rq.api.pool, id)
 		if err != nil {
 			return err

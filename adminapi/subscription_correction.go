@@ -1,7 +1,6 @@
 package adminapi
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"time"
@@ -163,7 +162,7 @@ func correctSubscription(c *fiber.Ctx, rq *request) error {
 	for _, f := range onCommit {
 		f()
 	}
-	rq.api.enqueueRepricing(ctx, res.Repriced)
+	rq.api.wakeRepricing(res.Repriced)
 	return c.JSON(out)
 }
 
@@ -223,10 +222,10 @@ func correctionEvents(w writeCtx, before gen.MspTokenSubscription, res db.Correc
 	return out, nil
 }
 
-// enqueueRepricing wakes the worker for the sessions a correction sent
-// back to pricing, after the commit (they are owed pricing in Postgres).
-func (a *API) enqueueRepricing(_ context.Context, recs []db.ChargeSessionRecord) {
-	if slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State == session.ReadyForPricing }) {
-		a.wakeSessions()
+// wakeRepricing wakes the worker for the sessions a correction sent back
+// to pricing, after the commit (they are owed pricing in Postgres).
+func (a *API) wakeRepricing(recs []db.ChargeSessionRecord) {
+	if a.sessions != nil && slices.ContainsFunc(recs, func(r db.ChargeSessionRecord) bool { return r.State == session.ReadyForPricing }) {
+		a.sessions.Wake()
 	}
 }

@@ -110,9 +110,7 @@ type Conn interface {
 // InTx runs fn in a transaction and commits when fn returns nil; any error
 // or panic rolls back, so a request never half-writes. On a transaction
 // (c a pgx.Tx) it runs fn in a savepoint.
-func InTx(ctx context.Context, c interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}, fn func(tx pgx.Tx) error) (err error) {
+func InTx(ctx context.Context, c Conn, fn func(tx pgx.Tx) error) (err error) {
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return err
