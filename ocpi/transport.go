@@ -419,6 +419,14 @@ func InvalidParam(field, msg string) *Error {
 	return Fail(fiber.StatusOK, StatusInvalidParams, field+": "+msg)
 }
 
+// NotEnoughInfo is status 2002 "Not enough information", HTTP 200 as for
+// InvalidParam: a real-time authorization whose answer depends on a place
+// the request does not give (mod_tokens, "no LocationReferences
+// provided").
+func NotEnoughInfo(msg string) *Error {
+	return Fail(fiber.StatusOK, StatusNotEnoughInfo, msg)
+}
+
 // UnknownLocation is status 2003 "Unknown Location" (status_codes, e.g. a
 // START_SESSION command for an unknown location), HTTP 200 as it reached
 // the OCPI layer.

@@ -32,6 +32,12 @@
 // refusal is the answer; a matching allow rule ends the evaluation with
 // what is still permitted; denials of EVSEs accumulate across levels.
 //
+// A request without LocationReferences cannot be decided by a rule with
+// location or EVSE conditions whose other conditions hold: unless another
+// rule refuses regardless of the place, Decide answers NeedsLocation, which
+// the real-time authorization turns into OCPI status 2002 (mod_tokens, "Real-time
+// authorization").
+//
 // No I/O: the credit check and the location's time zone are functions the
 // caller passes, called only when a rule needs them.
 package authrule
@@ -321,6 +327,14 @@ type Outcome struct {
 	EVSEUIDs []string
 	// RuleID is the rule that refused, nil when permitted.
 	RuleID *uuid.UUID
+	// NeedsLocation: the answer depends on where the token is, and the
+	// request gave no LocationReferences (a rule with location or EVSE
+	// conditions applies and decides). Decision is then Block, so that it
+	// fails closed; the real-time authorization answers OCPI status 2002
+	// instead (mod_tokens: "too little information (no LocationReferences
+	// provided) to determine if the Token might be used, the eMSP SHALL
+	// respond with the OCPI status: 2002").
+	NeedsLocation bool
 }
 
 // Decide evaluates rules (one administration's, in Set order) for the
@@ -334,6 +348,11 @@ func Decide(rules []Rule, sub token.Subscription, req Request) (Outcome, error) 
 	}
 	level := -1
 	allowed := false
+	// unknown: a deny or require_credit rule whose match needs the
+	// location; unknownAllow: the most specific level of an allow rule
+	// whose match needs it (-1: none), which might have stopped the rules
+	// of the less specific levels.
+	unknown, unknownAllow := false, -1
 	for i := range rules {
 		r := &rules[i]
 		if r.level() != level {
@@ -349,22 +368,33 @@ func Decide(rules []Rule, sub token.Subscription, req Request) (Outcome, error) 
 		if err != nil {
 			return Outcome{Decision: token.Block}, err
 		}
+		if ok && e.loc == "" && (len(r.locations) > 0 || len(r.evses) > 0) {
+			// Everything but the place matches, and the request does not say
+			// where the token is.
+			if r.Effect == Allow && unknownAllow < 0 {
+				unknownAllow = r.level()
+			}
+			unknown = unknown || r.Effect != Allow
+			continue
+		}
 		if !ok {
 			continue
 		}
+		var refusal token.Decision
 		switch r.Effect {
 		case Deny:
-			if r.Unconditional() {
-				return refuse(token.Block, r), nil
-			}
-			if evses == nil { // the whole location
-				return refuse(token.DenyHere, r), nil
-			}
-			for _, j := range evses {
-				e.denied[j] = true
-			}
-			if !slices.Contains(e.denied, false) {
-				return refuse(token.DenyHere, r), nil
+			switch {
+			case r.Unconditional():
+				refusal = token.Block
+			case evses == nil: // the whole location
+				refusal = token.DenyHere
+			default:
+				for _, j := range evses {
+					e.denied[j] = true
+				}
+				if !slices.Contains(e.denied, false) {
+					refusal = token.DenyHere
+				}
 			}
 		case RequireCredit:
 			has, err := e.credit(sub.ID)
@@ -372,11 +402,21 @@ func Decide(rules []Rule, sub token.Subscription, req Request) (Outcome, error) 
 				return Outcome{Decision: token.Block}, err
 			}
 			if !has {
-				return refuse(token.DenyNoCredit, r), nil
+				refusal = token.DenyNoCredit
 			}
 		case Allow:
 			allowed = true
 		}
+		if refusal != token.Permit {
+			if unknownAllow >= 0 && unknownAllow < r.level() {
+				// An exception of a more specific level might apply here.
+				return Outcome{Decision: token.Block, NeedsLocation: true}, nil
+			}
+			return refuse(refusal, r), nil
+		}
+	}
+	if unknown {
+		return Outcome{Decision: token.Block, NeedsLocation: true}, nil
 	}
 	out := Outcome{Decision: token.Permit}
 	if len(req.EVSEUIDs) > 0 {
@@ -419,8 +459,9 @@ type evaluation struct {
 // matches reports whether the rule's conditions hold. A rule with EVSE
 // uids matches only a request that lists EVSEs, and then only those among
 // them (their indexes in evses); evses is nil when the rule concerns the
-// whole location. A rule with location or EVSE conditions never matches a
-// request without LocationReferences: it cannot say where the token is.
+// whole location. For a request without LocationReferences the location
+// and EVSE conditions are taken as met: Decide then tells that the answer
+// needs the location.
 func (e *evaluation) matches(r *Rule) (bool, []int, error) {
 	q := e.req
 	if len(r.countries) > 0 && !slices.Contains(r.countries, q.CountryCode) {
@@ -429,11 +470,11 @@ func (e *evaluation) matches(r *Rule) (bool, []int, error) {
 	if len(r.parties) > 0 && !slices.Contains(r.parties, e.party) {
 		return false, nil, nil
 	}
-	if len(r.locations) > 0 && (e.loc == "" || !slices.Contains(r.locations, e.loc)) {
+	if len(r.locations) > 0 && e.loc != "" && !slices.Contains(r.locations, e.loc) {
 		return false, nil, nil
 	}
 	var evses []int
-	if len(r.evses) > 0 {
+	if len(r.evses) > 0 && e.loc != "" {
 		for j, u := range e.evses {
 			if slices.Contains(r.evses, u) {
 				evses = append(evses, j)

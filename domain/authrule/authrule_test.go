@@ -59,7 +59,6 @@ func TestDecideBranches(t *testing.T) {
 		{"deny by country", []Spec{{Effect: "deny", CountryCodes: []string{"de"}}}, req("DE", "ABC", ""), token.DenyHere, nil},
 		{"deny by location, ignoring case", []Spec{{Effect: "deny", LocationIDs: []string{"loc-1"}}}, req("NL", "TNM", "LOC-1"), token.DenyHere, nil},
 		{"deny by location, other location", []Spec{{Effect: "deny", LocationIDs: []string{"LOC-1"}}}, req("NL", "TNM", "LOC-2"), token.Permit, nil},
-		{"deny by location, no location asked", []Spec{{Effect: "deny", LocationIDs: []string{"LOC-1"}}}, req("NL", "TNM", ""), token.Permit, nil},
 		{"deny one EVSE of two", []Spec{{Effect: "deny", EVSEUIDs: []string{"e1"}}}, req("NL", "TNM", "L1", "E1", "E2"), token.Permit, []string{"E2"}},
 		{"deny every EVSE asked", []Spec{{Effect: "deny", EVSEUIDs: []string{"E1", "E2"}}}, req("NL", "TNM", "L1", "E1", "E2"), token.DenyHere, nil},
 		{"deny EVSE, none asked", []Spec{{Effect: "deny", EVSEUIDs: []string{"E1"}}}, req("NL", "TNM", "L1"), token.Permit, nil},
@@ -112,6 +111,46 @@ func TestDecideBranches(t *testing.T) {
 			require.Equal(t, tc.want, out.Decision)
 			require.Equal(t, tc.evses, out.EVSEUIDs)
 			require.Equal(t, tc.want != token.Permit, out.RuleID != nil)
+		})
+	}
+}
+
+// mod_tokens → Real-time authorization: a request without
+// LocationReferences that a rule cannot decide without the place gets
+// NeedsLocation (OCPI 2002); a refusal regardless of the place, or rules
+// whose other conditions do not hold, answer as usual.
+func TestDecideWithoutLocation(t *testing.T) {
+	noCredit := func(uuid.UUID) (bool, error) { return false, nil }
+	other := uuid.New()
+	nowhere := Request{At: monday, CountryCode: "NL", PartyID: "TNM", HasCredit: noCredit}
+	for _, tc := range []struct {
+		name  string
+		rules []Spec
+		want  token.Decision
+		needs bool
+	}{
+		{"deny by location", []Spec{{Effect: "deny", LocationIDs: []string{"LOC-1"}}}, token.Block, true},
+		{"deny by EVSE", []Spec{{Effect: "deny", EVSEUIDs: []string{"E1"}}}, token.Block, true},
+		{"require_credit by location", []Spec{{Effect: "require_credit", LocationIDs: []string{"LOC-1"}}}, token.Block, true},
+		{"deny by location of another party", []Spec{{Effect: "deny", Parties: []string{"DE-ABC"}, LocationIDs: []string{"LOC-1"}}}, token.Permit, false},
+		{"deny by location on another day", []Spec{{Effect: "deny", DaysOfWeek: []string{"SUNDAY"}, LocationIDs: []string{"LOC-1"}}}, token.Permit, false},
+		{"deny by location of another subscription", []Spec{{Effect: "deny", SubscriptionID: &other, LocationIDs: []string{"LOC-1"}}}, token.Permit, false},
+		{"deny by location, then a refusal anywhere",
+			[]Spec{{Effect: "deny", LocationIDs: []string{"LOC-1"}}, {Effect: "require_credit"}}, token.DenyNoCredit, false},
+		{"allow by location, then a deny by country at a less specific level",
+			[]Spec{{Effect: "allow", SubscriptionID: &sub.ID, LocationIDs: []string{"LOC-1"}}, {Effect: "deny", CountryCodes: []string{"NL"}}}, token.Block, true},
+		{"allow by location does not excuse its own level",
+			[]Spec{{Effect: "allow", LocationIDs: []string{"LOC-1"}}, {Effect: "deny", CountryCodes: []string{"NL"}}}, token.DenyHere, false},
+		{"allow by location alone", []Spec{{Effect: "allow", LocationIDs: []string{"LOC-1"}}}, token.Permit, false},
+		{"a more specific allow anywhere ends it",
+			[]Spec{{Effect: "allow", SubscriptionID: &sub.ID}, {Effect: "deny", LocationIDs: []string{"LOC-1"}}}, token.Permit, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Decide(compile(t, tc.rules...), sub, nowhere)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, out.Decision)
+			require.Equal(t, tc.needs, out.NeedsLocation)
+			require.Equal(t, tc.want != token.Permit && !tc.needs, out.RuleID != nil)
 		})
 	}
 }

@@ -126,7 +126,9 @@ func (e *emspTokens) list(c *fiber.Ctx) error {
 // authorization rules of its administration (chargeRules, domain/authrule)
 // may answer NOT_ALLOWED, NO_CREDIT or BLOCKED. The LocationReferences of
 // the request are echoed when the token is ALLOWED, with the EVSEs the
-// rules allow ("the EVSEs it is allowed to charge at", mod_tokens).
+// rules allow ("the EVSEs it is allowed to charge at", mod_tokens). A
+// request without LocationReferences that the rules cannot decide without
+// the place is status 2002 (authrule.Outcome.NeedsLocation).
 func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	raw, err := url.PathUnescape(c.Params("token_uid"))
 	if err != nil {
@@ -172,6 +174,10 @@ func (e *emspTokens) authorize(c *fiber.Ctx) error {
 	st := t.StateWith(now, rules)
 	if res.err != nil {
 		return res.err
+	}
+	if res.out.NeedsLocation {
+		// No reference is stored: nothing was decided.
+		return ocpi.NotEnoughInfo("the charge authorization rules of token " + raw + " depend on the location: send LocationReferences")
 	}
 	allowed := token.OCPIAllowed(st.Reason)
 	ref, err := uuid.NewV7()

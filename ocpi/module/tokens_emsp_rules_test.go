@@ -30,6 +30,13 @@ import (
 // official OpenAPI files. It returns allowed and the data object.
 func authorizeFrom(t *testing.T, in *instance, token, uid, cc, pid string, body any) (string, map[string]any) {
 	t.Helper()
+	return allowedOf(t, authorizeEnvelope(t, in, token, uid, cc, pid, body))
+}
+
+// authorizeEnvelope is authorizeFrom's request; it returns the envelope,
+// whatever its status.
+func authorizeEnvelope(t *testing.T, in *instance, token, uid, cc, pid string, body any) map[string]any {
+	t.Helper()
 	p := "/ocpi/2.2.1/emsp/tokens/" + url.PathEscape(uid) + "/authorize"
 	var rd io.Reader
 	if body != nil {
@@ -47,9 +54,10 @@ func authorizeFrom(t *testing.T, in *instance, token, uid, cc, pid string, body 
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	ocpitest.ValidateResponse(t, "POST", p, res.StatusCode, res.Header, raw)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s", raw)
 	var env map[string]any
 	require.NoError(t, json.Unmarshal(raw, &env))
-	return allowedOf(t, env)
+	return env
 }
 
 // partnerLocation stores a partner location with a time zone (the rules'
@@ -129,13 +137,13 @@ func TestEMSPTokensAuthorizeChargeRules(t *testing.T) {
 	}{
 		{"no rule applies", t1, "NL", "GOO", loc("LOC-1"), "ALLOWED"},
 		{"deny by party", t1, "DE", "BAD", nil, "NOT_ALLOWED"},
-		{"deny by party, other party", t1, "DE", "GUD", nil, "ALLOWED"},
+		{"deny by party, other party", t1, "DE", "GUD", loc("LOC-1"), "ALLOWED"},
 		{"deny by location", t1, "NL", "GOO", loc("LOC-X"), "NOT_ALLOWED"},
 		{"deny by EVSE: the only one asked", t1, "NL", "GOO", loc("LOC-1", "evse-2"), "NOT_ALLOWED"},
 		{"deny by plan country", t1, "FR", "ABC", nil, "NOT_ALLOWED"},
-		{"plan rules outside their validity", t1, "BE", "ABC", nil, "ALLOWED"},
+		{"plan rules outside their validity", t1, "BE", "ABC", loc("LOC-1"), "ALLOWED"},
 		{"subscription-scoped require_credit, no credit", t2, "NL", "GOO", nil, "NO_CREDIT"},
-		{"subscription-scoped rule, other subscription", t1, "NL", "GOO", nil, "ALLOWED"},
+		{"subscription-scoped rule, other subscription", t1, "NL", "GOO", loc("LOC-1"), "ALLOWED"},
 		{"unconditional deny blocks", t3, "NL", "GOO", nil, "BLOCKED"},
 		{"subscription allow overrides administration deny", t4, "DE", "BAD", nil, "ALLOWED"},
 		{"validity first: expired", expired, "DE", "BAD", nil, "EXPIRED"},
@@ -153,6 +161,18 @@ func TestEMSPTokensAuthorizeChargeRules(t *testing.T) {
 		require.Equal(t, c.want, auth.Allowed, c.name)
 	}
 
+	// No LocationReferences while rules on locations and EVSEs would
+	// decide: status 2002 without data, and no decision stored (mod_tokens:
+	// "too little information … SHALL respond with the OCPI status: 2002").
+	var before int
+	require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM msp_token_authorization`).Scan(&before))
+	env := authorizeEnvelope(t, a, tok, t1, "NL", "GOO", nil)
+	require.Equal(t, float64(2002), env["status_code"], "%v", env)
+	require.Nil(t, env["data"])
+	var after int
+	require.NoError(t, a.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM msp_token_authorization`).Scan(&after))
+	require.Equal(t, before, after)
+
 	// EVSEs: the allowed ones are answered, the denied one left out.
 	_, d := authorizeFrom(t, a, tok, t1, "NL", "GOO", loc("LOC-1", "EVSE-1", "evse-2", "EVSE-3"))
 	require.Equal(t, map[string]any{"location_id": "LOC-1", "evse_uids": []any{"EVSE-1", "EVSE-3"}}, d["location"])
@@ -163,7 +183,7 @@ func TestEMSPTokensAuthorizeChargeRules(t *testing.T) {
 	got, _ := authorizeFrom(t, a, tok, t2, "NL", "GOO", nil)
 	require.Equal(t, "NO_CREDIT", got, "expired credit")
 	a.admin(201, "POST", "/main/v1/msp-token-subscription/"+s2+"/energy-credit", map[string]any{"energy": "5"})
-	got, _ = authorizeFrom(t, a, tok, t2, "NL", "GOO", nil)
+	got, _ = authorizeFrom(t, a, tok, t2, "NL", "GOO", loc("LOC-1"))
 	require.Equal(t, "ALLOWED", got, "credit with a balance")
 	got, _ = authorizeFrom(t, a, tok, t2, "FR", "ABC", nil)
 	require.Equal(t, "NOT_ALLOWED", got, "the plan's deny still applies after the subscription's credit check")
