@@ -118,8 +118,8 @@ func TestCreditCDRReversalAndCreditsGivenBack(t *testing.T) {
 }
 
 // A credit CDR that arrives before its credited CDR is priced waits in
-// ready_for_pricing (next attempt on the schedule) and is priced once the
-// credited session is; one whose credited session dropped out drops out
+// ready_for_pricing (next attempt on the schedule), is due at once when
+// the credited session is priced, and is priced then; one whose credited session dropped out drops out
 // with a clear reason, and a retry after the credited session is priced
 // prices it.
 func TestCreditCDRWaitsForTheCreditedSession(t *testing.T) {
@@ -145,9 +145,10 @@ func TestCreditCDRWaitsForTheCreditedSession(t *testing.T) {
 	require.NoError(t, hourly.Process(ctx, rec.ID))
 	require.Equal(t, session.ReadyForPricing, c.state(rec.ID).State, "not before its next attempt")
 	require.NoError(t, c.processUntilPriced(a))
-	// The hour passes.
-	_, err = c.d.Pool.Exec(ctx, `UPDATE charge_session SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, rec.ID)
-	require.NoError(t, err)
+	// Pricing W made the credit due at once, not in an hour.
+	w = c.state(rec.ID)
+	require.NotNil(t, w.NextAttemptAt)
+	require.False(t, w.NextAttemptAt.After(time.Now()), "woken by W's pricing")
 	require.NoError(t, hourly.Process(ctx, rec.ID))
 	require.Equal(t, session.Priced, c.state(rec.ID).State)
 	require.Equal(t, a, c.latest(rec.ID).CreditOf.ChargeSessionID)

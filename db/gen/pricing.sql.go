@@ -72,6 +72,11 @@ WITH old AS (
         match_time_zone = coalesce($14::text, charge_session.match_time_zone)
     WHERE charge_session.id = $5 AND charge_session.state = $15 AND charge_session.attempts = $16
     RETURNING charge_session.id, charge_session.administration_id
+), wake AS (
+    UPDATE charge_session w SET next_attempt_at = $2
+    WHERE w.id IN (SELECT c.id FROM u JOIN charge_session c ON c.credited_session_id = u.id
+                   WHERE c.state = 'ready_for_pricing' AND c.next_attempt_at > $2
+                   FOR UPDATE OF c SKIP LOCKED)
 ), p AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
@@ -144,7 +149,11 @@ type CommitChargeSessionPricedParams struct {
 // event_data is the result's view without its components and detail,
 // which the statement adds from the row (each is sent once).
 // A credit CDR waiting for its credited session (next_attempt_at) is
-// due no more once priced.
+// due no more once priced; one waiting for this session (wake) is due at
+// once instead of at its next retry. A waiting credit locked by a lane
+// right now is skipped, not waited for (two batches waking each other's
+// credits would deadlock): that lane read this session before this
+// commit, so the credit keeps its retry schedule, as without the wake.
 func (q *Queries) CommitChargeSessionPriced(ctx context.Context, arg CommitChargeSessionPricedParams) (int64, error) {
 	result, err := q.db.Exec(ctx, commitChargeSessionPriced,
 		arg.EventID,

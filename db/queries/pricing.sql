@@ -11,7 +11,11 @@
 -- event_data is the result's view without its components and detail,
 -- which the statement adds from the row (each is sent once).
 -- A credit CDR waiting for its credited session (next_attempt_at) is
--- due no more once priced.
+-- due no more once priced; one waiting for this session (wake) is due at
+-- once instead of at its next retry. A waiting credit locked by a lane
+-- right now is skipped, not waited for (two batches waking each other's
+-- credits would deadlock): that lane read this session before this
+-- commit, so the credit keeps its retry schedule, as without the wake.
 WITH old AS (
     SELECT cs.pricing_reason FROM charge_session cs WHERE cs.id = @id
 ), u AS (
@@ -26,6 +30,11 @@ WITH old AS (
         match_time_zone = coalesce(sqlc.narg(match_time_zone)::text, charge_session.match_time_zone)
     WHERE charge_session.id = @id AND charge_session.state = @from_state AND charge_session.attempts = @from_attempts
     RETURNING charge_session.id, charge_session.administration_id
+), wake AS (
+    UPDATE charge_session w SET next_attempt_at = @updated_at
+    WHERE w.id IN (SELECT c.id FROM u JOIN charge_session c ON c.credited_session_id = u.id
+                   WHERE c.state = 'ready_for_pricing' AND c.next_attempt_at > @updated_at
+                   FOR UPDATE OF c SKIP LOCKED)
 ), p AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
