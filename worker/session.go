@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,6 +106,9 @@ type SessionProcessor struct {
 	kick *PushKicker
 	// now is the clock (tests may set it).
 	now func() time.Time
+	// claimsFailing is set while the lanes' claims fail (Postgres down), so
+	// that the outage is logged once, not by every lane at every poll.
+	claimsFailing atomic.Bool
 }
 
 // NewSessionProcessor returns a processor on d's Postgres and Redis.

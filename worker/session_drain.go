@@ -131,18 +131,34 @@ func (p *SessionProcessor) listen(ctx context.Context, wakes []chan struct{}) {
 	}
 }
 
+// claimBackoffMax bounds the wait of a lane whose claims keep failing.
+const claimBackoffMax = 5 * time.Second
+
 // lane claims and processes batches until ctx ends: at once after a full
-// batch, else after settleDelay and a wake-up or IdlePoll.
+// batch, else after settleDelay and a wake-up or IdlePoll. While claims
+// fail (Postgres unreachable) the lane waits longer each time, up to
+// claimBackoffMax, and the processor logs the outage once and its end
+// once, whatever the number of lanes.
 func (p *SessionProcessor) lane(ctx context.Context, wake <-chan struct{}) {
 	idle := time.NewTimer(p.o.IdlePoll)
 	defer idle.Stop()
+	failures := 0
 	for {
 		n, err := p.drainBatch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			p.d.Log.Warn("charge-session claim failed; retrying", "err", err)
+		switch {
+		case err != nil:
+			failures++
+			if !p.claimsFailing.Swap(true) {
+				p.d.Log.Warn("charge-session claims failing; the lanes retry with backoff", "err", err)
+			}
+		case failures > 0:
+			failures = 0
+			if p.claimsFailing.Swap(false) {
+				p.d.Log.Info("charge-session claims succeed again")
+			}
 		}
 		if err == nil && n == p.o.Batch {
 			continue
@@ -153,7 +169,11 @@ func (p *SessionProcessor) lane(ctx context.Context, wake <-chan struct{}) {
 			return
 		case <-idle.C:
 		}
-		idle.Reset(p.o.IdlePoll)
+		wait := p.o.IdlePoll
+		for i := 1; i < failures && wait < claimBackoffMax; i++ {
+			wait *= 2
+		}
+		idle.Reset(min(wait, claimBackoffMax))
 		select {
 		case <-ctx.Done():
 			return

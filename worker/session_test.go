@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -222,4 +223,63 @@ func TestDrainWithoutRedisAndWakeUp(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the wake-up did not reach the lanes")
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// countingLog counts the records logged at each level.
+type countingLog struct {
+	mu     sync.Mutex
+	counts map[slog.Level]int
+	msgs   []string
+}
+
+func (c *countingLog) Enabled(context.Context, slog.Level) bool { return true }
+func (c *countingLog) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[r.Level]++
+	c.msgs = append(c.msgs, r.Message)
+	return nil
+}
+func (c *countingLog) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *countingLog) WithGroup(string) slog.Handler      { return c }
+func (c *countingLog) count(l slog.Level) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[l]
+}
+
+// While the lanes' claims fail (here: the table is gone, as when Postgres
+// is unreachable), twelve lanes log the outage once, not at every poll,
+// and its end once; then the sessions are processed.
+func TestDrainClaimOutageLoggedOnce(t *testing.T) {
+	ctx := context.Background()
+	d := ownDB(t)
+	ids := receive(t, d.Pool, "OUT", 3)
+	cfg := d.Pool.Config()
+	cfg.MaxConns = 24
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = d.Pool.Exec(ctx, "ALTER TABLE charge_session RENAME TO charge_session_away")
+	require.NoError(t, err)
+	logs := &countingLog{counts: map[slog.Level]int{}}
+	drain(t, worker.NewSessionProcessor(worker.Deps{Pool: pool, Redis: testRedis(t), Log: slog.New(logs)},
+		worker.SessionOptions{Schedule: session.Schedule{time.Hour}, Lanes: 12, IdlePoll: 20 * time.Millisecond}))
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.count(slog.LevelWarn) == 0 {
+		require.True(t, time.Now().Before(deadline), "the outage was not logged")
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // every lane fails several times meanwhile
+	require.Equal(t, 1, logs.count(slog.LevelWarn), "%v", logs.msgs)
+
+	_, err = d.Pool.Exec(ctx, "ALTER TABLE charge_session_away RENAME TO charge_session")
+	require.NoError(t, err)
+	waitCount(t, d.Pool, len(ids), "SELECT count(*) FROM charge_session WHERE state = 'matching'")
+	for logs.count(slog.LevelInfo) == 0 {
+		require.True(t, time.Now().Before(deadline), "the recovery was not logged")
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, 1, logs.count(slog.LevelWarn), "%v", logs.msgs)
+	require.Equal(t, 1, logs.count(slog.LevelInfo), "%v", logs.msgs)
 }
