@@ -371,10 +371,21 @@ func Decide(rules []Rule, sub token.Subscription, req Request) (Outcome, error) 
 		if ok && e.loc == "" && (len(r.locations) > 0 || len(r.evses) > 0) {
 			// Everything but the place matches, and the request does not say
 			// where the token is.
-			if r.Effect == Allow && unknownAllow < 0 {
-				unknownAllow = r.level()
+			switch r.Effect {
+			case Allow:
+				if unknownAllow < 0 {
+					unknownAllow = r.level()
+				}
+			case RequireCredit:
+				// With credit the rule refuses nowhere: the place is moot.
+				has, err := e.credit(sub.ID)
+				if err != nil {
+					return Outcome{Decision: token.Block}, err
+				}
+				unknown = unknown || !has
+			default:
+				unknown = true
 			}
-			unknown = unknown || r.Effect != Allow
 			continue
 		}
 		if !ok {

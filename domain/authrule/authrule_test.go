@@ -153,6 +153,12 @@ func TestDecideWithoutLocation(t *testing.T) {
 			require.Equal(t, tc.want != token.Permit && !tc.needs, out.RuleID != nil)
 		})
 	}
+	// With credit, a require_credit rule refuses nowhere: no place needed.
+	credited := nowhere
+	credited.HasCredit = func(uuid.UUID) (bool, error) { return true, nil }
+	out, err := Decide(compile(t, Spec{Effect: "require_credit", LocationIDs: []string{"LOC-1"}}), sub, credited)
+	require.NoError(t, err)
+	require.Equal(t, Outcome{Decision: token.Permit}, out)
 }
 
 // The credit check and the time zone lookup run only when a rule needs
