@@ -29,7 +29,8 @@ Every command also takes --ocpi-version 2.1.1|2.2.1. Files may be OCPI 2.2.1
 or OCPI 2.1.1 (converted to 2.2.1 on input); the version of each file is
 detected from its fields unless --ocpi-version says it. The tariff is
 --tariff, else the CDR's tariffs[0]. The time zone for restrictions is --tz,
-else the CDR location's time_zone, else the zone of its country, else UTC.`
+else the CDR location's time_zone, else the zone of its country when the
+whole country keeps one time (not USA, ESP, PRT, …), else UTC.`
 
 // errUsage marks command-line mistakes (exit status 2).
 var errUsage = errors.New("usage")
@@ -139,7 +140,10 @@ type priced struct {
 	// version is the OCPI version the CDR file was read as.
 	version ocpi.VersionNumber
 	zone    string
-	result  pricing.Result
+	// zoneNote says why the location's time_zone was not used ("" when it
+	// or --tz was).
+	zoneNote string
+	result   pricing.Result
 }
 
 func priceCDR(f cdrFlags) (priced, error) {
@@ -173,7 +177,7 @@ func priceCDR(f cdrFlags) (priced, error) {
 	if err != nil {
 		return priced{}, fmt.Errorf("CDR: %w", err)
 	}
-	loc, zone, err := resolveZone(f.tz, in.TimeZone, c.CdrLocation.Country)
+	loc, zone, note, err := resolveZone(f.tz, in.TimeZone, c.CdrLocation.Country)
 	if err != nil {
 		return priced{}, err
 	}
@@ -181,59 +185,23 @@ func priceCDR(f cdrFlags) (priced, error) {
 	if err != nil {
 		return priced{}, err
 	}
-	return priced{cdr: c, version: in.Version, zone: zone, result: res}, nil
+	return priced{cdr: c, version: in.Version, zone: zone, zoneNote: note, result: res}, nil
 }
 
-// resolveZone picks the time zone for tariff restrictions: the flag, the
-// location's time_zone, the country's zone, UTC.
-func resolveZone(flagTZ, locationTZ, country string) (*time.Location, string, error) {
+// resolveZone picks the time zone for tariff restrictions: the flag, else
+// pricing.ZoneFor — the location's time_zone, the zone of its country when
+// the country has a single one, UTC — with ZoneFor's note when it fell back.
+func resolveZone(flagTZ, locationTZ, country string) (*time.Location, string, string, error) {
 	if flagTZ != "" {
 		loc, err := time.LoadLocation(flagTZ)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: --tz %q: %v", errUsage, flagTZ, err)
+			return nil, "", "", fmt.Errorf("%w: --tz %q: %v", errUsage, flagTZ, err)
 		}
-		return loc, flagTZ, nil
+		return loc, flagTZ, "", nil
 	}
-	if locationTZ != "" {
-		if loc, err := time.LoadLocation(locationTZ); err == nil {
-			return loc, locationTZ, nil
-		}
-	}
-	if z, ok := countryZones[strings.ToUpper(country)]; ok {
-		if loc, err := time.LoadLocation(z); err == nil {
-			return loc, z, nil
-		}
-	}
-	return time.UTC, "UTC", nil
+	z := pricing.ZoneFor(locationTZ, country)
+	return z.Loc, z.Loc.String(), z.Note, nil
 }
-
-// countryZones maps ISO 3166-1 alpha-3 and alpha-2 codes to the country's
-// (main) IANA zone. Countries with several zones get their most populous
-// one; pass --tz or a location time_zone for the others.
-var countryZones = func() map[string]string {
-	m := map[string]string{}
-	for _, c := range []struct{ a3, a2, zone string }{
-		{"ALB", "AL", "Europe/Tirane"}, {"AND", "AD", "Europe/Andorra"}, {"AUT", "AT", "Europe/Vienna"},
-		{"BEL", "BE", "Europe/Brussels"}, {"BGR", "BG", "Europe/Sofia"}, {"BIH", "BA", "Europe/Sarajevo"},
-		{"BLR", "BY", "Europe/Minsk"}, {"CHE", "CH", "Europe/Zurich"}, {"CYP", "CY", "Asia/Nicosia"},
-		{"CZE", "CZ", "Europe/Prague"}, {"DEU", "DE", "Europe/Berlin"}, {"DNK", "DK", "Europe/Copenhagen"},
-		{"ESP", "ES", "Europe/Madrid"}, {"EST", "EE", "Europe/Tallinn"}, {"FIN", "FI", "Europe/Helsinki"},
-		{"FRA", "FR", "Europe/Paris"}, {"GBR", "GB", "Europe/London"}, {"GRC", "GR", "Europe/Athens"},
-		{"HRV", "HR", "Europe/Zagreb"}, {"HUN", "HU", "Europe/Budapest"}, {"IRL", "IE", "Europe/Dublin"},
-		{"ISL", "IS", "Atlantic/Reykjavik"}, {"ITA", "IT", "Europe/Rome"}, {"LIE", "LI", "Europe/Vaduz"},
-		{"LTU", "LT", "Europe/Vilnius"}, {"LUX", "LU", "Europe/Luxembourg"}, {"LVA", "LV", "Europe/Riga"},
-		{"MCO", "MC", "Europe/Monaco"}, {"MDA", "MD", "Europe/Chisinau"}, {"MKD", "MK", "Europe/Skopje"},
-		{"MLT", "MT", "Europe/Malta"}, {"MNE", "ME", "Europe/Podgorica"}, {"NLD", "NL", "Europe/Amsterdam"},
-		{"NOR", "NO", "Europe/Oslo"}, {"POL", "PL", "Europe/Warsaw"}, {"PRT", "PT", "Europe/Lisbon"},
-		{"ROU", "RO", "Europe/Bucharest"}, {"SMR", "SM", "Europe/San_Marino"}, {"SRB", "RS", "Europe/Belgrade"},
-		{"SVK", "SK", "Europe/Bratislava"}, {"SVN", "SI", "Europe/Ljubljana"}, {"SWE", "SE", "Europe/Stockholm"},
-		{"TUR", "TR", "Europe/Istanbul"}, {"UKR", "UA", "Europe/Kyiv"}, {"VAT", "VA", "Europe/Vatican"},
-		{"USA", "US", "America/New_York"}, {"CAN", "CA", "America/Toronto"}, {"AUS", "AU", "Australia/Sydney"},
-	} {
-		m[c.a3], m[c.a2] = c.zone, c.zone
-	}
-	return m
-}()
 
 // report is the JSON that `tariff price` prints: the OCPI CDR totals with
 // their OCPI names, then the breakdown they are the sums of.
@@ -243,6 +211,7 @@ type report struct {
 	TariffID             string       `json:"tariff_id,omitempty"`
 	Currency             string       `json:"currency,omitempty"`
 	TimeZone             string       `json:"time_zone"`
+	TimeZoneNote         string       `json:"time_zone_note,omitempty"`
 	TotalCost            ocpi.Price   `json:"total_cost"`
 	TotalFixedCost       ocpi.Price   `json:"total_fixed_cost"`
 	TotalEnergy          ocpi.Number  `json:"total_energy"`
@@ -296,7 +265,7 @@ type reportAdj struct {
 func newReport(p priced) report {
 	r := p.result
 	out := report{
-		OCPIVersion: string(p.version), TariffID: r.TariffID, Currency: r.Currency, TimeZone: p.zone,
+		OCPIVersion: string(p.version), TariffID: r.TariffID, Currency: r.Currency, TimeZone: p.zone, TimeZoneNote: p.zoneNote,
 		TotalCost: ocpi.PriceOf(r.TotalCost), TotalFixedCost: ocpi.PriceOf(r.TotalFixedCost),
 		TotalEnergy: ocpi.NewNumber(r.TotalEnergy), TotalEnergyCost: ocpi.PriceOf(r.TotalEnergyCost),
 		TotalTime: ocpi.NewNumber(r.TotalTime), TotalTimeCost: ocpi.PriceOf(r.TotalTimeCost),
@@ -360,6 +329,9 @@ func tariffValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	// OCPI 2.1.1 total_cost is a number, "Total cost (excluding VAT)":
 	// there is no amount including VAT to compare.
 	diffs, compared := compareTotals(p.cdr.Totals(), p.result, p.version == ocpi.Version211)
+	if p.zoneNote != "" {
+		fmt.Fprintf(stderr, "roamnode tariff: note: %s\n", p.zoneNote)
+	}
 	if len(diffs) == 0 {
 		fmt.Fprintf(stdout, "OK: %d totals of %s match at 4 decimals (time zone %s)\n", compared, f.cdr, p.zone)
 		return 0, nil

@@ -256,3 +256,37 @@ func TestTariffLintWarnings(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Equal(t, "OK: no warnings\n", out)
 }
+
+// A country with several time zones (USA) gives no zone: without a
+// location time_zone or --tz the CDR is priced in UTC, and the report and
+// validate say why instead of guessing one of the country's zones.
+func TestTariffZoneMultiZoneCountry(t *testing.T) {
+	dir := filepath.Join(corpus, "step_size")
+	b, err := os.ReadFile(filepath.Join(dir, "cdr1.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	m["cdr_location"] = map[string]any{"country": "USA"}
+	tmp := filepath.Join(t.TempDir(), "cdr.json")
+	b, _ = json.Marshal(m)
+	require.NoError(t, os.WriteFile(tmp, b, 0o600))
+
+	code, out, errs := runT("price", "--cdr", tmp, "--tariff", filepath.Join(dir, "tariff.json"))
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"time_zone": "UTC"`)
+	require.Contains(t, out, `"time_zone_note": "the location has no time zone and its country USA spans several time zones: restrictions evaluated in UTC"`)
+	// In UTC the corpus CDR's stated totals match.
+	code, out, errs = runT("validate", "--cdr", tmp, "--tariff", filepath.Join(dir, "tariff.json"))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "(time zone UTC)")
+	require.Contains(t, errs, "note: the location has no time zone and its country USA spans several time zones")
+
+	// The country's single zone is named in the report when it is used.
+	m["cdr_location"] = map[string]any{"country": "NLD"}
+	b, _ = json.Marshal(m)
+	require.NoError(t, os.WriteFile(tmp, b, 0o600))
+	code, out, errs = runT("price", "--cdr", tmp, "--tariff", filepath.Join(dir, "tariff.json"))
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"time_zone": "Europe/Amsterdam"`)
+	require.Contains(t, out, `"time_zone_note": "the location has no time zone: restrictions evaluated in Europe/Amsterdam, the time zone of its country NLD"`)
+}

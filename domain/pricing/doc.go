@@ -17,7 +17,9 @@
 // used and which of its restrictions matched; Line.Why renders it.
 //
 // Restrictions are evaluated in the local time of the location (the
-// *time.Location given to Price): start_time/end_time (end_time < start_time
+// *time.Location given to Price; callers get it from ZoneFor: the
+// location's time_zone, else its country's zone when the country keeps one
+// local time, else UTC with a note): start_time/end_time (end_time < start_time
 // wraps past midnight, end_time 00:00 means end of day), start_date
 // (inclusive) and end_date (exclusive), day_of_week. min_kwh (inclusive) and
 // max_kwh (exclusive) compare with the energy charged in the session so far;

@@ -117,7 +117,9 @@ type Inputs struct {
 	// session's totals (quotes, CDRs without periods).
 	Periods []pricing.Period
 	// TimeZone is the location's IANA zone (rules' time windows and tariff
-	// restrictions are local time).
+	// restrictions are local time); without one, the zone of the session
+	// location's country when it has a single one, else UTC
+	// (pricing.ZoneFor; the detail's time_zone_note says which).
 	TimeZone string
 	// Subscription is nil when no token link was valid at the session start.
 	Subscription *Subscription
@@ -226,7 +228,8 @@ func Compute(in Inputs) (session.PriceResult, error) {
 		return fail(session.CheckPricingConfigured, ReasonRatePlanNotValid, "rate plan %s (%s) is not shared with administration %s in its currency",
 			plan.ID, plan.Currency, sub.AdministrationID)
 	}
-	loc, zoneNote := zone(in.TimeZone)
+	z := pricing.ZoneFor(in.TimeZone, s.Location.Country)
+	loc, zoneNote := z.Loc, z.Note
 	f := FactsOf(s, loc)
 	idx, rule, rate, ok := plan.Select(f)
 	if !ok {
@@ -375,18 +378,6 @@ func uuidText(id *uuid.UUID) string {
 		return "none"
 	}
 	return id.String()
-}
-
-// zone loads an IANA zone, falling back to UTC with a note.
-func zone(name string) (*time.Location, string) {
-	if name == "" {
-		return time.UTC, "no time zone known for the location: UTC"
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC, fmt.Sprintf("time zone %q unknown: UTC", name)
-	}
-	return loc, ""
 }
 
 // FactsOf returns what rules match on for session s at a location in loc.

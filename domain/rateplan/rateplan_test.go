@@ -397,9 +397,14 @@ func TestProperties(t *testing.T) {
 		if string(ja) != string(jb) {
 			t.Fatalf("repricing differs:\n%s\n%s", ja, jb)
 		}
-		sum := session.PriceResult{Components: a.Components}.Totals()
-		if !sum.ExclVAT.Equal(a.ExclVAT) || !sum.VAT.Equal(a.VAT) || !sum.InclVAT.Equal(a.InclVAT) {
-			t.Fatalf("totals %s/%s/%s are not the sums %s/%s/%s", a.ExclVAT, a.VAT, a.InclVAT, sum.ExclVAT, sum.VAT, sum.InclVAT)
+		// The totals are the sums of the components, summed here rather
+		// than with PriceResult.Totals (which Compute itself uses).
+		excl, vatSum, incl := decimal.Zero, decimal.Zero, decimal.Zero
+		for _, c := range a.Components {
+			excl, vatSum, incl = excl.Add(c.ExclVAT), vatSum.Add(c.VAT), incl.Add(c.InclVAT)
+		}
+		if !excl.Equal(a.ExclVAT) || !vatSum.Equal(a.VAT) || !incl.Equal(a.InclVAT) {
+			t.Fatalf("totals %s/%s/%s are not the sums %s/%s/%s", a.ExclVAT, a.VAT, a.InclVAT, excl, vatSum, incl)
 		}
 		for _, c := range a.Components {
 			if !c.InclVAT.Equal(c.ExclVAT.Add(c.VAT)) || c.VAT.IsNegative() {
@@ -418,4 +423,48 @@ func TestChecksLayer(t *testing.T) {
 	require.Equal(t, "2", c.PartnerCostPercentage.String())
 	require.Equal(t, "100", c.MaxPrice.String(), "unset in the partner's: the administration's")
 	require.Error(t, Checks{MaxPrice: decp("-1")}.Validate())
+}
+
+// A location without a time_zone is priced in its country's zone when the
+// country keeps one local time (issue 6: "in the location's local time
+// from its IANA time_zone, falling back to the country"); a country with
+// several zones gets none guessed: UTC, with a note in the detail.
+func TestZoneFallsBackToTheCountry(t *testing.T) {
+	c09, c11 := pricing.Clock(9*60), pricing.Clock(11*60)
+	// 0.10 per kWh from 09:00 to 11:00 local, 0.30 otherwise.
+	morning := &pricing.Tariff{ID: "MORNING", Currency: "EUR", Elements: []pricing.Element{
+		{Components: []pricing.Component{{Type: pricing.Energy, Price: dec("0.10")}},
+			Restrictions: &pricing.Restrictions{StartTime: &c09, EndTime: &c11}},
+		{Components: []pricing.Component{{Type: pricing.Energy, Price: dec("0.30")}}},
+	}}
+	p := Plan{Rates: []Rate{{Code: "pt", PassThrough: &PassThrough{}}}, Rules: []Rule{{Rate: "pt"}}}
+	run := func(country string) (session.PriceResult, map[string]any) {
+		in := inputs(p, country) // 10:00–12:00 UTC, 20 kWh
+		in.TimeZone = ""
+		in.CPOTariff = morning
+		in.Periods = []pricing.Period{{Start: in.Session.Start, Energy: dec("20")}}
+		r, err := Compute(in)
+		require.NoError(t, err)
+		var det map[string]any
+		require.NoError(t, json.Unmarshal(r.Detail, &det))
+		return r, det
+	}
+
+	// NLD: Europe/Amsterdam, UTC+1 in March: 11:00–13:00 local, after
+	// the morning window: 20 kWh × 0.30 = 6.00. (In UTC, 10:00–12:00,
+	// the first 10 kWh would cost 0.10: 4.00.)
+	r, det := run("NLD")
+	require.Equal(t, "6", comp(r, "energy").ExclVAT.String())
+	require.Equal(t, "Europe/Amsterdam", det["time_zone"])
+	require.Equal(t, "2025-03-12T11:00:00", det["local_start"])
+	require.Equal(t, "the location has no time zone: restrictions evaluated in Europe/Amsterdam, the time zone of its country NLD",
+		det["time_zone_note"])
+
+	// ESP spans two zones (Madrid, Canary Islands): UTC, and the note says
+	// why: 10 kWh × 0.10 + 10 kWh × 0.30 = 4.00.
+	r, det = run("ESP")
+	require.Equal(t, "4", comp(r, "energy").ExclVAT.String())
+	require.Equal(t, "UTC", det["time_zone"])
+	require.Equal(t, "the location has no time zone and its country ESP spans several time zones: restrictions evaluated in UTC",
+		det["time_zone_note"])
 }

@@ -81,8 +81,16 @@ type Inputs struct {
 	// EVSE and Connector name the matched connector for the drop-out detail.
 	EVSE, Connector string
 	// TimeZone is the location's IANA zone, in which tariff restrictions
-	// are evaluated (mod_tariffs: restrictions are local time).
+	// are evaluated (mod_tariffs: restrictions are local time). Without
+	// one (or with an unknown one) the zone of Country is used when the
+	// country has a single one, else UTC; the detail notes the fallback
+	// (pricing.ZoneFor; our locations' zones are checked when they are
+	// written, so this is a safety net).
 	TimeZone string
+	// Country is the location's ISO 3166-1 country (alpha-3 as OCPI sends
+	// it, or alpha-2); Price fills it from the session when the loader
+	// leaves it empty.
+	Country string
 }
 
 // Loader gathers the Inputs of a CPO session (db.RoamingCostLoader).
@@ -104,6 +112,9 @@ func (p Pricer) Price(ctx context.Context, s session.ChargeSession, _ time.Time)
 	in, err := p.Loader.RoamingCostInputs(ctx, s)
 	if err != nil {
 		return nil, err
+	}
+	if in.Country == "" {
+		in.Country = s.Location.Country
 	}
 	r, err := Compute(in)
 	if err != nil {
@@ -157,7 +168,8 @@ func Compute(in Inputs) (session.PriceResult, error) {
 		return session.PriceResult{}, session.Failf(session.CheckPricingConfigured, ReasonCurrencyMismatch,
 			"tariff %s is in %s, the session in %s", t.ID, t.Currency, in.Currency)
 	}
-	loc, zoneNote := zone(in.TimeZone)
+	z := pricing.ZoneFor(in.TimeZone, in.Country)
+	loc, zoneNote := z.Loc, z.Note
 	res, err := pricing.Price(t, pricing.Session{Start: in.Start, End: in.End, Periods: in.Periods}, loc)
 	if err != nil {
 		return session.PriceResult{}, session.Failf(session.CheckPricingConfigured, ReasonUnpriceable, "tariff %s: %v", t.ID, err)
@@ -196,20 +208,6 @@ func chooseTariff(in Inputs) (pricing.Tariff, string, error) {
 		}
 	}
 	return cands[0], "the connector's first regular tariff valid at the session start", nil
-}
-
-// zone loads the location's time zone; an unknown one prices in UTC and
-// says so in the detail (our locations' zones are checked when they are
-// written, so this is a safety net).
-func zone(name string) (*time.Location, string) {
-	if name == "" {
-		return time.UTC, "the location has no time zone: restrictions evaluated in UTC"
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC, "time zone " + name + " unknown: restrictions evaluated in UTC"
-	}
-	return loc, ""
 }
 
 // componentKey groups engine lines into a result's components: one per

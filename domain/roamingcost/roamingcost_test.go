@@ -307,3 +307,54 @@ func TestProperties(t *testing.T) {
 		}
 	})
 }
+
+// A location without a time_zone is priced in its country's zone when the
+// country keeps one local time; a country with several zones gets UTC and
+// a note. Price takes the country from the session when the loader does
+// not give one.
+func TestZoneFallsBackToTheCountry(t *testing.T) {
+	c22 := pricing.Clock(22 * 60)
+	c06 := pricing.Clock(6 * 60)
+	night := pricing.Tariff{ID: "N", Currency: "EUR", Elements: []pricing.Element{
+		{Components: []pricing.Component{{Type: pricing.Energy, Price: d("0.10")}},
+			Restrictions: &pricing.Restrictions{StartTime: &c22, EndTime: &c06}},
+		{Components: []pricing.Component{{Type: pricing.Energy, Price: d("0.50")}}},
+	}}
+	in := example()
+	in.Start, in.End = at("2015-06-29T19:00:00Z"), at("2015-06-29T21:00:00Z") // 21:00–23:00 in Amsterdam (UTC+2)
+	in.Periods = []pricing.Period{{Start: in.Start, Energy: d("20")}}
+	in.PeriodTariffIDs = nil
+	in.ConnectorTariffIDs = []string{"N"}
+	in.Tariffs = map[string]Tariff{"N": {Tariff: night}}
+	in.TimeZone = ""
+	// The loader gives no country: Price takes the session's.
+	loader := loaderFunc(func(context.Context, session.ChargeSession) (Inputs, error) { return in, nil })
+	price := func(country string) (session.PriceResult, map[string]any) {
+		s := session.ChargeSession{Side: session.CPO, Location: session.Place{Country: country}}
+		rs, err := Pricer{Loader: loader}.Price(context.Background(), s, time.Time{})
+		require.NoError(t, err)
+		require.Len(t, rs, 1)
+		var det map[string]any
+		require.NoError(t, json.Unmarshal(rs[0].Detail, &det))
+		return rs[0], det
+	}
+
+	// NLD: 10 kWh before 22:00 local at 0.50, 10 kWh after at 0.10 = 6.00
+	// (in UTC, 19:00–21:00, all 20 kWh at 0.50 = 10.00).
+	r, det := price("NLD")
+	require.True(t, r.ExclVAT.Equal(d("6")), r.ExclVAT.String())
+	require.Equal(t, "Europe/Amsterdam", det["time_zone"])
+	require.Contains(t, det["notes"], "the location has no time zone: restrictions evaluated in Europe/Amsterdam, the time zone of its country NLD")
+
+	// USA: several zones, none guessed: UTC, all day rate, and a note.
+	r, det = price("USA")
+	require.True(t, r.ExclVAT.Equal(d("10")), r.ExclVAT.String())
+	require.Equal(t, "UTC", det["time_zone"])
+	require.Contains(t, det["notes"], "the location has no time zone and its country USA spans several time zones: restrictions evaluated in UTC")
+
+	// The location's own time_zone wins over the country.
+	in.TimeZone = "UTC"
+	r, det = price("NLD")
+	require.True(t, r.ExclVAT.Equal(d("10")), r.ExclVAT.String())
+	require.Nil(t, det["notes"])
+}
