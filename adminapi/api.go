@@ -113,6 +113,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountCPO(v1)
 	a.mountPartnerTokens(v1)
 	a.mountMSPToken(v1)
+	a.mountTokenAuthorizations(v1)
 	a.mountChargeCredits(v1)
 	a.mountChargeAuthorizationRules(v1)
 	a.mountSubscriptionCorrection(v1)
@@ -123,6 +124,7 @@ func (a *API) Mount(app *fiber.App) {
 	a.mountVAT(v1)
 	a.mountPricing(v1)
 	a.mountCPOReimbursements(v1)
+	a.mountCPORoamingCost(v1)
 }
 
 // OpenAPI returns the embedded OpenAPI document (tests validate against it).

@@ -35,7 +35,7 @@ const sessionFamily = "charge-session"
 // sessionSides are the two sides, each with its own set of routes.
 var sessionSides = []session.Side{session.MSP, session.CPO}
 
-var chargeSessionFilters = []string{"partner_id", "evse", "token_uid", "state", "start_gte", "start_lt", "dropout_case_id"}
+var chargeSessionFilters = []string{"partner_id", "evse", "token_uid", "state", "start_gte", "start_lt", "dropout_case_id", "authorization_reference"}
 
 var invalidSessionFilters = []string{"partner_id", "resolved"}
 
@@ -155,6 +155,7 @@ func sessionListParams(side session.Side, acct access.Account, q url.Values) (ge
 		k := strings.ToUpper(*v)
 		p.TokenUidKey = &k
 	}
+	p.AuthorizationReference = filterString(q, "authorization_reference")
 	if p.State, err = filterChecked(q, "state", validState, "one of "+strings.Join(stateNames(), ", ")); err != nil {
 		return p, err
 	}

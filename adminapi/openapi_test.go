@@ -585,6 +585,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaWebhooks(t, c, tag, admID)
 	oaPartnerTokens(t, c, tag)
 	oaMSPToken(t, c, tag, admID, custID)
+	oaTokenAuthorization(t, c, admID)
 	oaChargeCredit(t, c, tag, admID, custID)
 	oaChargeAuthorizationRule(t, c, tag, admID, custID)
 	oaSubscriptionCorrection(t, c, tag, admID, custID)
@@ -595,6 +596,7 @@ func TestOpenAPIContract(t *testing.T) {
 	oaVAT(t, c, tag, sellerID)
 	oaPricing(t, c, tag, admID)
 	oaCPOReimbursement(t, c, tag, admID, custID)
+	oaCPORoamingCost(t, c)
 
 	// Every documented input field is one the server knows: a body with
 	// all of them (null) and one made-up field reports only the made-up one.

@@ -142,7 +142,7 @@ func receiveOne(ctx context.Context, pool *pgxpool.Pool, s session.ChargeSession
 		TokenUidKey: p.TokenUidKey, TokenType: p.TokenType, TokenContractID: p.TokenContractID, LocationID: p.LocationID, EvseUid: p.EvseUid,
 		EvseID: p.EvseID, EvseKey: p.EvseKey, ConnectorID: p.ConnectorID, PowerType: p.PowerType, LocationCountry: p.LocationCountry,
 		Currency: p.Currency, TotalEnergy: p.TotalEnergy, TotalTime: p.TotalTime, TotalParkingTime: p.TotalParkingTime,
-		Channel: in.Channel, Payload: string(in.Payload)})
+		AuthorizationReference: p.AuthorizationReference, Channel: in.Channel, Payload: string(in.Payload)})
 	if err != nil {
 		return rec, false, Translate(err)
 	}
@@ -162,7 +162,8 @@ func insertParams(s session.ChargeSession, conn, credited *uuid.UUID) gen.Insert
 		EvseID: nonEmpty(s.Location.EvseID), EvseKey: evseKey(s), ConnectorID: s.Location.ConnectorID,
 		PowerType: nonEmpty(s.Location.PowerType), LocationCountry: nonEmpty(s.Location.Country), Currency: s.Currency,
 		TotalEnergy: s.TotalEnergy, TotalTime: s.TotalTime, TotalParkingTime: s.TotalParkingTime, Credit: s.Credit,
-		CreditReferenceID: nonEmpty(s.CreditReferenceID), CreditedSessionID: credited, State: string(s.State), ReceivedAt: s.ReceivedAt}
+		CreditReferenceID: nonEmpty(s.CreditReferenceID), CreditedSessionID: credited, State: string(s.State), ReceivedAt: s.ReceivedAt,
+		AuthorizationReference: nonEmpty(s.AuthorizationReference)}
 }
 
 // evseKey is the EVSE a session is filed under: its case-key EVSE.
@@ -193,7 +194,8 @@ func recordOf(r gen.ChargeSession) ChargeSessionRecord {
 		Location: session.Place{LocationID: r.LocationID, EvseUID: r.EvseUid, EvseID: deref(r.EvseID), ConnectorID: r.ConnectorID,
 			PowerType: deref(r.PowerType), Country: deref(r.LocationCountry)},
 		Currency: r.Currency, TotalEnergy: r.TotalEnergy, TotalTime: r.TotalTime, TotalParkingTime: r.TotalParkingTime,
-		Credit: r.Credit, CreditReferenceID: deref(r.CreditReferenceID), State: session.State(r.State), Attempts: int(r.Attempts),
+		Credit: r.Credit, CreditReferenceID: deref(r.CreditReferenceID), AuthorizationReference: deref(r.AuthorizationReference),
+		State: session.State(r.State), Attempts: int(r.Attempts),
 		ReceivedAt: r.ReceivedAt, CMSReimbursement: r.CmsReimbursementExclVat}
 	for _, b := range r.Bypass {
 		s.Bypass = append(s.Bypass, session.Check(b))

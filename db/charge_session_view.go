@@ -13,34 +13,37 @@ import (
 // its outbox events carry it (the event's data is the record as GET renders
 // it). Decimals are strings, timestamps RFC 3339 UTC.
 type ChargeSessionView struct {
-	ID                uuid.UUID           `json:"id"`
-	Side              session.Side        `json:"side"`
-	State             session.State       `json:"state"`
-	AdministrationID  *uuid.UUID          `json:"administration_id"`
-	PartnerID         *uuid.UUID          `json:"partner_id"`
-	CountryCode       string              `json:"country_code"`
-	PartyID           string              `json:"party_id"`
-	CdrID             string              `json:"cdr_id"`
-	SessionID         *string             `json:"session_id"`
-	StartDateTime     time.Time           `json:"start_date_time"`
-	EndDateTime       time.Time           `json:"end_date_time"`
-	Token             SessionTokenView    `json:"token"`
-	Location          SessionPlaceView    `json:"location"`
-	Currency          string              `json:"currency"`
-	TotalEnergy       decimal.Decimal     `json:"total_energy"`
-	TotalTime         decimal.Decimal     `json:"total_time"`
-	TotalParkingTime  decimal.Decimal     `json:"total_parking_time"`
-	Credit            bool                `json:"credit"`
-	CreditReferenceID *string             `json:"credit_reference_id"`
-	CreditedSessionID *uuid.UUID          `json:"credited_session_id"`
-	Attempts          int                 `json:"attempts"`
-	NextAttemptAt     *time.Time          `json:"next_attempt_at"`
-	Bypass            []session.Check     `json:"bypass"`
-	Match             *SessionMatchView   `json:"match"`
-	Dropout           *SessionDropoutView `json:"dropout"`
-	ReceivedAt        time.Time           `json:"received_at"`
-	CreatedAt         time.Time           `json:"created_at"`
-	UpdatedAt         time.Time           `json:"updated_at"`
+	ID                uuid.UUID        `json:"id"`
+	Side              session.Side     `json:"side"`
+	State             session.State    `json:"state"`
+	AdministrationID  *uuid.UUID       `json:"administration_id"`
+	PartnerID         *uuid.UUID       `json:"partner_id"`
+	CountryCode       string           `json:"country_code"`
+	PartyID           string           `json:"party_id"`
+	CdrID             string           `json:"cdr_id"`
+	SessionID         *string          `json:"session_id"`
+	StartDateTime     time.Time        `json:"start_date_time"`
+	EndDateTime       time.Time        `json:"end_date_time"`
+	Token             SessionTokenView `json:"token"`
+	Location          SessionPlaceView `json:"location"`
+	Currency          string           `json:"currency"`
+	TotalEnergy       decimal.Decimal  `json:"total_energy"`
+	TotalTime         decimal.Decimal  `json:"total_time"`
+	TotalParkingTime  decimal.Decimal  `json:"total_parking_time"`
+	Credit            bool             `json:"credit"`
+	CreditReferenceID *string          `json:"credit_reference_id"`
+	CreditedSessionID *uuid.UUID       `json:"credited_session_id"`
+	// AuthorizationReference is the CDR's; GET /msp-token-authorization/{it}
+	// shows the decision we stored under it.
+	AuthorizationReference *string             `json:"authorization_reference"`
+	Attempts               int                 `json:"attempts"`
+	NextAttemptAt          *time.Time          `json:"next_attempt_at"`
+	Bypass                 []session.Check     `json:"bypass"`
+	Match                  *SessionMatchView   `json:"match"`
+	Dropout                *SessionDropoutView `json:"dropout"`
+	ReceivedAt             time.Time           `json:"received_at"`
+	CreatedAt              time.Time           `json:"created_at"`
+	UpdatedAt              time.Time           `json:"updated_at"`
 }
 
 // SessionTokenView is the token of a charge session.
@@ -90,7 +93,7 @@ func ChargeSessionViewOf(r ChargeSessionRecord) ChargeSessionView {
 			ConnectorID: r.Location.ConnectorID},
 		Currency: r.Currency, TotalEnergy: r.TotalEnergy, TotalTime: r.TotalTime, TotalParkingTime: r.TotalParkingTime,
 		Credit: r.Credit, CreditReferenceID: nonEmpty(r.CreditReferenceID), CreditedSessionID: r.CreditedSessionID,
-		Attempts: r.Attempts, NextAttemptAt: utcPtr(r.NextAttemptAt), Bypass: r.Bypass,
+		AuthorizationReference: nonEmpty(r.AuthorizationReference), Attempts: r.Attempts, NextAttemptAt: utcPtr(r.NextAttemptAt), Bypass: r.Bypass,
 		ReceivedAt: r.ReceivedAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	if v.Bypass == nil {
 		v.Bypass = []session.Check{}

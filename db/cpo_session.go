@@ -352,7 +352,8 @@ func chargeSessionOfReport(ctx context.Context, tx pgx.Tx, r CPOSessionRecord, p
 		Token: session.Token{CountryCode: s.CdrToken.CountryCode, PartyID: s.CdrToken.PartyID, UID: s.CdrToken.UID,
 			Type: s.CdrToken.Type, ContractID: s.CdrToken.ContractID},
 		Location: session.Place{LocationID: s.LocationID, EvseUID: s.EvseUID, ConnectorID: s.ConnectorID},
-		Currency: s.Currency, TotalEnergy: r.CDR.TotalEnergy, TotalTime: r.CDR.TotalTime, State: session.Received, ReceivedAt: now}
+		Currency: s.Currency, TotalEnergy: r.CDR.TotalEnergy, TotalTime: r.CDR.TotalTime, State: session.Received, ReceivedAt: now,
+		AuthorizationReference: s.AuthorizationReference}
 	if r.CDR.TotalParkingTime != nil {
 		cs.TotalParkingTime = *r.CDR.TotalParkingTime
 	}

@@ -41,32 +41,32 @@ func (q *Queries) CaseSessionAdmins(ctx context.Context, dropoutCaseID *uuid.UUI
 
 const claimDueChargeSessions = `-- name: ClaimDueChargeSessions :many
 WITH retries AS (
-    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
+    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat, cs.authorization_reference FROM charge_session cs
     WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at <= $2::timestamptz
       AND NOT (cs.id = ANY($3::uuid[]))
     ORDER BY cs.next_attempt_at, cs.id
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED
 ), fresh AS (
-    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
+    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat, cs.authorization_reference FROM charge_session cs
     WHERE cs.state IN ('received', 'matching', 'validating') AND cs.next_attempt_at IS NULL AND cs.id > $4::uuid
       AND NOT (cs.id = ANY($3::uuid[]))
     ORDER BY cs.next_attempt_at NULLS FIRST, cs.id
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED
 ), pricing AS (
-    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
+    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat, cs.authorization_reference FROM charge_session cs
     WHERE cs.state = 'ready_for_pricing' AND cs.side = ANY($5::text[])
       AND (cs.next_attempt_at IS NULL OR cs.next_attempt_at <= $2::timestamptz) AND NOT (cs.id = ANY($3::uuid[]))
     LIMIT $1::int
     FOR UPDATE SKIP LOCKED
 )
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM (
-    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM retries
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM (
+    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM retries
     UNION ALL
-    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM fresh
+    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM fresh
     UNION ALL
-    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM pricing
+    SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM pricing
 ) due
 LIMIT $1::int
 `
@@ -132,6 +132,7 @@ type ClaimDueChargeSessionsRow struct {
 	UpdatedAt               time.Time
 	PricingReason           *string
 	CmsReimbursementExclVat *decimal.Decimal
+	AuthorizationReference  *string
 }
 
 // The worker's claim (worker/session_drain.go): up to @lim sessions whose
@@ -216,6 +217,7 @@ func (q *Queries) ClaimDueChargeSessions(ctx context.Context, arg ClaimDueCharge
 			&i.UpdatedAt,
 			&i.PricingReason,
 			&i.CmsReimbursementExclVat,
+			&i.AuthorizationReference,
 		); err != nil {
 			return nil, err
 		}
@@ -447,7 +449,7 @@ func (q *Queries) GetAdministrationThresholds(ctx context.Context, administratio
 }
 
 const getChargeSession = `-- name: GetChargeSession :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE id = $1
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM charge_session WHERE id = $1
 `
 
 func (q *Queries) GetChargeSession(ctx context.Context, id uuid.UUID) (ChargeSession, error) {
@@ -506,12 +508,13 @@ func (q *Queries) GetChargeSession(ctx context.Context, id uuid.UUID) (ChargeSes
 		&i.UpdatedAt,
 		&i.PricingReason,
 		&i.CmsReimbursementExclVat,
+		&i.AuthorizationReference,
 	)
 	return i, err
 }
 
 const getChargeSessionByKey = `-- name: GetChargeSessionByKey :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE side = $1 AND country_code = $2 AND party_id = $3 AND cdr_key = $4
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM charge_session WHERE side = $1 AND country_code = $2 AND party_id = $3 AND cdr_key = $4
 `
 
 type GetChargeSessionByKeyParams struct {
@@ -582,6 +585,7 @@ func (q *Queries) GetChargeSessionByKey(ctx context.Context, arg GetChargeSessio
 		&i.UpdatedAt,
 		&i.PricingReason,
 		&i.CmsReimbursementExclVat,
+		&i.AuthorizationReference,
 	)
 	return i, err
 }
@@ -673,50 +677,52 @@ INSERT INTO charge_session (id, side, administration_id, partner_id, connection_
     session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
     location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
     total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, received_at,
-    created_at, updated_at)
+    created_at, updated_at, authorization_reference)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
     $8, $9, $10, $11, $12, $13, $14, $15,
     $16, $17, $18, $19, $20, $21, $22, $23,
     $24, $25, $26, $27, $28, $29, $30,
-    $31, $32, $33, 0, NULL, $34, $34, $34)
+    $31, $32, $33, 0, NULL, $34, $34, $34,
+    $35)
 ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING
 `
 
 type InsertChargeSessionParams struct {
-	ID                uuid.UUID
-	Side              string
-	AdministrationID  *uuid.UUID
-	PartnerID         *uuid.UUID
-	ConnectionID      *uuid.UUID
-	CountryCode       string
-	PartyID           string
-	CdrID             string
-	CdrKey            string
-	SessionID         *string
-	StartAt           time.Time
-	EndAt             time.Time
-	TokenCountryCode  string
-	TokenPartyID      string
-	TokenUid          string
-	TokenUidKey       string
-	TokenType         string
-	TokenContractID   string
-	LocationID        string
-	EvseUid           string
-	EvseID            *string
-	EvseKey           string
-	ConnectorID       string
-	PowerType         *string
-	LocationCountry   *string
-	Currency          string
-	TotalEnergy       decimal.Decimal
-	TotalTime         decimal.Decimal
-	TotalParkingTime  decimal.Decimal
-	Credit            bool
-	CreditReferenceID *string
-	CreditedSessionID *uuid.UUID
-	State             string
-	ReceivedAt        time.Time
+	ID                     uuid.UUID
+	Side                   string
+	AdministrationID       *uuid.UUID
+	PartnerID              *uuid.UUID
+	ConnectionID           *uuid.UUID
+	CountryCode            string
+	PartyID                string
+	CdrID                  string
+	CdrKey                 string
+	SessionID              *string
+	StartAt                time.Time
+	EndAt                  time.Time
+	TokenCountryCode       string
+	TokenPartyID           string
+	TokenUid               string
+	TokenUidKey            string
+	TokenType              string
+	TokenContractID        string
+	LocationID             string
+	EvseUid                string
+	EvseID                 *string
+	EvseKey                string
+	ConnectorID            string
+	PowerType              *string
+	LocationCountry        *string
+	Currency               string
+	TotalEnergy            decimal.Decimal
+	TotalTime              decimal.Decimal
+	TotalParkingTime       decimal.Decimal
+	Credit                 bool
+	CreditReferenceID      *string
+	CreditedSessionID      *uuid.UUID
+	State                  string
+	ReceivedAt             time.Time
+	AuthorizationReference *string
 }
 
 // Charge sessions, their originals, invalid charge sessions, drop-out
@@ -759,6 +765,7 @@ func (q *Queries) InsertChargeSession(ctx context.Context, arg InsertChargeSessi
 		arg.CreditedSessionID,
 		arg.State,
 		arg.ReceivedAt,
+		arg.AuthorizationReference,
 	)
 	if err != nil {
 		return 0, err
@@ -828,7 +835,7 @@ func (q *Queries) InsertInvalidChargeSession(ctx context.Context, arg InsertInva
 }
 
 const listChargeSessions = `-- name: ListChargeSessions :many
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM charge_session
 WHERE side = $1 AND id > $2::uuid
   AND ($3::uuid IS NULL OR partner_id = $3)
   AND ($4::text IS NULL OR evse_key = $4)
@@ -837,23 +844,25 @@ WHERE side = $1 AND id > $2::uuid
   AND ($7::timestamptz IS NULL OR start_at >= $7)
   AND ($8::timestamptz IS NULL OR start_at < $8)
   AND ($9::uuid IS NULL OR dropout_case_id = $9)
-  AND ($10::boolean IS TRUE OR administration_id = ANY($11::uuid[]))
-ORDER BY id LIMIT $12
+  AND ($10::text IS NULL OR lower(authorization_reference) = lower($10))
+  AND ($11::boolean IS TRUE OR administration_id = ANY($12::uuid[]))
+ORDER BY id LIMIT $13
 `
 
 type ListChargeSessionsParams struct {
-	Side          string
-	After         uuid.UUID
-	PartnerID     *uuid.UUID
-	EvseKey       *string
-	TokenUidKey   *string
-	State         *string
-	StartGte      *time.Time
-	StartLt       *time.Time
-	DropoutCaseID *uuid.UUID
-	AllAdmins     *bool
-	AdminIds      []uuid.UUID
-	Lim           int32
+	Side                   string
+	After                  uuid.UUID
+	PartnerID              *uuid.UUID
+	EvseKey                *string
+	TokenUidKey            *string
+	State                  *string
+	StartGte               *time.Time
+	StartLt                *time.Time
+	DropoutCaseID          *uuid.UUID
+	AuthorizationReference *string
+	AllAdmins              *bool
+	AdminIds               []uuid.UUID
+	Lim                    int32
 }
 
 func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessionsParams) ([]ChargeSession, error) {
@@ -867,6 +876,7 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 		arg.StartGte,
 		arg.StartLt,
 		arg.DropoutCaseID,
+		arg.AuthorizationReference,
 		arg.AllAdmins,
 		arg.AdminIds,
 		arg.Lim,
@@ -931,6 +941,7 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 			&i.UpdatedAt,
 			&i.PricingReason,
 			&i.CmsReimbursementExclVat,
+			&i.AuthorizationReference,
 		); err != nil {
 			return nil, err
 		}
@@ -1090,7 +1101,7 @@ func (q *Queries) ListInvalidChargeSessions(ctx context.Context, arg ListInvalid
 }
 
 const lockChargeSession = `-- name: LockChargeSession :one
-SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat FROM charge_session WHERE id = $1 FOR UPDATE
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM charge_session WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockChargeSession(ctx context.Context, id uuid.UUID) (ChargeSession, error) {
@@ -1149,6 +1160,7 @@ func (q *Queries) LockChargeSession(ctx context.Context, id uuid.UUID) (ChargeSe
 		&i.UpdatedAt,
 		&i.PricingReason,
 		&i.CmsReimbursementExclVat,
+		&i.AuthorizationReference,
 	)
 	return i, err
 }
@@ -1423,17 +1435,18 @@ WITH ins AS (
     INSERT INTO charge_session (id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key,
         session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
         location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
-        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at)
+        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at,
+        authorization_reference)
     VALUES ($6, $7, $4, $8, $9, $10, $11,
         $12, $13, $14, $15, $16, $17, $18, $19,
         $20, $21, $22, $23, $24, $25, $26, $27,
         $28, $29, $30, $31, $32, $33, false,
-        NULL, 'received', 0, $2, $2, $2)
+        NULL, 'received', 0, $2, $2, $2, $34)
     ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING
     RETURNING charge_session.id
 ), orig AS (
     INSERT INTO charge_session_original (session_id, channel, payload, received_at)
-    SELECT ins.id, $34, $35, $2 FROM ins
+    SELECT ins.id, $35, $36, $2 FROM ins
 ), inv AS (
     UPDATE invalid_charge_session i SET resolved_at = $2, resolved_by_session_id = ins.id FROM ins
     WHERE i.side = $7 AND i.country_code = $10 AND i.party_id = $11 AND i.cdr_key = $13 AND i.resolved_at IS NULL
@@ -1443,41 +1456,42 @@ SELECT $1, $2, $3, 'create', $4, $5 FROM ins
 `
 
 type ReceiveChargeSessionWithEventParams struct {
-	EventID          uuid.UUID
-	ReceivedAt       time.Time
-	EventKind        string
-	AdministrationID *uuid.UUID
-	EventData        []byte
-	ID               uuid.UUID
-	Side             string
-	PartnerID        *uuid.UUID
-	ConnectionID     *uuid.UUID
-	CountryCode      string
-	PartyID          string
-	CdrID            string
-	CdrKey           string
-	SessionID        *string
-	StartAt          time.Time
-	EndAt            time.Time
-	TokenCountryCode string
-	TokenPartyID     string
-	TokenUid         string
-	TokenUidKey      string
-	TokenType        string
-	TokenContractID  string
-	LocationID       string
-	EvseUid          string
-	EvseID           *string
-	EvseKey          string
-	ConnectorID      string
-	PowerType        *string
-	LocationCountry  *string
-	Currency         string
-	TotalEnergy      decimal.Decimal
-	TotalTime        decimal.Decimal
-	TotalParkingTime decimal.Decimal
-	Channel          string
-	Payload          string
+	EventID                uuid.UUID
+	ReceivedAt             time.Time
+	EventKind              string
+	AdministrationID       *uuid.UUID
+	EventData              []byte
+	ID                     uuid.UUID
+	Side                   string
+	PartnerID              *uuid.UUID
+	ConnectionID           *uuid.UUID
+	CountryCode            string
+	PartyID                string
+	CdrID                  string
+	CdrKey                 string
+	SessionID              *string
+	StartAt                time.Time
+	EndAt                  time.Time
+	TokenCountryCode       string
+	TokenPartyID           string
+	TokenUid               string
+	TokenUidKey            string
+	TokenType              string
+	TokenContractID        string
+	LocationID             string
+	EvseUid                string
+	EvseID                 *string
+	EvseKey                string
+	ConnectorID            string
+	PowerType              *string
+	LocationCountry        *string
+	Currency               string
+	TotalEnergy            decimal.Decimal
+	TotalTime              decimal.Decimal
+	TotalParkingTime       decimal.Decimal
+	AuthorizationReference *string
+	Channel                string
+	Payload                string
 }
 
 // Idempotent intake in one statement (one round trip, one commit): the
@@ -1520,6 +1534,7 @@ func (q *Queries) ReceiveChargeSessionWithEvent(ctx context.Context, arg Receive
 		arg.TotalEnergy,
 		arg.TotalTime,
 		arg.TotalParkingTime,
+		arg.AuthorizationReference,
 		arg.Channel,
 		arg.Payload,
 	)

@@ -143,6 +143,7 @@ type ChargeSession struct {
 	UpdatedAt               time.Time
 	PricingReason           *string
 	CmsReimbursementExclVat *decimal.Decimal
+	AuthorizationReference  *string
 }
 
 type ChargeSessionOriginal struct {

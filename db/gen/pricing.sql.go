@@ -227,7 +227,7 @@ func (q *Queries) LatestChargeSessionPrices(ctx context.Context, ids []uuid.UUID
 }
 
 const listMSPPricedSessions = `-- name: ListMSPPricedSessions :many
-SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat FROM charge_session cs
+SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat, cs.authorization_reference FROM charge_session cs
 WHERE cs.id IN (
     SELECT p.charge_session_id FROM charge_session_price p
     WHERE p.kind = 'msp' AND p.latest AND p.charge_session_id > $1::uuid
@@ -329,6 +329,7 @@ func (q *Queries) ListMSPPricedSessions(ctx context.Context, arg ListMSPPricedSe
 			&i.UpdatedAt,
 			&i.PricingReason,
 			&i.CmsReimbursementExclVat,
+			&i.AuthorizationReference,
 		); err != nil {
 			return nil, err
 		}
@@ -395,7 +396,7 @@ const requestReprice = `-- name: RequestReprice :one
 UPDATE charge_session SET state = 'ready_for_pricing', pricing_reason = $1, updated_at = $2
 WHERE charge_session.id = $3 AND charge_session.state IN ('priced', 'ready_for_pricing')
   AND NOT EXISTS (SELECT 1 FROM charge_session c WHERE c.credited_session_id = charge_session.id)
-RETURNING id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat
+RETURNING id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference
 `
 
 type RequestRepriceParams struct {
@@ -466,6 +467,7 @@ func (q *Queries) RequestReprice(ctx context.Context, arg RequestRepriceParams) 
 		&i.UpdatedAt,
 		&i.PricingReason,
 		&i.CmsReimbursementExclVat,
+		&i.AuthorizationReference,
 	)
 	return i, err
 }

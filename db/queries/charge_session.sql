@@ -8,12 +8,13 @@ INSERT INTO charge_session (id, side, administration_id, partner_id, connection_
     session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
     location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
     total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, received_at,
-    created_at, updated_at)
+    created_at, updated_at, authorization_reference)
 VALUES (@id, @side, sqlc.narg(administration_id), sqlc.narg(partner_id), sqlc.narg(connection_id), @country_code, @party_id,
     @cdr_id, @cdr_key, sqlc.narg(session_id), @start_at, @end_at, @token_country_code, @token_party_id, @token_uid,
     @token_uid_key, @token_type, @token_contract_id, @location_id, @evse_uid, sqlc.narg(evse_id), @evse_key, @connector_id,
     sqlc.narg(power_type), sqlc.narg(location_country), @currency, @total_energy, @total_time, @total_parking_time, @credit,
-    sqlc.narg(credit_reference_id), sqlc.narg(credited_session_id), @state, 0, NULL, @received_at, @received_at, @received_at)
+    sqlc.narg(credit_reference_id), sqlc.narg(credited_session_id), @state, 0, NULL, @received_at, @received_at, @received_at,
+    sqlc.narg(authorization_reference))
 ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING;
 
 -- name: ReceiveChargeSessionWithEvent :execrows
@@ -26,12 +27,13 @@ WITH ins AS (
     INSERT INTO charge_session (id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key,
         session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id,
         location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time,
-        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at)
+        total_parking_time, credit, credit_reference_id, state, attempts, received_at, created_at, updated_at,
+        authorization_reference)
     VALUES (@id, @side, sqlc.narg(administration_id), sqlc.narg(partner_id), sqlc.narg(connection_id), @country_code, @party_id,
         @cdr_id, @cdr_key, sqlc.narg(session_id), @start_at, @end_at, @token_country_code, @token_party_id, @token_uid,
         @token_uid_key, @token_type, @token_contract_id, @location_id, @evse_uid, sqlc.narg(evse_id), @evse_key, @connector_id,
         sqlc.narg(power_type), sqlc.narg(location_country), @currency, @total_energy, @total_time, @total_parking_time, false,
-        NULL, 'received', 0, @received_at, @received_at, @received_at)
+        NULL, 'received', 0, @received_at, @received_at, @received_at, sqlc.narg(authorization_reference))
     ON CONFLICT ON CONSTRAINT charge_session_cdr_key DO NOTHING
     RETURNING charge_session.id
 ), orig AS (
@@ -171,6 +173,7 @@ WHERE side = @side AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(start_gte)::timestamptz IS NULL OR start_at >= sqlc.narg(start_gte))
   AND (sqlc.narg(start_lt)::timestamptz IS NULL OR start_at < sqlc.narg(start_lt))
   AND (sqlc.narg(dropout_case_id)::uuid IS NULL OR dropout_case_id = sqlc.narg(dropout_case_id))
+  AND (sqlc.narg(authorization_reference)::text IS NULL OR lower(authorization_reference) = lower(sqlc.narg(authorization_reference)))
   AND (sqlc.narg(all_admins)::boolean IS TRUE OR administration_id = ANY(@admin_ids::uuid[]))
 ORDER BY id LIMIT @lim;
 

@@ -81,6 +81,10 @@ type ChargeSession struct {
 	// Credit CDRs reverse an earlier CDR (mod_cdrs "Credit CDRs").
 	Credit            bool
 	CreditReferenceID string
+	// AuthorizationReference is the CDR's reference to the eMSP's
+	// authorization (mod_cdrs: the real-time authorization's reference,
+	// when one was given); "" when it carries none.
+	AuthorizationReference string
 
 	State    State
 	Attempts int // failed match attempts so far

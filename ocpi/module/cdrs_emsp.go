@@ -197,7 +197,7 @@ func SessionOfCDR(cdr ocpi.CDR) session.ChargeSession {
 		Location: session.Place{LocationID: cdr.CdrLocation.ID, EvseUID: cdr.CdrLocation.EvseUID, EvseID: cdr.CdrLocation.EvseID,
 			ConnectorID: cdr.CdrLocation.ConnectorID, PowerType: cdr.CdrLocation.ConnectorPowerType, Country: cdr.CdrLocation.Country},
 		Currency: cdr.Currency, TotalEnergy: cdr.TotalEnergy.Decimal, TotalTime: cdr.TotalTime.Decimal,
-		CreditReferenceID: cdr.CreditReferenceID}
+		CreditReferenceID: cdr.CreditReferenceID, AuthorizationReference: cdr.AuthorizationReference}
 	if p := cdr.TotalParkingTime.Dec(); p != nil {
 		s.TotalParkingTime = *p
 	}
