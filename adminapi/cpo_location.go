@@ -139,7 +139,9 @@ func cpoLocationResource() *resource[db.CPOLocation, cpoLocationView, cpoLocatio
 			l.TimeZone, l.OpeningTimes, l.ChargingWhenClosed = in.TimeZone, in.OpeningTimes, in.ChargingWhenClosed
 			l.Images, l.EnergyMix = in.Images, in.EnergyMix
 			rec.ExternalReference, rec.DeactivatedAt = in.ExternalReference, utcPtr(in.DeactivatedAt)
-			if cur == nil || ocpiChanged(cur.Location, rec.Location) {
+			// A change of deactivation changes what the location publishes
+			// (its EVSEs REMOVED), though deactivated_at is not an OCPI field.
+			if cur == nil || ocpiChanged(cur.Location, rec.Location) || cur.Deactivated(now) != rec.Deactivated(now) {
 				l.LastUpdated = ocpi.NewDateTime(now)
 			}
 			return rec, validateCPOLocation(rec, now)
@@ -150,6 +152,12 @@ func cpoLocationResource() *resource[db.CPOLocation, cpoLocationView, cpoLocatio
 		},
 		scope: func(db.CPOLocation) *uuid.UUID { return nil },
 		after: func(w writeCtx, prev *db.CPOLocation, rec db.CPOLocation) error {
+			at := rec.Location.LastUpdated.Time
+			if prev != nil && prev.Deactivated(at) != rec.Deactivated(at) {
+				if err := db.TouchCPOEVSEsOfLocation(w.Ctx, w.Tx, rec.ID, at); err != nil {
+					return err
+				}
+			}
 			refs, err := db.EnqueueLocationPush(w.Ctx, w.Tx, prev, rec, time.Now())
 			w.kick(refs)
 			return err

@@ -159,6 +159,13 @@ func SaveCPOLocation(ctx context.Context, q Querier, l CPOLocation, isNew bool) 
 	return translateKey(err, "location_id")
 }
 
+// TouchCPOEVSEsOfLocation moves the last_updated of every EVSE of a
+// location forward to at: the location's deactivation changed their
+// published status.
+func TouchCPOEVSEsOfLocation(ctx context.Context, q Querier, id uuid.UUID, at time.Time) error {
+	return Q(q).TouchCPOEVSEsOfLocation(ctx, gen.TouchCPOEVSEsOfLocationParams{LocationUuid: id, LastUpdated: at})
+}
+
 // TouchCPOLocation moves a location's last_updated forward to at (an EVSE
 // or connector of it changed).
 func TouchCPOLocation(ctx context.Context, q Querier, id uuid.UUID, at time.Time) error {

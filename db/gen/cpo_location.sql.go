@@ -697,6 +697,23 @@ func (q *Queries) PageOCPILocations(ctx context.Context, arg PageOCPILocationsPa
 	return items, nil
 }
 
+const touchCPOEVSEsOfLocation = `-- name: TouchCPOEVSEsOfLocation :exec
+UPDATE cpo_evse SET last_updated = greatest(last_updated, $2::timestamptz) WHERE location_uuid = $1
+`
+
+type TouchCPOEVSEsOfLocationParams struct {
+	LocationUuid uuid.UUID
+	LastUpdated  time.Time
+}
+
+// The location's deactivation changed what every EVSE of it publishes
+// (status REMOVED, or its own status again): their last_updated follows, so
+// that a partner pulling with date_from sees them.
+func (q *Queries) TouchCPOEVSEsOfLocation(ctx context.Context, arg TouchCPOEVSEsOfLocationParams) error {
+	_, err := q.db.Exec(ctx, touchCPOEVSEsOfLocation, arg.LocationUuid, arg.LastUpdated)
+	return err
+}
+
 const touchCPOLocation = `-- name: TouchCPOLocation :exec
 UPDATE cpo_location SET last_updated = greatest(last_updated, $2::timestamptz) WHERE id = $1
 `

@@ -36,6 +36,12 @@ UPDATE cpo_location SET external_reference = $2, doc = $3, deactivated_at = $4, 
     external_updated_at = $6, updated_at = $7
 WHERE id = $1;
 
+-- name: TouchCPOEVSEsOfLocation :exec
+-- The location's deactivation changed what every EVSE of it publishes
+-- (status REMOVED, or its own status again): their last_updated follows, so
+-- that a partner pulling with date_from sees them.
+UPDATE cpo_evse SET last_updated = greatest(last_updated, sqlc.arg(last_updated)::timestamptz) WHERE location_uuid = $1;
+
 -- name: TouchCPOLocation :exec
 -- An EVSE or connector changed: the location's last_updated follows
 -- (mod_locations, Location.last_updated).
