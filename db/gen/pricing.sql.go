@@ -107,11 +107,15 @@ WITH old AS (
         WHERE x.charge_session_id = u.id AND x.kind = p.kind AND x.subject_id IS NOT DISTINCT FROM p.subject_id) v
     RETURNING charge_session_price.id, charge_session_price.version, charge_session_price.reason
 ), ev AS (
+    -- A reimbursement's event belongs to its arrangement's administration
+    -- (the read model's scope; a CPO session has none), so that webhooks
+    -- of that administration receive it.
     INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
-    SELECT r.event_id, $2, r.event_kind, 'create', u.administration_id,
+    SELECT r.event_id, $2, r.event_kind, 'create', coalesce(ra.administration_id, u.administration_id),
         r.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason, 'components', r.components,
             'detail', coalesce(r.detail, '{}'::jsonb))
     FROM ins CROSS JOIN u CROSS JOIN LATERAL (SELECT id, kind, subject_id, currency, excl_vat, vat, incl_vat, components, detail, event_id, event_kind, event_data, credit_of FROM p WHERE p.id = ins.id OFFSET 0) r
+    LEFT JOIN cpo_reimbursement_arrangement ra ON r.kind = 'reimbursement' AND ra.id = r.subject_id
 )
 INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
 SELECT $1, $2, $3, 'update', u.administration_id, $4 FROM u
