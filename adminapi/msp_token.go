@@ -2,8 +2,10 @@ package adminapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/roamnode/roamnode/domain/event"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/token"
+	"github.com/roamnode/roamnode/ocpi"
 	"github.com/roamnode/roamnode/roaming"
 )
 
@@ -43,43 +46,102 @@ func (a *API) mountMSPToken(v1 fiber.Router) {
 
 // mspTokenView is a token as the API returns it.
 type mspTokenView struct {
-	ID                uuid.UUID  `json:"id"`
-	AdministrationID  uuid.UUID  `json:"administration_id"`
-	ExternalReference *string    `json:"external_reference"`
-	EVCOID            string     `json:"evco_id"`
-	EVCOIDFormatted   string     `json:"evco_id_formatted"`
-	CountryCode       string     `json:"country_code"`
-	PartyID           string     `json:"party_id"`
-	UID               string     `json:"uid"`
-	Type              string     `json:"type"`
-	FormFactor        *string    `json:"form_factor"`
-	Brand             *string    `json:"brand"`
-	Issuer            string     `json:"issuer"`
-	VisualNumber      *string    `json:"visual_number"`
-	GroupID           *string    `json:"group_id"`
-	Language          *string    `json:"language"`
-	Whitelist         *string    `json:"whitelist"`
-	ExternalUpdatedAt *time.Time `json:"external_updated_at"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	ID                uuid.UUID `json:"id"`
+	AdministrationID  uuid.UUID `json:"administration_id"`
+	ExternalReference *string   `json:"external_reference"`
+	EVCOID            string    `json:"evco_id"`
+	EVCOIDFormatted   string    `json:"evco_id_formatted"`
+	CountryCode       string    `json:"country_code"`
+	PartyID           string    `json:"party_id"`
+	UID               string    `json:"uid"`
+	Type              string    `json:"type"`
+	FormFactor        *string   `json:"form_factor"`
+	Brand             *string   `json:"brand"`
+	Issuer            string    `json:"issuer"`
+	VisualNumber      *string   `json:"visual_number"`
+	GroupID           *string   `json:"group_id"`
+	Language          *string   `json:"language"`
+	Whitelist         *string   `json:"whitelist"`
+	// DefaultProfileType and EnergyContract are the OCPI Token fields of
+	// the same names (the driver's preferences), null when not set.
+	DefaultProfileType *string                `json:"default_profile_type"`
+	EnergyContract     *mspEnergyContractView `json:"energy_contract"`
+	ExternalUpdatedAt  *time.Time             `json:"external_updated_at"`
+	CreatedAt          time.Time              `json:"created_at"`
+	UpdatedAt          time.Time              `json:"updated_at"`
+}
+
+// mspEnergyContractView is OCPI EnergyContract.
+type mspEnergyContractView struct {
+	SupplierName string  `json:"supplier_name"`
+	ContractID   *string `json:"contract_id"`
 }
 
 type mspTokenInput struct {
-	AdministrationID                *uuid.UUID `json:"administration_id"`
-	AdministrationExternalReference *string    `json:"administration_external_reference"`
-	ExternalReference               *string    `json:"external_reference"`
-	EVCOID                          string     `json:"evco_id"`
-	UID                             string     `json:"uid"`
-	Type                            string     `json:"type"`
-	FormFactor                      *string    `json:"form_factor"`
-	Brand                           *string    `json:"brand"`
-	Issuer                          *string    `json:"issuer"`
-	VisualNumber                    *string    `json:"visual_number"`
-	GroupID                         *string    `json:"group_id"`
-	Language                        *string    `json:"language"`
-	Whitelist                       *string    `json:"whitelist"`
-	ExternalUpdatedAt               *time.Time `json:"external_updated_at"`
+	AdministrationID                *uuid.UUID              `json:"administration_id"`
+	AdministrationExternalReference *string                 `json:"administration_external_reference"`
+	ExternalReference               *string                 `json:"external_reference"`
+	EVCOID                          string                  `json:"evco_id"`
+	UID                             string                  `json:"uid"`
+	Type                            string                  `json:"type"`
+	FormFactor                      *string                 `json:"form_factor"`
+	Brand                           *string                 `json:"brand"`
+	Issuer                          *string                 `json:"issuer"`
+	VisualNumber                    *string                 `json:"visual_number"`
+	GroupID                         *string                 `json:"group_id"`
+	Language                        *string                 `json:"language"`
+	Whitelist                       *string                 `json:"whitelist"`
+	DefaultProfileType              *string                 `json:"default_profile_type"`
+	EnergyContract                  *mspEnergyContractInput `json:"energy_contract"`
+	ExternalUpdatedAt               *time.Time              `json:"external_updated_at"`
 }
+
+// mspEnergyContractInput is energy_contract as given. It decodes itself
+// field by field so that a problem inside names its own path
+// (energy_contract.supplier_name); build reports them.
+type mspEnergyContractInput struct {
+	SupplierName, ContractID *string
+	problems                 fault.Fields
+}
+
+func (e *mspEnergyContractInput) UnmarshalJSON(raw []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err // not an object: reported on energy_contract
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		var dst **string
+		switch k {
+		case "supplier_name":
+			dst = &e.SupplierName
+		case "contract_id":
+			dst = &e.ContractID
+		default:
+			e.problems.Add("energy_contract."+k, "is not a field of energy_contract (supplier_name, contract_id)")
+			continue
+		}
+		if err := json.Unmarshal(m[k], dst); err != nil {
+			e.problems.Add("energy_contract."+k, "must be a string or null")
+			continue
+		}
+		if *dst != nil {
+			if v := strings.TrimSpace(**dst); v == "" {
+				*dst = nil
+			} else {
+				*dst = &v
+			}
+		}
+	}
+	return nil
+}
+
+// profileTypes are the OCPI ProfileType values (mod_sessions → ProfileType).
+var profileTypes = []string{"CHEAP", "FAST", "GREEN", "REGULAR"}
 
 // formFactors are the physical (or virtual) forms of a token (guide
 // changelog v2.45.0 "form_factor"; card and keychain are the RFID ones).
@@ -94,8 +156,51 @@ func mspTokenViewOf(t gen.MspToken) mspTokenView {
 	return mspTokenView{ID: t.ID, AdministrationID: t.AdministrationID, ExternalReference: t.ExternalReference, EVCOID: t.EvcoID,
 		EVCOIDFormatted: formatted, CountryCode: t.CountryCode, PartyID: t.PartyID, UID: t.Uid, Type: t.Type,
 		FormFactor: t.FormFactor, Brand: t.Brand, Issuer: t.Issuer, VisualNumber: t.VisualNumber, GroupID: t.GroupID,
-		Language: t.Language, Whitelist: t.Whitelist, ExternalUpdatedAt: utcPtr(t.ExternalUpdatedAt), CreatedAt: t.CreatedAt.UTC(),
-		UpdatedAt: t.UpdatedAt.UTC()}
+		Language: t.Language, Whitelist: t.Whitelist, DefaultProfileType: t.DefaultProfileType, EnergyContract: energyContractView(t),
+		ExternalUpdatedAt: utcPtr(t.ExternalUpdatedAt), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+}
+
+func energyContractView(t gen.MspToken) *mspEnergyContractView {
+	if t.EnergyContractSupplierName == nil {
+		return nil
+	}
+	return &mspEnergyContractView{SupplierName: *t.EnergyContractSupplierName, ContractID: t.EnergyContractContractID}
+}
+
+// setProfile validates and sets default_profile_type and energy_contract
+// (OCPI Token: ProfileType; EnergyContract with supplier_name string(64)
+// required and contract_id string(64) optional).
+func setProfile(fs *fault.Fields, t *gen.MspToken, in mspTokenInput) {
+	t.DefaultProfileType = in.DefaultProfileType
+	if t.DefaultProfileType != nil && !contains(profileTypes, *t.DefaultProfileType) {
+		fs.Add("default_profile_type", "must be one of CHEAP, FAST, GREEN, REGULAR, or null")
+	}
+	t.EnergyContractSupplierName, t.EnergyContractContractID = nil, nil
+	c := in.EnergyContract
+	if c == nil {
+		return
+	}
+	for _, f := range c.problems {
+		fs.Add(f.Path, "%s", f.Message)
+	}
+	if len(c.problems) > 0 {
+		return
+	}
+	check := func(path string, v *string) {
+		if v == nil {
+			return
+		}
+		checkMax(fs, path, *v, 64)
+		if !ocpi.IsPrintableString(*v) {
+			fs.Add(path, "must be printable text without control characters")
+		}
+	}
+	if c.SupplierName == nil {
+		fs.Add("energy_contract.supplier_name", "is required (OCPI EnergyContract.supplier_name): the driver's energy supplier")
+	}
+	check("energy_contract.supplier_name", c.SupplierName)
+	check("energy_contract.contract_id", c.ContractID)
+	t.EnergyContractSupplierName, t.EnergyContractContractID = c.SupplierName, c.ContractID
 }
 
 // A token belongs to one administration. Its EVCO ID, UID and type are its
@@ -212,6 +317,7 @@ func mspTokenResource() *resource[gen.MspToken, mspTokenView, mspTokenInput] {
 					fs.Add("whitelist", "must be one of ALWAYS, ALLOWED, ALLOWED_OFFLINE, NEVER, or null for the type's default")
 				}
 			}
+			setProfile(&fs, &t, in)
 			return t, fs.Err()
 		},
 		save: db.SaveMSPToken,
@@ -232,7 +338,8 @@ func mspTokenResource() *resource[gen.MspToken, mspTokenView, mspTokenInput] {
 // OCPI Token object (the identity fields are immutable).
 func tokenOCPIChanged(a, b gen.MspToken) bool {
 	return a.Issuer != b.Issuer || !eqPtr(a.VisualNumber, b.VisualNumber) || !eqPtr(a.GroupID, b.GroupID) ||
-		!eqPtr(a.Language, b.Language) || !eqPtr(a.Whitelist, b.Whitelist)
+		!eqPtr(a.Language, b.Language) || !eqPtr(a.Whitelist, b.Whitelist) || !eqPtr(a.DefaultProfileType, b.DefaultProfileType) ||
+		!eqPtr(a.EnergyContractSupplierName, b.EnergyContractSupplierName) || !eqPtr(a.EnergyContractContractID, b.EnergyContractContractID)
 }
 
 // validityChanged reports whether a link or subscription write changes what

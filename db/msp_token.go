@@ -38,12 +38,14 @@ func SaveMSPToken(ctx context.Context, q Querier, t gen.MspToken, isNew bool) er
 			ExternalReference: t.ExternalReference, EvcoID: t.EvcoID, CountryCode: t.CountryCode, PartyID: t.PartyID, Uid: t.Uid,
 			UidKey: t.UidKey, Type: t.Type, FormFactor: t.FormFactor, Brand: t.Brand, Issuer: t.Issuer, VisualNumber: t.VisualNumber,
 			GroupID: t.GroupID, Language: t.Language, Whitelist: t.Whitelist, ExternalUpdatedAt: t.ExternalUpdatedAt,
-			CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
+			CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, DefaultProfileType: t.DefaultProfileType,
+			EnergyContractSupplierName: t.EnergyContractSupplierName, EnergyContractContractID: t.EnergyContractContractID})
 	} else {
 		err = Q(q).UpdateMSPToken(ctx, gen.UpdateMSPTokenParams{ID: t.ID, ExternalReference: t.ExternalReference, EvcoID: t.EvcoID,
 			CountryCode: t.CountryCode, PartyID: t.PartyID, Uid: t.Uid, UidKey: t.UidKey, Type: t.Type, FormFactor: t.FormFactor,
 			Brand: t.Brand, Issuer: t.Issuer, VisualNumber: t.VisualNumber, GroupID: t.GroupID, Language: t.Language,
-			Whitelist: t.Whitelist, ExternalUpdatedAt: t.ExternalUpdatedAt, UpdatedAt: t.UpdatedAt})
+			Whitelist: t.Whitelist, ExternalUpdatedAt: t.ExternalUpdatedAt, UpdatedAt: t.UpdatedAt, DefaultProfileType: t.DefaultProfileType,
+			EnergyContractSupplierName: t.EnergyContractSupplierName, EnergyContractContractID: t.EnergyContractContractID})
 	}
 	switch _, constraint := pgCode(err); constraint {
 	case "msp_token_evco_id_key":
@@ -235,7 +237,8 @@ func assembleIssued(rows []issuedRow) []token.Issued {
 		if len(out) == 0 || out[len(out)-1].ID != r.ID {
 			out = append(out, token.Issued{ID: r.ID, AdministrationID: r.AdministrationID, CountryCode: r.CountryCode, PartyID: r.PartyID, UID: token.UID(r.Uid),
 				Type: token.Type(r.Type), ContractID: r.EvcoID, Issuer: r.Issuer, VisualNumber: r.VisualNumber, GroupID: r.GroupID,
-				Language: r.Language, Whitelist: token.Whitelist(mspDeref(r.Whitelist)), UpdatedAt: r.UpdatedAt})
+				Language: r.Language, Whitelist: token.Whitelist(mspDeref(r.Whitelist)), UpdatedAt: r.UpdatedAt,
+				DefaultProfileType: r.DefaultProfileType, EnergyContract: energyContractOf(r.EnergyContractSupplierName, r.EnergyContractContractID)})
 		}
 		if r.LinkID == nil {
 			continue
@@ -247,6 +250,15 @@ func assembleIssued(rows []issuedRow) []token.Issued {
 				UpdatedAt: *r.SubUpdatedAt}})
 	}
 	return out
+}
+
+// energyContractOf rebuilds a token's energy contract (nil without a
+// supplier).
+func energyContractOf(supplier, contract *string) *token.EnergyContract {
+	if supplier == nil {
+		return nil
+	}
+	return &token.EnergyContract{SupplierName: *supplier, ContractID: contract}
 }
 
 // periodOf rebuilds a stored validity period. Rows written through the API

@@ -30,7 +30,8 @@ const lookupIssuedTokens = `SELECT t.uid_key, t.type, t.id, t.country_code, t.pa
     t.group_id, t.language, t.whitelist, t.updated_at,
     l.id, l.valid_from, l.valid_until, l.defunct, l.updated_at,
     s.id, s.valid_from, s.valid_until, s.defunct, s.updated_at,
-    t.administration_id, s.plan_id, (SELECT version FROM msp_charge_authorization_rule_version)
+    t.administration_id, s.plan_id, t.default_profile_type, t.energy_contract_supplier_name, t.energy_contract_contract_id,
+    (SELECT version FROM msp_charge_authorization_rule_version)
 FROM unnest($1::text[], $2::text[]) AS k(uid_key, type)
 JOIN msp_token t ON t.uid_key = k.uid_key AND t.type = k.type
 LEFT JOIN msp_token_link l ON l.token_id = t.id
@@ -170,7 +171,8 @@ func (l *TokenLookup) lookup(batch []*tokenLookup) {
 				&r.GroupID, &r.Language, &r.Whitelist, &r.UpdatedAt,
 				&r.LinkID, &r.LinkValidFrom, &r.LinkValidUntil, &r.LinkDefunct, &r.LinkUpdatedAt,
 				&r.SubID, &r.SubValidFrom, &r.SubValidUntil, &r.SubDefunct, &r.SubUpdatedAt,
-				&r.AdministrationID, &r.SubPlanID, &version); err != nil {
+				&r.AdministrationID, &r.SubPlanID, &r.DefaultProfileType, &r.EnergyContractSupplierName, &r.EnergyContractContractID,
+				&version); err != nil {
 				fail(err)
 				return
 			}
@@ -203,7 +205,7 @@ var lookupColumns = [...]uint32{
 	pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.TimestamptzOID,
 	pgtype.UUIDOID, pgtype.TimestamptzOID, pgtype.TimestamptzOID, pgtype.BoolOID, pgtype.TimestamptzOID,
 	pgtype.UUIDOID, pgtype.TimestamptzOID, pgtype.TimestamptzOID, pgtype.BoolOID, pgtype.TimestamptzOID,
-	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.Int8OID,
+	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.Int8OID,
 }
 
 // lookupRawColumns tells whether a result of lookupIssuedTokens has the
@@ -227,6 +229,7 @@ func lookupRawColumns(fds []pgconn.FieldDescription) bool {
 // a row costs one allocation for them instead of one per column.
 type lookupNullables struct {
 	visual, group, language, whitelist string
+	profile, supplier, contract        string
 	linkID, subID, planID              uuid.UUID
 	linkFrom, linkUntil, linkUpdated   time.Time
 	subFrom, subUntil, subUpdated      time.Time
@@ -238,7 +241,7 @@ type lookupNullables struct {
 // microseconds since 2000-01-01 UTC, as pgx decodes it, in the local zone;
 // bool: 1 byte; int8: 8 bytes big-endian). pgx's Scan resolves a scan plan
 // and an interface conversion per column and allocates every pointer
-// target and string separately: scanning the 26 columns was 5.6 % of the
+// target and string separately: scanning the (then) 26 columns was 5.6 % of the
 // node's CPU per authorization (docs/performance.md, "Round 5"). The text
 // columns of a row share one string. It gives false on any value it does
 // not expect (an infinite timestamp, a NULL in a NOT NULL column, a wrong
@@ -310,10 +313,12 @@ func decodeLookupRow(v [][]byte, key *string, r *issuedRow, version *int64) bool
 		r.SubPlanID = &nb.planID
 		ok = ok && rawUUID(v[24], &nb.planID)
 	}
-	if len(v[25]) != 8 {
+	r.DefaultProfileType, r.EnergyContractSupplierName = opt(25, &nb.profile), opt(26, &nb.supplier)
+	r.EnergyContractContractID = opt(27, &nb.contract)
+	if len(v[28]) != 8 {
 		return false
 	}
-	*version = int64(binary.BigEndian.Uint64(v[25]))
+	*version = int64(binary.BigEndian.Uint64(v[28]))
 	return ok
 }
 

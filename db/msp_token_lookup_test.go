@@ -162,6 +162,11 @@ func TestTokenLookupRawDecodeMatchesScan(t *testing.T) {
                 whitelist = 'ALLOWED' WHERE id = $1`, tok)
 			require.NoError(t, err)
 		}
+		if i%3 != 0 {
+			_, err := m.d.Pool.Exec(ctx, `UPDATE msp_token SET default_profile_type = 'GREEN', energy_contract_supplier_name = 'Grünstrom eG',
+                energy_contract_contract_id = CASE WHEN $2 THEN 'C-1' END WHERE id = $1`, tok, i%2 == 0)
+			require.NoError(t, err)
+		}
 	}
 	hot, err := db.GenericPlanPool(m.d.Pool, 1)
 	require.NoError(t, err)
@@ -183,7 +188,8 @@ func TestTokenLookupRawDecodeMatchesScan(t *testing.T) {
 				&s.GroupID, &s.Language, &s.Whitelist, &s.UpdatedAt,
 				&s.LinkID, &s.LinkValidFrom, &s.LinkValidUntil, &s.LinkDefunct, &s.LinkUpdatedAt,
 				&s.SubID, &s.SubValidFrom, &s.SubValidUntil, &s.SubDefunct, &s.SubUpdatedAt,
-				&s.AdministrationID, &s.SubPlanID, &sversion))
+				&s.AdministrationID, &s.SubPlanID, &s.DefaultProfileType, &s.EnergyContractSupplierName, &s.EnergyContractContractID,
+				&sversion))
 			require.Equal(t, skey, key)
 			require.Equal(t, s, r)
 			require.Same(t, s.UpdatedAt.Location(), r.UpdatedAt.Location(), "same zone")
@@ -195,7 +201,7 @@ func TestTokenLookupRawDecodeMatchesScan(t *testing.T) {
 				func(v [][]byte) { v[12] = []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }, // updated_at = infinity
 				func(v [][]byte) { v[5] = nil },       // uid NULL
 				func(v [][]byte) { v[2] = v[2][:15] }, // short uuid
-				func(v [][]byte) { v[25] = nil },      // no rules version
+				func(v [][]byte) { v[28] = nil },      // no rules version
 			} {
 				w := append([][]byte(nil), v...)
 				bad(w)

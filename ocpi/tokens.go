@@ -91,5 +91,14 @@ func TokenWithState(t token.Issued, st token.State) Token {
 	if t.Language != nil {
 		out.Language = *t.Language
 	}
+	if t.DefaultProfileType != nil {
+		out.DefaultProfileType = *t.DefaultProfileType
+	}
+	if c := t.EnergyContract; c != nil {
+		out.EnergyContract = &EnergyContract{SupplierName: c.SupplierName}
+		if c.ContractID != nil {
+			out.EnergyContract.ContractID = *c.ContractID
+		}
+	}
 	return out
 }

@@ -17,10 +17,10 @@ import (
 // (docs/performance.md, "Round 5"). The fields, their order and their
 // omitempty rules are those of the struct tags; a test compares the
 // decoded result with the generic encoder's for every Allowed value, with
-// and without location. The rare optional objects this encoder does not
-// write (energy_contract, info) go through the generic encoder.
+// and without location. The rare optional object this encoder does not
+// write (info) goes through the generic encoder.
 func OKAuthorizationInfo(c *fiber.Ctx, info AuthorizationInfo) error {
-	if info.Info != nil || info.Token.EnergyContract != nil {
+	if info.Info != nil {
 		return OK(c, info)
 	}
 	b := make([]byte, 0, 512)
@@ -37,8 +37,8 @@ func OKAuthorizationInfo(c *fiber.Ctx, info AuthorizationInfo) error {
 	return nil
 }
 
-// appendJSON appends the JSON object of a (without energy_contract and
-// info, see OKAuthorizationInfo).
+// appendJSON appends the JSON object of a (without info, see
+// OKAuthorizationInfo).
 func (a *AuthorizationInfo) appendJSON(b []byte) []byte {
 	b = append(b, `{"allowed":`...)
 	b = appendJSONString(b, string(a.Allowed))
@@ -75,6 +75,15 @@ func (a *AuthorizationInfo) appendJSON(b []byte) []byte {
 	if t.DefaultProfileType != "" {
 		b = append(b, `,"default_profile_type":`...)
 		b = appendJSONString(b, t.DefaultProfileType)
+	}
+	if ec := t.EnergyContract; ec != nil {
+		b = append(b, `,"energy_contract":{"supplier_name":`...)
+		b = appendJSONString(b, ec.SupplierName)
+		if ec.ContractID != "" {
+			b = append(b, `,"contract_id":`...)
+			b = appendJSONString(b, ec.ContractID)
+		}
+		b = append(b, '}')
 	}
 	b = append(b, `,"last_updated":`...)
 	b = appendDateTime(b, t.LastUpdated.Time)

@@ -16,7 +16,8 @@ import (
 // The hand-written AuthorizationInfo answer means exactly what OK(c, info)
 // writes (same members, same values, same omissions), for every Allowed
 // value, with and without location, with and without EVSEs and optional
-// token fields, and with strings that need escaping; the HTTP status and
+// token fields (energy_contract with and without contract_id included),
+// and with strings that need escaping; the HTTP status and
 // content type are the same too.
 func TestOKAuthorizationInfoMatchesOK(t *testing.T) {
 	app := fiber.New()
@@ -41,6 +42,11 @@ func TestOKAuthorizationInfoMatchesOK(t *testing.T) {
 		{CountryCode: "NL", PartyID: "RNE", UID: "tok-2", Type: token.TypeAppUser, ContractID: "NLRNEC000002", VisualNumber: "12 34",
 			Issuer: `Roam "Node" <&> \ é`, GroupID: "G1", Valid: true, Whitelist: token.WhitelistAllowed, Language: "nl",
 			DefaultProfileType: "FAST", LastUpdated: last},
+		{CountryCode: "DE", PartyID: "TNM", UID: "12345678905880", Type: token.TypeRFID, ContractID: "DE8ACC12E46L89", Issuer: "TheNewMotion",
+			Valid: true, Whitelist: token.WhitelistAllowed, DefaultProfileType: "GREEN",
+			EnergyContract: &EnergyContract{SupplierName: "Greenpeace Energy eG", ContractID: "0123456789"}, LastUpdated: last},
+		{CountryCode: "NL", PartyID: "RNE", UID: "tok-4", Type: token.TypeOther, ContractID: "NLRNEC000004", Issuer: "RoamNode",
+			Whitelist: token.WhitelistNever, EnergyContract: &EnergyContract{SupplierName: `Grün "Strom" \ eG`}, LastUpdated: last},
 	}
 	locs := []*LocationReferences{nil, {LocationID: "LOC1"}, {LocationID: "LOC1", EVSEUIDs: []string{}},
 		{LocationID: "LOC\t1", EVSEUIDs: []string{"E1", "E\"2"}}}

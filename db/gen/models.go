@@ -378,25 +378,28 @@ type MspChargeAuthorizationRuleVersion struct {
 }
 
 type MspToken struct {
-	ID                uuid.UUID
-	AdministrationID  uuid.UUID
-	ExternalReference *string
-	EvcoID            string
-	CountryCode       string
-	PartyID           string
-	Uid               string
-	UidKey            string
-	Type              string
-	FormFactor        *string
-	Brand             *string
-	Issuer            string
-	VisualNumber      *string
-	GroupID           *string
-	Language          *string
-	Whitelist         *string
-	ExternalUpdatedAt *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                         uuid.UUID
+	AdministrationID           uuid.UUID
+	ExternalReference          *string
+	EvcoID                     string
+	CountryCode                string
+	PartyID                    string
+	Uid                        string
+	UidKey                     string
+	Type                       string
+	FormFactor                 *string
+	Brand                      *string
+	Issuer                     string
+	VisualNumber               *string
+	GroupID                    *string
+	Language                   *string
+	Whitelist                  *string
+	ExternalUpdatedAt          *time.Time
+	CreatedAt                  time.Time
+	UpdatedAt                  time.Time
+	DefaultProfileType         *string
+	EnergyContractSupplierName *string
+	EnergyContractContractID   *string
 }
 
 type MspTokenAuthorization struct {

@@ -58,7 +58,7 @@ func (q *Queries) DefunctMSPTokenLinksOfSubscription(ctx context.Context, arg De
 
 const getMSPToken = `-- name: GetMSPToken :one
 
-SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at FROM msp_token WHERE id = $1
+SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at, default_profile_type, energy_contract_supplier_name, energy_contract_contract_id FROM msp_token WHERE id = $1
 `
 
 // ---- msp_token (Admin API)
@@ -85,6 +85,9 @@ func (q *Queries) GetMSPToken(ctx context.Context, id uuid.UUID) (MspToken, erro
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DefaultProfileType,
+		&i.EnergyContractSupplierName,
+		&i.EnergyContractContractID,
 	)
 	return i, err
 }
@@ -112,7 +115,7 @@ func (q *Queries) GetMSPTokenAuthorization(ctx context.Context, id uuid.UUID) (M
 }
 
 const getMSPTokenByRef = `-- name: GetMSPTokenByRef :one
-SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at FROM msp_token WHERE external_reference = $1
+SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at, default_profile_type, energy_contract_supplier_name, energy_contract_contract_id FROM msp_token WHERE external_reference = $1
 `
 
 func (q *Queries) GetMSPTokenByRef(ctx context.Context, externalReference *string) (MspToken, error) {
@@ -138,6 +141,9 @@ func (q *Queries) GetMSPTokenByRef(ctx context.Context, externalReference *strin
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DefaultProfileType,
+		&i.EnergyContractSupplierName,
+		&i.EnergyContractContractID,
 	)
 	return i, err
 }
@@ -320,30 +326,34 @@ func (q *Queries) GetMSPTokenSubscriptionPlanByRef(ctx context.Context, external
 
 const insertMSPToken = `-- name: InsertMSPToken :exec
 INSERT INTO msp_token (id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type,
-    form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at,
+    default_profile_type, energy_contract_supplier_name, energy_contract_contract_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 `
 
 type InsertMSPTokenParams struct {
-	ID                uuid.UUID
-	AdministrationID  uuid.UUID
-	ExternalReference *string
-	EvcoID            string
-	CountryCode       string
-	PartyID           string
-	Uid               string
-	UidKey            string
-	Type              string
-	FormFactor        *string
-	Brand             *string
-	Issuer            string
-	VisualNumber      *string
-	GroupID           *string
-	Language          *string
-	Whitelist         *string
-	ExternalUpdatedAt *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                         uuid.UUID
+	AdministrationID           uuid.UUID
+	ExternalReference          *string
+	EvcoID                     string
+	CountryCode                string
+	PartyID                    string
+	Uid                        string
+	UidKey                     string
+	Type                       string
+	FormFactor                 *string
+	Brand                      *string
+	Issuer                     string
+	VisualNumber               *string
+	GroupID                    *string
+	Language                   *string
+	Whitelist                  *string
+	ExternalUpdatedAt          *time.Time
+	CreatedAt                  time.Time
+	UpdatedAt                  time.Time
+	DefaultProfileType         *string
+	EnergyContractSupplierName *string
+	EnergyContractContractID   *string
 }
 
 func (q *Queries) InsertMSPToken(ctx context.Context, arg InsertMSPTokenParams) error {
@@ -367,6 +377,9 @@ func (q *Queries) InsertMSPToken(ctx context.Context, arg InsertMSPTokenParams) 
 		arg.ExternalUpdatedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.DefaultProfileType,
+		arg.EnergyContractSupplierName,
+		arg.EnergyContractContractID,
 	)
 	return err
 }
@@ -491,7 +504,8 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id,
+    t.default_profile_type, t.energy_contract_supplier_name, t.energy_contract_contract_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -504,30 +518,33 @@ type IssuedTokenByUIDParams struct {
 }
 
 type IssuedTokenByUIDRow struct {
-	ID               uuid.UUID
-	CountryCode      string
-	PartyID          string
-	Uid              string
-	Type             string
-	EvcoID           string
-	Issuer           string
-	VisualNumber     *string
-	GroupID          *string
-	Language         *string
-	Whitelist        *string
-	UpdatedAt        time.Time
-	LinkID           *uuid.UUID
-	LinkValidFrom    *time.Time
-	LinkValidUntil   *time.Time
-	LinkDefunct      *bool
-	LinkUpdatedAt    *time.Time
-	SubID            *uuid.UUID
-	SubValidFrom     *time.Time
-	SubValidUntil    *time.Time
-	SubDefunct       *bool
-	SubUpdatedAt     *time.Time
-	AdministrationID uuid.UUID
-	SubPlanID        *uuid.UUID
+	ID                         uuid.UUID
+	CountryCode                string
+	PartyID                    string
+	Uid                        string
+	Type                       string
+	EvcoID                     string
+	Issuer                     string
+	VisualNumber               *string
+	GroupID                    *string
+	Language                   *string
+	Whitelist                  *string
+	UpdatedAt                  time.Time
+	LinkID                     *uuid.UUID
+	LinkValidFrom              *time.Time
+	LinkValidUntil             *time.Time
+	LinkDefunct                *bool
+	LinkUpdatedAt              *time.Time
+	SubID                      *uuid.UUID
+	SubValidFrom               *time.Time
+	SubValidUntil              *time.Time
+	SubDefunct                 *bool
+	SubUpdatedAt               *time.Time
+	AdministrationID           uuid.UUID
+	SubPlanID                  *uuid.UUID
+	DefaultProfileType         *string
+	EnergyContractSupplierName *string
+	EnergyContractContractID   *string
 }
 
 // ---- issued tokens (OCPI Tokens sender, real-time authorization, push)
@@ -568,6 +585,9 @@ func (q *Queries) IssuedTokenByUID(ctx context.Context, arg IssuedTokenByUIDPara
 			&i.SubUpdatedAt,
 			&i.AdministrationID,
 			&i.SubPlanID,
+			&i.DefaultProfileType,
+			&i.EnergyContractSupplierName,
+			&i.EnergyContractContractID,
 		); err != nil {
 			return nil, err
 		}
@@ -585,7 +605,8 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id,
+    t.default_profile_type, t.energy_contract_supplier_name, t.energy_contract_contract_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -594,30 +615,33 @@ ORDER BY t.id
 `
 
 type IssuedTokensByIDRow struct {
-	ID               uuid.UUID
-	CountryCode      string
-	PartyID          string
-	Uid              string
-	Type             string
-	EvcoID           string
-	Issuer           string
-	VisualNumber     *string
-	GroupID          *string
-	Language         *string
-	Whitelist        *string
-	UpdatedAt        time.Time
-	LinkID           *uuid.UUID
-	LinkValidFrom    *time.Time
-	LinkValidUntil   *time.Time
-	LinkDefunct      *bool
-	LinkUpdatedAt    *time.Time
-	SubID            *uuid.UUID
-	SubValidFrom     *time.Time
-	SubValidUntil    *time.Time
-	SubDefunct       *bool
-	SubUpdatedAt     *time.Time
-	AdministrationID uuid.UUID
-	SubPlanID        *uuid.UUID
+	ID                         uuid.UUID
+	CountryCode                string
+	PartyID                    string
+	Uid                        string
+	Type                       string
+	EvcoID                     string
+	Issuer                     string
+	VisualNumber               *string
+	GroupID                    *string
+	Language                   *string
+	Whitelist                  *string
+	UpdatedAt                  time.Time
+	LinkID                     *uuid.UUID
+	LinkValidFrom              *time.Time
+	LinkValidUntil             *time.Time
+	LinkDefunct                *bool
+	LinkUpdatedAt              *time.Time
+	SubID                      *uuid.UUID
+	SubValidFrom               *time.Time
+	SubValidUntil              *time.Time
+	SubDefunct                 *bool
+	SubUpdatedAt               *time.Time
+	AdministrationID           uuid.UUID
+	SubPlanID                  *uuid.UUID
+	DefaultProfileType         *string
+	EnergyContractSupplierName *string
+	EnergyContractContractID   *string
 }
 
 func (q *Queries) IssuedTokensByID(ctx context.Context, ids []uuid.UUID) ([]IssuedTokensByIDRow, error) {
@@ -654,6 +678,9 @@ func (q *Queries) IssuedTokensByID(ctx context.Context, ids []uuid.UUID) ([]Issu
 			&i.SubUpdatedAt,
 			&i.AdministrationID,
 			&i.SubPlanID,
+			&i.DefaultProfileType,
+			&i.EnergyContractSupplierName,
+			&i.EnergyContractContractID,
 		); err != nil {
 			return nil, err
 		}
@@ -943,7 +970,7 @@ func (q *Queries) ListMSPTokenSubscriptions(ctx context.Context, arg ListMSPToke
 }
 
 const listMSPTokens = `-- name: ListMSPTokens :many
-SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at FROM msp_token
+SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at, default_profile_type, energy_contract_supplier_name, energy_contract_contract_id FROM msp_token
 WHERE ($1::bool OR administration_id = ANY($2::uuid[]))
   AND id > $3::uuid
   AND ($4::uuid IS NULL OR administration_id = $4)
@@ -1006,6 +1033,9 @@ func (q *Queries) ListMSPTokens(ctx context.Context, arg ListMSPTokensParams) ([
 			&i.ExternalUpdatedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DefaultProfileType,
+			&i.EnergyContractSupplierName,
+			&i.EnergyContractContractID,
 		); err != nil {
 			return nil, err
 		}
@@ -1018,7 +1048,7 @@ func (q *Queries) ListMSPTokens(ctx context.Context, arg ListMSPTokensParams) ([
 }
 
 const lockMSPToken = `-- name: LockMSPToken :one
-SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at FROM msp_token WHERE id = $1 FOR UPDATE
+SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at, default_profile_type, energy_contract_supplier_name, energy_contract_contract_id FROM msp_token WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockMSPToken(ctx context.Context, id uuid.UUID) (MspToken, error) {
@@ -1044,12 +1074,15 @@ func (q *Queries) LockMSPToken(ctx context.Context, id uuid.UUID) (MspToken, err
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DefaultProfileType,
+		&i.EnergyContractSupplierName,
+		&i.EnergyContractContractID,
 	)
 	return i, err
 }
 
 const lockMSPTokenByRef = `-- name: LockMSPTokenByRef :one
-SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at FROM msp_token WHERE external_reference = $1 FOR UPDATE
+SELECT id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type, form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at, default_profile_type, energy_contract_supplier_name, energy_contract_contract_id FROM msp_token WHERE external_reference = $1 FOR UPDATE
 `
 
 func (q *Queries) LockMSPTokenByRef(ctx context.Context, externalReference *string) (MspToken, error) {
@@ -1075,6 +1108,9 @@ func (q *Queries) LockMSPTokenByRef(ctx context.Context, externalReference *stri
 		&i.ExternalUpdatedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DefaultProfileType,
+		&i.EnergyContractSupplierName,
+		&i.EnergyContractContractID,
 	)
 	return i, err
 }
@@ -1252,28 +1288,32 @@ func (q *Queries) LockMSPTokenSubscriptionPlanByRef(ctx context.Context, externa
 const updateMSPToken = `-- name: UpdateMSPToken :exec
 UPDATE msp_token SET external_reference = $2, evco_id = $3, country_code = $4, party_id = $5, uid = $6, uid_key = $7,
     type = $8, form_factor = $9, brand = $10, issuer = $11, visual_number = $12, group_id = $13, language = $14,
-    whitelist = $15, external_updated_at = $16, updated_at = $17
+    whitelist = $15, external_updated_at = $16, updated_at = $17, default_profile_type = $18,
+    energy_contract_supplier_name = $19, energy_contract_contract_id = $20
 WHERE id = $1
 `
 
 type UpdateMSPTokenParams struct {
-	ID                uuid.UUID
-	ExternalReference *string
-	EvcoID            string
-	CountryCode       string
-	PartyID           string
-	Uid               string
-	UidKey            string
-	Type              string
-	FormFactor        *string
-	Brand             *string
-	Issuer            string
-	VisualNumber      *string
-	GroupID           *string
-	Language          *string
-	Whitelist         *string
-	ExternalUpdatedAt *time.Time
-	UpdatedAt         time.Time
+	ID                         uuid.UUID
+	ExternalReference          *string
+	EvcoID                     string
+	CountryCode                string
+	PartyID                    string
+	Uid                        string
+	UidKey                     string
+	Type                       string
+	FormFactor                 *string
+	Brand                      *string
+	Issuer                     string
+	VisualNumber               *string
+	GroupID                    *string
+	Language                   *string
+	Whitelist                  *string
+	ExternalUpdatedAt          *time.Time
+	UpdatedAt                  time.Time
+	DefaultProfileType         *string
+	EnergyContractSupplierName *string
+	EnergyContractContractID   *string
 }
 
 func (q *Queries) UpdateMSPToken(ctx context.Context, arg UpdateMSPTokenParams) error {
@@ -1295,6 +1335,9 @@ func (q *Queries) UpdateMSPToken(ctx context.Context, arg UpdateMSPTokenParams) 
 		arg.Whitelist,
 		arg.ExternalUpdatedAt,
 		arg.UpdatedAt,
+		arg.DefaultProfileType,
+		arg.EnergyContractSupplierName,
+		arg.EnergyContractContractID,
 	)
 	return err
 }

@@ -26,13 +26,15 @@ LIMIT sqlc.arg(page_limit);
 
 -- name: InsertMSPToken :exec
 INSERT INTO msp_token (id, administration_id, external_reference, evco_id, country_code, party_id, uid, uid_key, type,
-    form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19);
+    form_factor, brand, issuer, visual_number, group_id, language, whitelist, external_updated_at, created_at, updated_at,
+    default_profile_type, energy_contract_supplier_name, energy_contract_contract_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22);
 
 -- name: UpdateMSPToken :exec
 UPDATE msp_token SET external_reference = $2, evco_id = $3, country_code = $4, party_id = $5, uid = $6, uid_key = $7,
     type = $8, form_factor = $9, brand = $10, issuer = $11, visual_number = $12, group_id = $13, language = $14,
-    whitelist = $15, external_updated_at = $16, updated_at = $17
+    whitelist = $15, external_updated_at = $16, updated_at = $17, default_profile_type = $18,
+    energy_contract_supplier_name = $19, energy_contract_contract_id = $20
 WHERE id = $1;
 
 -- ---- msp_token_subscription_plan
@@ -159,7 +161,8 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id,
+    t.default_profile_type, t.energy_contract_supplier_name, t.energy_contract_contract_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id
@@ -171,7 +174,8 @@ SELECT t.id, t.country_code, t.party_id, t.uid, t.type, t.evco_id, t.issuer, t.v
     l.id AS link_id, l.valid_from AS link_valid_from, l.valid_until AS link_valid_until, l.defunct AS link_defunct,
     l.updated_at AS link_updated_at,
     s.id AS sub_id, s.valid_from AS sub_valid_from, s.valid_until AS sub_valid_until, s.defunct AS sub_defunct,
-    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id
+    s.updated_at AS sub_updated_at, t.administration_id, s.plan_id AS sub_plan_id,
+    t.default_profile_type, t.energy_contract_supplier_name, t.energy_contract_contract_id
 FROM msp_token t
 LEFT JOIN msp_token_link l ON l.token_id = t.id
 LEFT JOIN msp_token_subscription s ON s.id = l.subscription_id

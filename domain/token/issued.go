@@ -29,6 +29,11 @@ type Issued struct {
 	Language     *string
 	// Whitelist is the configured whitelist type; "" uses the type's default.
 	Whitelist Whitelist
+	// DefaultProfileType is the driver's preferred smart charging profile
+	// (OCPI ProfileType: CHEAP, FAST, GREEN or REGULAR), nil when not set.
+	DefaultProfileType *string
+	// EnergyContract is the driver's own energy contract, nil when not set.
+	EnergyContract *EnergyContract
 	// UpdatedAt is when the token record itself was last written.
 	UpdatedAt time.Time
 	// RulesChangedAt is when the charge authorization rules last changed
@@ -41,6 +46,14 @@ type Issued struct {
 	// sets it): it is then whitelisted NEVER (Config.Restricted).
 	Restricted bool
 	Links      []Link
+}
+
+// EnergyContract is a driver's contract with an energy supplier (OCPI
+// EnergyContract): the supplier's name and, optionally, the contract id at
+// that supplier.
+type EnergyContract struct {
+	SupplierName string
+	ContractID   *string
 }
 
 // Config returns the token's whitelist configuration.
