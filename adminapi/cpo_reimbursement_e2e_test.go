@@ -218,6 +218,8 @@ func TestCPOReimbursementEndToEnd(t *testing.T) {
 		require.NotNil(t, ev[0].Admin)
 		require.Equal(t, admin, ev[0].Admin.String(), "the event belongs to the arrangement's administration")
 		e := ev[0].Data
+		require.Equal(t, admin, e["administration_id"], "and says so in its data, as GET does")
+		require.Equal(t, r["administration_id"], e["administration_id"])
 		require.Equal(t, "reimbursement", e["kind"])
 		require.Equal(t, r["arrangement_id"], e["subject_id"])
 		require.Equal(t, r["charge_session_id"], e["charge_session_id"])

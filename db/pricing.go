@@ -100,6 +100,9 @@ type priceRow struct {
 	EventKind  string             `json:"event_kind"`
 	EventData  json.RawMessage    `json:"event_data"`
 	CreditOf   *session.CreditRef `json:"credit_of"`
+	// EventAdministrationID: the result's event's administration when not
+	// the session's (session.PriceResult.AdministrationID).
+	EventAdministrationID *uuid.UUID `json:"event_administration_id,omitempty"`
 }
 
 // CommitPriced commits a pricing step computed from rec (o.State Priced):
@@ -137,15 +140,20 @@ func CommitPriced(ctx context.Context, pool Conn, rec ChargeSessionRecord, o ses
 		// compacts a RawMessage each time it is marshalled, and the detail
 		// was compacted three times per result (docs/performance.md,
 		// "Pipeline with pricing", round 5).
-		v := PriceView{ID: id, ChargeSessionID: rec.ID, Kind: r.Kind, SubjectID: r.SubjectID, AdministrationID: next.AdministrationID,
+		admin := next.AdministrationID
+		if r.AdministrationID != nil {
+			admin = r.AdministrationID // a reimbursement's arrangement's
+		}
+		v := PriceView{ID: id, ChargeSessionID: rec.ID, Kind: r.Kind, SubjectID: r.SubjectID, AdministrationID: admin,
 			Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT, InclVAT: r.InclVAT, CreditOf: r.CreditOf, CreatedAt: now}
 		data, err := json.Marshal(v)
 		if err != nil {
 			return rec, false, err
 		}
-		pev := event.New(PriceEventKind(r.Kind), event.Create, next.AdministrationID, nil) // data: v with the version and reason the statement assigns
+		pev := event.New(PriceEventKind(r.Kind), event.Create, admin, nil) // data: v with the version and reason the statement assigns
 		rows[i] = priceRow{ID: id, Kind: string(r.Kind), SubjectID: r.SubjectID, Currency: r.Currency, ExclVAT: r.ExclVAT, VAT: r.VAT,
-			InclVAT: r.InclVAT, Components: comps, Detail: detail, EventID: pev.ID, EventKind: pev.Kind, EventData: data, CreditOf: r.CreditOf}
+			InclVAT: r.InclVAT, Components: comps, Detail: detail, EventID: pev.ID, EventKind: pev.Kind, EventData: data, CreditOf: r.CreditOf,
+			EventAdministrationID: r.AdministrationID}
 	}
 	prices, err := json.Marshal(rows)
 	if err != nil {

@@ -101,7 +101,7 @@ func (p ReimbursementPricer) arrangements(ctx context.Context, rows []gen.Reimbu
 		if r.CustomerVatNumber != nil {
 			cust.VATNumber = *r.CustomerVatNumber
 		}
-		out[i] = reimbursement.Arrangement{ID: r.ID, Currency: r.Currency, Customer: cust, VAT: cfg, Inputs: byArr[r.ID],
+		out[i] = reimbursement.Arrangement{ID: r.ID, AdministrationID: r.AdministrationID, Currency: r.Currency, Customer: cust, VAT: cfg, Inputs: byArr[r.ID],
 			Plan: reimbursement.Plan{ID: r.PlanID, Calculation: reimbursement.Calculation(r.Calculation), Components: comps, Inputs: byPlan[r.PlanID]}}
 	}
 	return out, nil

@@ -39,7 +39,8 @@ WITH old AS (
     SELECT (e->>'id')::uuid AS id, e->>'kind' AS kind, (e->>'subject_id')::uuid AS subject_id, e->>'currency' AS currency,
         (e->>'excl_vat')::numeric AS excl_vat, (e->>'vat')::numeric AS vat, (e->>'incl_vat')::numeric AS incl_vat,
         e->'components' AS components, e->'detail' AS detail, (e->>'event_id')::uuid AS event_id, e->>'event_kind' AS event_kind,
-        e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of
+        e->'event_data' AS event_data, nullif(e->'credit_of', 'null'::jsonb) AS credit_of,
+        (e->>'event_administration_id')::uuid AS event_administration_id
     FROM jsonb_array_elements(@prices::jsonb) AS e
 ), superseded AS (
     -- Looked up per result (LATERAL, OFFSET 0 keeps it a per-row lookup),
@@ -66,14 +67,13 @@ WITH old AS (
     RETURNING charge_session_price.id, charge_session_price.version, charge_session_price.reason
 ), ev AS (
     -- A reimbursement's event belongs to its arrangement's administration
-    -- (the read model's scope; a CPO session has none), so that webhooks
-    -- of that administration receive it.
+    -- (event_administration_id: the read model's scope; a CPO session has
+    -- none), so that webhooks of that administration receive it.
     INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
-    SELECT r.event_id, @updated_at, r.event_kind, 'create', coalesce(ra.administration_id, u.administration_id),
+    SELECT r.event_id, @updated_at, r.event_kind, 'create', coalesce(r.event_administration_id, u.administration_id),
         r.event_data || jsonb_build_object('version', ins.version, 'reason', ins.reason, 'components', r.components,
             'detail', coalesce(r.detail, '{}'::jsonb))
     FROM ins CROSS JOIN u CROSS JOIN LATERAL (SELECT * FROM p WHERE p.id = ins.id OFFSET 0) r
-    LEFT JOIN cpo_reimbursement_arrangement ra ON r.kind = 'reimbursement' AND ra.id = r.subject_id
 )
 INSERT INTO outbox_event (id, occurred_at, kind, modification_kind, administration_id, data)
 SELECT @event_id, @updated_at, @event_kind, 'update', u.administration_id, @event_data FROM u;

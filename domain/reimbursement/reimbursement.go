@@ -159,8 +159,10 @@ func ValidatePlan(calc Calculation, comps []Component) error {
 // Arrangement is a reimbursement arrangement valid at the session start,
 // with everything pricing it needs.
 type Arrangement struct {
-	ID   uuid.UUID
-	Plan Plan
+	ID uuid.UUID
+	// AdministrationID owns the arrangement: its results' events go to it.
+	AdministrationID uuid.UUID
+	Plan             Plan
 	// Inputs are the arrangement's own calculation inputs; they take
 	// precedence over the plan's (EffectiveInputs).
 	Inputs []Input
@@ -397,7 +399,7 @@ func priceOne(s Session, a Arrangement) (session.PriceResult, error) {
 	if res.Exempt || res.ReverseCharged {
 		rate = decimal.Zero
 	}
-	r := session.PriceResult{Kind: session.KindReimbursement, SubjectID: &a.ID, Currency: currency}
+	r := session.PriceResult{Kind: session.KindReimbursement, SubjectID: &a.ID, Currency: currency, AdministrationID: &a.AdministrationID}
 	for _, l := range lines {
 		am, err := vat.Apply(l.excl, res, currency)
 		if err != nil {

@@ -64,6 +64,10 @@ type PriceResult struct {
 	// CreditOf, on a credit CDR's result, names the result it reverses
 	// (Reverse); nil otherwise.
 	CreditOf *CreditRef
+	// AdministrationID is the administration the result's event belongs
+	// to when it is not the session's: a reimbursement's arrangement's (a
+	// CPO session has none). Nil: the session's.
+	AdministrationID *uuid.UUID
 }
 
 // CreditUse is what a result consumes of its subscription's charge
