@@ -63,7 +63,10 @@ type Component string
 const (
 	// Energy: value per kWh of the session's total energy.
 	Energy Component = "energy"
-	// Time: value per hour of charging time (the CDR's total_time).
+	// Time: value per hour of charging time: the CDR's total_time less its
+	// total_parking_time (mod_cdrs: total_time "including parking time"),
+	// so that a plan with time and parking_time pays each hour once, as
+	// MSP rate plans price it.
 	Time Component = "time"
 	// ParkingTime: value per hour of parking time (total_parking_time).
 	ParkingTime Component = "parking_time"
@@ -177,7 +180,8 @@ type Arrangement struct {
 // Session is what pricing needs of a charge session at our EVSE.
 type Session struct {
 	Start time.Time
-	// Energy in kWh, Time and ParkingTime in hours.
+	// Energy in kWh, Time (the CDR's total_time, parking included) and
+	// ParkingTime in hours.
 	Energy, Time, ParkingTime decimal.Decimal
 	// CMSReimbursement is the amount (excluding VAT) the charge management
 	// system reported, nil when it reported none.
@@ -422,7 +426,7 @@ func volume(s Session, c Component) decimal.Decimal {
 	case Energy:
 		return s.Energy
 	case Time:
-		return s.Time
+		return decimal.Max(s.Time.Sub(s.ParkingTime), decimal.Zero)
 	case ParkingTime:
 		return s.ParkingTime
 	}

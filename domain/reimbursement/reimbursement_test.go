@@ -105,12 +105,12 @@ func TestCalculated(t *testing.T) {
 	require.NoError(t, err)
 	requireLines(t, rs[0],
 		line{"energy", "10.5", "2.1", "0.44"},      // 0.441
-		line{"time", "1.25", "1.25", "0.26"},       // 0.2625
+		line{"time", "0.75", "0.75", "0.16"},       // charging time: 1.25 h total less 0.5 h parking; 0.1575
 		line{"parking_time", "0.5", "0.4", "0.08"}, // 0.084
 		line{"flat", "1", "0.5", "0.11"},           // 0.105, half away from zero
 	)
-	require.True(t, dec("4.25").Equal(rs[0].ExclVAT))
-	require.True(t, dec("0.89").Equal(rs[0].VAT), "VAT is the sum of the per-line VAT")
+	require.True(t, dec("3.75").Equal(rs[0].ExclVAT))
+	require.True(t, dec("0.79").Equal(rs[0].VAT), "VAT is the sum of the per-line VAT")
 
 	var d Detail
 	require.NoError(t, json.Unmarshal(rs[0].Detail, &d))
