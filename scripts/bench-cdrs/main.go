@@ -457,13 +457,20 @@ var cdrTemplate = map[string]any{
 }
 
 // body returns CDR i: at EVSE (i mod 2) of location (i mod locations),
-// with token (i mod tokens), ended an hour ago.
+// with token (i mod tokens), ended an hour ago. Every other CDR was
+// authorized in real time and carries an authorization_reference (stored
+// and indexed for matching), the others were whitelisted.
 func (p *poster) body(i int, end time.Time) []byte {
 	m := cdrTemplate
 	loc := fmt.Sprintf("L%06d", i%p.c.locations+1)
 	e := i%2 + 1
 	start := end.Add(-2 * time.Hour)
+	auth, ref := "WHITELIST", any(nil)
+	if i%2 == 0 {
+		auth, ref = "AUTH_REQUEST", uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprintf("auth-%d", i))).String()
+	}
 	b, _ := json.Marshal(withValues(m, map[string]any{
+		"auth_method": auth, "authorization_reference": ref,
 		"id": fmt.Sprintf("CDR%09d", i), "session_id": fmt.Sprintf("S%09d", i),
 		"start_date_time": start.Format(time.RFC3339), "end_date_time": end.Format(time.RFC3339), "last_updated": end.Format(time.RFC3339),
 		"cdr_token.uid": fmt.Sprintf("T%07d", i%p.c.tokens+1), "cdr_token.contract_id": fmt.Sprintf("NL-RNE-C%09d", i%p.c.tokens+1),
