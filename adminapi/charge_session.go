@@ -155,7 +155,6 @@ func sessionListParams(side session.Side, acct access.Account, q url.Values) (ge
 		k := strings.ToUpper(*v)
 		p.TokenUidKey = &k
 	}
-	p.AuthorizationReference = filterString(q, "authorization_reference")
 	if p.State, err = filterChecked(q, "state", validState, "one of "+strings.Join(stateNames(), ", ")); err != nil {
 		return p, err
 	}
@@ -197,6 +196,9 @@ func listChargeSessions(side session.Side) handler {
 					return nil, err
 				}
 				p.After, p.Lim = after, limit
+				if ref := filterString(q, "authorization_reference"); ref != nil {
+					return db.ListChargeSessionsByAuthorizationReference(ctx, rq.api.pool, p, *ref)
+				}
 				return db.ListChargeSessions(ctx, rq.api.pool, p)
 			},
 			func(r db.ChargeSessionRecord) uuid.UUID { return r.ID }, db.ChargeSessionViewOf)

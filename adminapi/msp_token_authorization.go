@@ -25,7 +25,7 @@ func (a *API) mountTokenAuthorizations(v1 fiber.Router) {
 
 // getTokenAuthorization is GET /msp-token-authorization/{reference}. A
 // reference that is not one of ours (not a UUID: CPOs set their own when
-// they authorized without us) is 404, as an unknown one is.
+// they authorized without us) is a 400 not_found, as an unknown one is.
 func getTokenAuthorization(c *fiber.Ctx, rq *request) error {
 	ref := c.Params("key")
 	id, err := uuid.Parse(ref)

@@ -254,6 +254,21 @@ func ListChargeSessions(ctx context.Context, q Querier, p gen.ListChargeSessions
 	return mapAll(rows, recordOf), err
 }
 
+// ListChargeSessionsByAuthorizationReference is ListChargeSessions of the
+// sessions whose CDR carries reference (ignoring case), through its index.
+func ListChargeSessionsByAuthorizationReference(ctx context.Context, q Querier, p gen.ListChargeSessionsParams, reference string) ([]ChargeSessionRecord, error) {
+	if p.AdminIds == nil {
+		p.AdminIds = []uuid.UUID{}
+	}
+	rows, err := Q(q).ListChargeSessionsByAuthorizationReference(ctx, gen.ListChargeSessionsByAuthorizationReferenceParams{
+		AuthorizationReference: reference, Side: p.Side, After: p.After, PartnerID: p.PartnerID, EvseKey: p.EvseKey,
+		TokenUidKey: p.TokenUidKey, State: p.State, StartGte: p.StartGte, StartLt: p.StartLt, DropoutCaseID: p.DropoutCaseID,
+		AllAdmins: p.AllAdmins, AdminIds: p.AdminIds, Lim: p.Lim})
+	return mapAll(rows, func(r gen.ListChargeSessionsByAuthorizationReferenceRow) ChargeSessionRecord {
+		return recordOf(gen.ChargeSession(r))
+	}), err
+}
+
 // CommitStep commits the outcome of a pipeline step computed from s: the
 // new state with its details, the drop-out attached to the open case of its
 // key, and the outbox event, in one transaction. The update only applies

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,7 +14,8 @@ import (
 // TokenAuthorizationView is a real-time authorization we answered, as the
 // Admin API returns it (GET /main/v1/msp-token-authorization/{reference}),
 // matched to what carries its reference since: the CDRs (MSP charge
-// sessions) and the partner's session reports (msp-charge-session-progress).
+// sessions) and the partner's session reports (msp-charge-session-progress)
+// of the same token.
 // This is the matching the reference exists for (mod_tokens →
 // AuthorizationInfo.authorization_reference: "Reference to the
 // authorization given by the eMSP, when given, this reference will be
@@ -85,15 +87,17 @@ func TokenAuthorization(ctx context.Context, q Querier, id uuid.UUID) (TokenAuth
 			v.Location.EVSEUIDs = []string{}
 		}
 	}
+	key := strings.ToUpper(t.Uid)
 	sessions, err := Q(q).ChargeSessionIDsByAuthorizationReference(ctx, gen.ChargeSessionIDsByAuthorizationReferenceParams{
-		Reference: ref, Sides: []string{string(session.MSP)}})
+		Reference: ref, Sides: []string{string(session.MSP)}, TokenUidKey: key, TokenType: t.Type})
 	if err != nil {
 		return v, err
 	}
 	for _, s := range sessions {
 		v.ChargeSessions = append(v.ChargeSessions, AuthorizedSessionView{ID: s.ID, CdrID: s.CdrID, State: session.State(s.State)})
 	}
-	progress, err := Q(q).PartnerSessionIDsByAuthorizationReference(ctx, ref)
+	progress, err := Q(q).PartnerSessionIDsByAuthorizationReference(ctx, gen.PartnerSessionIDsByAuthorizationReferenceParams{
+		Reference: ref, TokenUidKey: key, TokenType: t.Type})
 	if err != nil {
 		return v, err
 	}

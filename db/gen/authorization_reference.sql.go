@@ -40,12 +40,15 @@ func (q *Queries) AuthorizedTokenOf(ctx context.Context, id uuid.UUID) (Authoriz
 const chargeSessionIDsByAuthorizationReference = `-- name: ChargeSessionIDsByAuthorizationReference :many
 SELECT id, side, cdr_id, state FROM charge_session
 WHERE lower(authorization_reference) = lower($1) AND authorization_reference IS NOT NULL AND side = ANY($2::text[])
+  AND token_uid_key = $3 AND token_type = $4
 ORDER BY id LIMIT 100
 `
 
 type ChargeSessionIDsByAuthorizationReferenceParams struct {
-	Reference string
-	Sides     []string
+	Reference   string
+	Sides       []string
+	TokenUidKey string
+	TokenType   string
 }
 
 type ChargeSessionIDsByAuthorizationReferenceRow struct {
@@ -55,11 +58,18 @@ type ChargeSessionIDsByAuthorizationReferenceRow struct {
 	State string
 }
 
-// The charge sessions (CDRs) that carry an authorization reference, of
-// the sides asked, oldest first (a handful at most: a reference belongs to
-// one charge, credit CDRs and replacements repeat it).
+// The charge sessions (CDRs) of a token that carry an authorization
+// reference, of the sides asked, oldest first (a handful at most: a
+// reference belongs to one charge, credit CDRs and replacements repeat
+// it). Another token's CDR carrying the same reference (a CPO's mistake)
+// is not this authorization's, and may belong to another administration.
 func (q *Queries) ChargeSessionIDsByAuthorizationReference(ctx context.Context, arg ChargeSessionIDsByAuthorizationReferenceParams) ([]ChargeSessionIDsByAuthorizationReferenceRow, error) {
-	rows, err := q.db.Query(ctx, chargeSessionIDsByAuthorizationReference, arg.Reference, arg.Sides)
+	rows, err := q.db.Query(ctx, chargeSessionIDsByAuthorizationReference,
+		arg.Reference,
+		arg.Sides,
+		arg.TokenUidKey,
+		arg.TokenType,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +96,15 @@ func (q *Queries) ChargeSessionIDsByAuthorizationReference(ctx context.Context, 
 const partnerSessionIDsByAuthorizationReference = `-- name: PartnerSessionIDsByAuthorizationReference :many
 SELECT id, session_id, status FROM partner_session
 WHERE lower(authorization_reference) = lower($1) AND authorization_reference IS NOT NULL
+  AND token_uid_key = $2 AND token_type = $3
 ORDER BY id LIMIT 100
 `
+
+type PartnerSessionIDsByAuthorizationReferenceParams struct {
+	Reference   string
+	TokenUidKey string
+	TokenType   string
+}
 
 type PartnerSessionIDsByAuthorizationReferenceRow struct {
 	ID        uuid.UUID
@@ -95,10 +112,10 @@ type PartnerSessionIDsByAuthorizationReferenceRow struct {
 	Status    string
 }
 
-// The partner's session reports (msp-charge-session-progress) that carry
-// an authorization reference.
-func (q *Queries) PartnerSessionIDsByAuthorizationReference(ctx context.Context, reference string) ([]PartnerSessionIDsByAuthorizationReferenceRow, error) {
-	rows, err := q.db.Query(ctx, partnerSessionIDsByAuthorizationReference, reference)
+// The partner's session reports (msp-charge-session-progress) of a token
+// that carry an authorization reference.
+func (q *Queries) PartnerSessionIDsByAuthorizationReference(ctx context.Context, arg PartnerSessionIDsByAuthorizationReferenceParams) ([]PartnerSessionIDsByAuthorizationReferenceRow, error) {
+	rows, err := q.db.Query(ctx, partnerSessionIDsByAuthorizationReference, arg.Reference, arg.TokenUidKey, arg.TokenType)
 	if err != nil {
 		return nil, err
 	}

@@ -844,25 +844,23 @@ WHERE side = $1 AND id > $2::uuid
   AND ($7::timestamptz IS NULL OR start_at >= $7)
   AND ($8::timestamptz IS NULL OR start_at < $8)
   AND ($9::uuid IS NULL OR dropout_case_id = $9)
-  AND ($10::text IS NULL OR lower(authorization_reference) = lower($10))
-  AND ($11::boolean IS TRUE OR administration_id = ANY($12::uuid[]))
-ORDER BY id LIMIT $13
+  AND ($10::boolean IS TRUE OR administration_id = ANY($11::uuid[]))
+ORDER BY id LIMIT $12
 `
 
 type ListChargeSessionsParams struct {
-	Side                   string
-	After                  uuid.UUID
-	PartnerID              *uuid.UUID
-	EvseKey                *string
-	TokenUidKey            *string
-	State                  *string
-	StartGte               *time.Time
-	StartLt                *time.Time
-	DropoutCaseID          *uuid.UUID
-	AuthorizationReference *string
-	AllAdmins              *bool
-	AdminIds               []uuid.UUID
-	Lim                    int32
+	Side          string
+	After         uuid.UUID
+	PartnerID     *uuid.UUID
+	EvseKey       *string
+	TokenUidKey   *string
+	State         *string
+	StartGte      *time.Time
+	StartLt       *time.Time
+	DropoutCaseID *uuid.UUID
+	AllAdmins     *bool
+	AdminIds      []uuid.UUID
+	Lim           int32
 }
 
 func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessionsParams) ([]ChargeSession, error) {
@@ -876,7 +874,6 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 		arg.StartGte,
 		arg.StartLt,
 		arg.DropoutCaseID,
-		arg.AuthorizationReference,
 		arg.AllAdmins,
 		arg.AdminIds,
 		arg.Lim,
@@ -888,6 +885,192 @@ func (q *Queries) ListChargeSessions(ctx context.Context, arg ListChargeSessions
 	var items []ChargeSession
 	for rows.Next() {
 		var i ChargeSession
+		if err := rows.Scan(
+			&i.ID,
+			&i.Side,
+			&i.AdministrationID,
+			&i.PartnerID,
+			&i.ConnectionID,
+			&i.CountryCode,
+			&i.PartyID,
+			&i.CdrID,
+			&i.CdrKey,
+			&i.SessionID,
+			&i.StartAt,
+			&i.EndAt,
+			&i.TokenCountryCode,
+			&i.TokenPartyID,
+			&i.TokenUid,
+			&i.TokenUidKey,
+			&i.TokenType,
+			&i.TokenContractID,
+			&i.LocationID,
+			&i.EvseUid,
+			&i.EvseID,
+			&i.EvseKey,
+			&i.ConnectorID,
+			&i.PowerType,
+			&i.LocationCountry,
+			&i.Currency,
+			&i.TotalEnergy,
+			&i.TotalTime,
+			&i.TotalParkingTime,
+			&i.Credit,
+			&i.CreditReferenceID,
+			&i.CreditedSessionID,
+			&i.State,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.Bypass,
+			&i.MatchLocationID,
+			&i.MatchEvseID,
+			&i.MatchEvseUid,
+			&i.MatchConnectorID,
+			&i.MatchMaxPowerKw,
+			&i.MatchDropoutAll,
+			&i.MatchTimeZone,
+			&i.DropoutReason,
+			&i.DropoutDetail,
+			&i.DropoutCheck,
+			&i.DropoutCaseID,
+			&i.ReceivedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.PricingReason,
+			&i.CmsReimbursementExclVat,
+			&i.AuthorizationReference,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listChargeSessionsByAuthorizationReference = `-- name: ListChargeSessionsByAuthorizationReference :many
+WITH ref AS MATERIALIZED (
+    SELECT cs.id, cs.side, cs.administration_id, cs.partner_id, cs.connection_id, cs.country_code, cs.party_id, cs.cdr_id, cs.cdr_key, cs.session_id, cs.start_at, cs.end_at, cs.token_country_code, cs.token_party_id, cs.token_uid, cs.token_uid_key, cs.token_type, cs.token_contract_id, cs.location_id, cs.evse_uid, cs.evse_id, cs.evse_key, cs.connector_id, cs.power_type, cs.location_country, cs.currency, cs.total_energy, cs.total_time, cs.total_parking_time, cs.credit, cs.credit_reference_id, cs.credited_session_id, cs.state, cs.attempts, cs.next_attempt_at, cs.bypass, cs.match_location_id, cs.match_evse_id, cs.match_evse_uid, cs.match_connector_id, cs.match_max_power_kw, cs.match_dropout_all, cs.match_time_zone, cs.dropout_reason, cs.dropout_detail, cs.dropout_check, cs.dropout_case_id, cs.received_at, cs.created_at, cs.updated_at, cs.pricing_reason, cs.cms_reimbursement_excl_vat, cs.authorization_reference FROM charge_session cs
+    WHERE lower(cs.authorization_reference) = lower($13) AND cs.authorization_reference IS NOT NULL
+)
+SELECT id, side, administration_id, partner_id, connection_id, country_code, party_id, cdr_id, cdr_key, session_id, start_at, end_at, token_country_code, token_party_id, token_uid, token_uid_key, token_type, token_contract_id, location_id, evse_uid, evse_id, evse_key, connector_id, power_type, location_country, currency, total_energy, total_time, total_parking_time, credit, credit_reference_id, credited_session_id, state, attempts, next_attempt_at, bypass, match_location_id, match_evse_id, match_evse_uid, match_connector_id, match_max_power_kw, match_dropout_all, match_time_zone, dropout_reason, dropout_detail, dropout_check, dropout_case_id, received_at, created_at, updated_at, pricing_reason, cms_reimbursement_excl_vat, authorization_reference FROM ref
+WHERE side = $1 AND id > $2::uuid
+  AND ($3::uuid IS NULL OR partner_id = $3)
+  AND ($4::text IS NULL OR evse_key = $4)
+  AND ($5::text IS NULL OR token_uid_key = $5)
+  AND ($6::text IS NULL OR state = $6)
+  AND ($7::timestamptz IS NULL OR start_at >= $7)
+  AND ($8::timestamptz IS NULL OR start_at < $8)
+  AND ($9::uuid IS NULL OR dropout_case_id = $9)
+  AND ($10::boolean IS TRUE OR administration_id = ANY($11::uuid[]))
+ORDER BY id LIMIT $12
+`
+
+type ListChargeSessionsByAuthorizationReferenceParams struct {
+	Side                   string
+	After                  uuid.UUID
+	PartnerID              *uuid.UUID
+	EvseKey                *string
+	TokenUidKey            *string
+	State                  *string
+	StartGte               *time.Time
+	StartLt                *time.Time
+	DropoutCaseID          *uuid.UUID
+	AllAdmins              *bool
+	AdminIds               []uuid.UUID
+	Lim                    int32
+	AuthorizationReference string
+}
+
+type ListChargeSessionsByAuthorizationReferenceRow struct {
+	ID                      uuid.UUID
+	Side                    string
+	AdministrationID        *uuid.UUID
+	PartnerID               *uuid.UUID
+	ConnectionID            *uuid.UUID
+	CountryCode             string
+	PartyID                 string
+	CdrID                   string
+	CdrKey                  string
+	SessionID               *string
+	StartAt                 time.Time
+	EndAt                   time.Time
+	TokenCountryCode        string
+	TokenPartyID            string
+	TokenUid                string
+	TokenUidKey             string
+	TokenType               string
+	TokenContractID         string
+	LocationID              string
+	EvseUid                 string
+	EvseID                  *string
+	EvseKey                 string
+	ConnectorID             string
+	PowerType               *string
+	LocationCountry         *string
+	Currency                string
+	TotalEnergy             decimal.Decimal
+	TotalTime               decimal.Decimal
+	TotalParkingTime        decimal.Decimal
+	Credit                  bool
+	CreditReferenceID       *string
+	CreditedSessionID       *uuid.UUID
+	State                   string
+	Attempts                int32
+	NextAttemptAt           *time.Time
+	Bypass                  []string
+	MatchLocationID         *uuid.UUID
+	MatchEvseID             *uuid.UUID
+	MatchEvseUid            *string
+	MatchConnectorID        *string
+	MatchMaxPowerKw         *decimal.Decimal
+	MatchDropoutAll         *bool
+	MatchTimeZone           *string
+	DropoutReason           *string
+	DropoutDetail           *string
+	DropoutCheck            *string
+	DropoutCaseID           *uuid.UUID
+	ReceivedAt              time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	PricingReason           *string
+	CmsReimbursementExclVat *decimal.Decimal
+	AuthorizationReference  *string
+}
+
+// ListChargeSessions of the sessions whose CDR carries an authorization
+// reference (CiString, ignoring case), a statement of its own: the
+// sessions with the reference come from the partial index on
+// lower(authorization_reference) first (MATERIALIZED), then the filters
+// and order apply to those few. As an optional condition of the generic
+// list, or even as a plain condition next to ORDER BY id LIMIT, Postgres
+// walked the primary key and read every session of the side (71 ms at
+// 100,000 sessions against 0.2 ms).
+func (q *Queries) ListChargeSessionsByAuthorizationReference(ctx context.Context, arg ListChargeSessionsByAuthorizationReferenceParams) ([]ListChargeSessionsByAuthorizationReferenceRow, error) {
+	rows, err := q.db.Query(ctx, listChargeSessionsByAuthorizationReference,
+		arg.Side,
+		arg.After,
+		arg.PartnerID,
+		arg.EvseKey,
+		arg.TokenUidKey,
+		arg.State,
+		arg.StartGte,
+		arg.StartLt,
+		arg.DropoutCaseID,
+		arg.AllAdmins,
+		arg.AdminIds,
+		arg.Lim,
+		arg.AuthorizationReference,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListChargeSessionsByAuthorizationReferenceRow
+	for rows.Next() {
+		var i ListChargeSessionsByAuthorizationReferenceRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Side,

@@ -100,7 +100,8 @@ WITH old AS (
 ), ins AS (
     INSERT INTO charge_session_price (id, charge_session_id, kind, subject_id, version, administration_id, currency, excl_vat, vat,
         incl_vat, components, detail, credit_of, reason, created_at)
-    SELECT p.id, u.id, p.kind, p.subject_id, v.version, u.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
+    SELECT p.id, u.id, p.kind, p.subject_id, v.version, coalesce(p.event_administration_id, u.administration_id), p.currency,
+        p.excl_vat, p.vat, p.incl_vat,
         p.components, coalesce(p.detail, '{}'::jsonb), p.credit_of,
         coalesce((SELECT old.pricing_reason FROM old), CASE WHEN v.version = 1 THEN 'initial' ELSE 'repriced' END), $2
     FROM u CROSS JOIN p

@@ -1,3 +1,4 @@
+-- +goose NO TRANSACTION
 -- +goose Up
 -- The authorization_reference of a CDR (mod_cdrs: "Reference to the
 -- authorization given by the eMSP … this field SHALL contain the same
@@ -6,11 +7,14 @@
 -- whose id is the reference we hand out) and to the partner's session
 -- reports carrying the same reference. It is a CiString (compared
 -- ignoring case, on lower()). Partial indexes: most CDRs of
--- whitelisted tokens carry none, and those cost no index entry.
-ALTER TABLE charge_session ADD COLUMN authorization_reference text;
-CREATE INDEX charge_session_authorization_reference ON charge_session (lower(authorization_reference))
+-- whitelisted tokens carry none, and those cost no index entry. The
+-- indexes are built CONCURRENTLY (outside a transaction) so that CDR intake
+-- goes on during the build on a large table; IF NOT EXISTS lets a rerun
+-- after an interrupted build finish (drop an index left INVALID first).
+ALTER TABLE charge_session ADD COLUMN IF NOT EXISTS authorization_reference text;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS charge_session_authorization_reference ON charge_session (lower(authorization_reference))
     WHERE authorization_reference IS NOT NULL;
-CREATE INDEX partner_session_authorization_reference ON partner_session (lower(authorization_reference))
+CREATE INDEX CONCURRENTLY IF NOT EXISTS partner_session_authorization_reference ON partner_session (lower(authorization_reference))
     WHERE authorization_reference IS NOT NULL;
 
 -- +goose Down

@@ -173,7 +173,31 @@ WHERE side = @side AND id > sqlc.arg(after)::uuid
   AND (sqlc.narg(start_gte)::timestamptz IS NULL OR start_at >= sqlc.narg(start_gte))
   AND (sqlc.narg(start_lt)::timestamptz IS NULL OR start_at < sqlc.narg(start_lt))
   AND (sqlc.narg(dropout_case_id)::uuid IS NULL OR dropout_case_id = sqlc.narg(dropout_case_id))
-  AND (sqlc.narg(authorization_reference)::text IS NULL OR lower(authorization_reference) = lower(sqlc.narg(authorization_reference)))
+  AND (sqlc.narg(all_admins)::boolean IS TRUE OR administration_id = ANY(@admin_ids::uuid[]))
+ORDER BY id LIMIT @lim;
+
+-- name: ListChargeSessionsByAuthorizationReference :many
+-- ListChargeSessions of the sessions whose CDR carries an authorization
+-- reference (CiString, ignoring case), a statement of its own: the
+-- sessions with the reference come from the partial index on
+-- lower(authorization_reference) first (MATERIALIZED), then the filters
+-- and order apply to those few. As an optional condition of the generic
+-- list, or even as a plain condition next to ORDER BY id LIMIT, Postgres
+-- walked the primary key and read every session of the side (71 ms at
+-- 100,000 sessions against 0.2 ms).
+WITH ref AS MATERIALIZED (
+    SELECT cs.* FROM charge_session cs
+    WHERE lower(cs.authorization_reference) = lower(@authorization_reference) AND cs.authorization_reference IS NOT NULL
+)
+SELECT * FROM ref
+WHERE side = @side AND id > sqlc.arg(after)::uuid
+  AND (sqlc.narg(partner_id)::uuid IS NULL OR partner_id = sqlc.narg(partner_id))
+  AND (sqlc.narg(evse_key)::text IS NULL OR evse_key = sqlc.narg(evse_key))
+  AND (sqlc.narg(token_uid_key)::text IS NULL OR token_uid_key = sqlc.narg(token_uid_key))
+  AND (sqlc.narg(state)::text IS NULL OR state = sqlc.narg(state))
+  AND (sqlc.narg(start_gte)::timestamptz IS NULL OR start_at >= sqlc.narg(start_gte))
+  AND (sqlc.narg(start_lt)::timestamptz IS NULL OR start_at < sqlc.narg(start_lt))
+  AND (sqlc.narg(dropout_case_id)::uuid IS NULL OR dropout_case_id = sqlc.narg(dropout_case_id))
   AND (sqlc.narg(all_admins)::boolean IS TRUE OR administration_id = ANY(@admin_ids::uuid[]))
 ORDER BY id LIMIT @lim;
 

@@ -17,7 +17,8 @@ import (
 // matches them: GET /msp-token-authorization/{reference} shows the stored
 // decision with the charge session and the session report carrying it
 // (compared ignoring case: a CiString), the charge-session list filters on
-// it, a reference we did not issue is not found, and an account of another
+// it, another token's CDR with the same reference is not matched, a
+// reference we did not issue is not found, and an account of another
 // administration is refused.
 func TestAuthorizationReferenceMatched(t *testing.T) {
 	a := start(t, "NL", "RNE", "EMSP")
@@ -48,6 +49,15 @@ func TestAuthorizationReferenceMatched(t *testing.T) {
 		m["authorization_reference"] = strings.ToUpper(ref)
 	}))
 	require.Equal(t, 201, st, "%v", env)
+	// Another token's CDR carrying the same reference (a CPO's mistake) is
+	// not this authorization's.
+	uid2 := "R" + strings.ToUpper(uuid.NewString()[:8])
+	f.link(f.token(uid2, nil), f.subscription("2024-01-01T00:00:00Z", ""), "2024-01-01T00:00:00Z", "", nil)
+	st, env = a.rawOCPI(tok, "POST", "/ocpi/2.2.1/emsp/cdrs", cdr("CDR-OTHER-"+uid, func(m map[string]any) {
+		m["cdr_token"] = map[string]any{"country_code": "NL", "party_id": "RNE", "uid": uid2, "type": "RFID", "contract_id": "NL-RNE-C00000002"}
+		m["authorization_reference"] = ref
+	}))
+	require.Equal(t, 201, st, "%v", env)
 	// A CDR without a reference is matched to nothing.
 	st, env = a.rawOCPI(tok, "POST", "/ocpi/2.2.1/emsp/cdrs", cdr("CDR-NOREF-"+uid, func(m map[string]any) {
 		m["cdr_token"] = map[string]any{"country_code": "NL", "party_id": "RNE", "uid": uid, "type": "RFID", "contract_id": "NL-RNE-C00000001"}
@@ -55,7 +65,10 @@ func TestAuthorizationReferenceMatched(t *testing.T) {
 	}))
 	require.Equal(t, 201, st, "%v", env)
 
+	// The list filter is on the CDR's field: both CDRs carrying it.
 	page := a.admin(200, "GET", "/main/v1/msp-charge-session?authorization_reference="+ref, nil)
+	require.Len(t, page["items"], 2)
+	page = a.admin(200, "GET", "/main/v1/msp-charge-session?token_uid="+uid+"&authorization_reference="+ref, nil)
 	items := page["items"].([]any)
 	require.Len(t, items, 1)
 	cs := items[0].(map[string]any)
