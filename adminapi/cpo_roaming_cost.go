@@ -14,7 +14,6 @@ import (
 	"github.com/roamnode/roamnode/domain/access"
 	"github.com/roamnode/roamnode/domain/fault"
 	"github.com/roamnode/roamnode/domain/iso"
-	"github.com/roamnode/roamnode/domain/session"
 )
 
 // The read model of CPO roaming costs (issue 6, CPO side → Roaming cost;
@@ -92,29 +91,24 @@ type roamingCostDetail struct {
 	TariffChoice *string    `json:"tariff_choice"`
 }
 
-// roamingCostViewOf renders a row; its PriceView part is built as
-// db.PriceView is everywhere (components, detail and credit_of as stored).
+// roamingCostViewOf renders a row; its PriceView part is the stored
+// result as db.PriceViewOf renders it everywhere (a stored JSON value that
+// does not decode leaves its field empty rather than failing the page).
 func roamingCostViewOf(r gen.ListCPOChargeSessionRoamingCostsRow) roamingCostView {
-	p := db.PriceView{ID: r.ID, ChargeSessionID: r.ChargeSessionID, Kind: session.KindRoamingCost, SubjectID: r.SubjectID,
-		Version: int(r.Version), Reason: r.Reason, AdministrationID: r.AdministrationID, Currency: r.Currency, ExclVAT: r.ExclVat,
-		VAT: r.Vat, InclVAT: r.InclVat, Components: []db.ComponentView{}, Detail: json.RawMessage(r.Detail), CreatedAt: r.CreatedAt.UTC()}
-	_ = json.Unmarshal(r.Components, &p.Components)
-	if len(r.CreditOf) > 0 {
-		var ref session.CreditRef
-		if json.Unmarshal(r.CreditOf, &ref) == nil {
-			p.CreditOf = &ref
-		}
+	p, _ := db.PriceViewOf(r.ChargeSessionPrice)
+	if p.Components == nil {
+		p.Components = []db.ComponentView{}
 	}
 	if len(p.Detail) == 0 {
 		p.Detail = json.RawMessage(`{}`)
 	}
-	v := roamingCostView{PriceView: p, Latest: r.Latest, SessionID: r.SessionID, CdrID: r.CdrID, CountryCode: r.CountryCode,
+	v := roamingCostView{PriceView: p, Latest: r.ChargeSessionPrice.Latest, SessionID: r.SessionID, CdrID: r.CdrID, CountryCode: r.CountryCode,
 		PartyID: r.PartyID, LocationID: r.LocationID, EvseUID: r.EvseUid, EvseID: r.EvseID, ConnectorID: r.ConnectorID,
 		StartDateTime: r.StartAt.UTC(), EndDateTime: r.EndAt.UTC(), TotalEnergy: Decimal{r.TotalEnergy}, TotalTime: Decimal{r.TotalTime},
 		TokenUID: r.TokenUid, TokenType: r.TokenType, EMSPCountryCode: strings.ToUpper(r.TokenCountryCode),
 		EMSPPartyID: strings.ToUpper(r.TokenPartyID), PartnerName: r.PartnerName}
 	var d roamingCostDetail
-	if json.Unmarshal(r.Detail, &d) == nil {
+	if json.Unmarshal(r.ChargeSessionPrice.Detail, &d) == nil {
 		v.PartnerID, v.AgreementID, v.TariffID, v.TariffChoice = d.PartnerID, d.AgreementID, d.TariffID, d.TariffChoice
 	}
 	return v
@@ -183,7 +177,8 @@ func roamingCostReadModel() *resource[gen.ListCPOChargeSessionRoamingCostsRow, r
 		meta: func(r *gen.ListCPOChargeSessionRoamingCostsRow) meta {
 			var ref *string
 			var eua *time.Time
-			return meta{ID: &r.ID, ExternalReference: &ref, ExternalUpdatedAt: &eua, CreatedAt: &r.CreatedAt, UpdatedAt: &r.CreatedAt}
+			p := &r.ChargeSessionPrice
+			return meta{ID: &p.ID, ExternalReference: &ref, ExternalUpdatedAt: &eua, CreatedAt: &p.CreatedAt, UpdatedAt: &p.CreatedAt}
 		},
 		// A result without an administration is not global (the
 		// machinery's nil): it belongs to nobody in particular, so it is
@@ -191,11 +186,11 @@ func roamingCostReadModel() *resource[gen.ListCPOChargeSessionRoamingCostsRow, r
 		// administrations — only accounts that see every administration
 		// see it (seesAdmin).
 		scope: func(r gen.ListCPOChargeSessionRoamingCostsRow) *uuid.UUID {
-			if r.AdministrationID == nil {
+			if r.ChargeSessionPrice.AdministrationID == nil {
 				none := uuid.Nil
 				return &none
 			}
-			return r.AdministrationID
+			return r.ChargeSessionPrice.AdministrationID
 		},
 	}
 }

@@ -232,7 +232,9 @@ func Reprice(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, reason strin
 	return rec, requested, err
 }
 
-func priceOf(r gen.ChargeSessionPrice) (PriceView, error) {
+// PriceViewOf renders a stored result (its components and credit_of
+// decoded); the error is a stored JSON value that does not decode.
+func PriceViewOf(r gen.ChargeSessionPrice) (PriceView, error) {
 	v := PriceView{ID: r.ID, ChargeSessionID: r.ChargeSessionID, Kind: session.PriceKind(r.Kind), SubjectID: r.SubjectID,
 		Version: int(r.Version), Reason: r.Reason, AdministrationID: r.AdministrationID, Currency: r.Currency, ExclVAT: r.ExclVat,
 		VAT: r.Vat, InclVAT: r.InclVat, Detail: json.RawMessage(r.Detail), CreatedAt: r.CreatedAt.UTC()}
@@ -276,7 +278,7 @@ func LatestChargeSessionPrices(ctx context.Context, q Querier, ids []uuid.UUID) 
 func pricesOf(rows []gen.ChargeSessionPrice) ([]PriceView, error) {
 	out := make([]PriceView, 0, len(rows))
 	for _, r := range rows {
-		v, err := priceOf(r)
+		v, err := PriceViewOf(r)
 		if err != nil {
 			return nil, err
 		}

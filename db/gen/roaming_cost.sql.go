@@ -14,8 +14,7 @@ import (
 )
 
 const listCPOChargeSessionRoamingCosts = `-- name: ListCPOChargeSessionRoamingCosts :many
-SELECT p.id, p.charge_session_id, p.subject_id, p.version, p.reason, p.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
-    p.components, p.detail, p.credit_of, p.latest, p.created_at,
+SELECT p.id, p.charge_session_id, p.kind, p.subject_id, p.version, p.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat, p.components, p.detail, p.reason, p.created_at, p.latest, p.subscription_id, p.customer_id, p.credit_of,
     pr.name AS partner_name,
     s.session_id, s.country_code, s.party_id, s.cdr_id, s.token_country_code, s.token_party_id, s.token_uid, s.token_type,
     s.location_id, s.evse_uid, s.evse_id, s.connector_id, s.start_at, s.end_at, s.total_energy, s.total_time
@@ -57,38 +56,24 @@ type ListCPOChargeSessionRoamingCostsParams struct {
 }
 
 type ListCPOChargeSessionRoamingCostsRow struct {
-	ID               uuid.UUID
-	ChargeSessionID  uuid.UUID
-	SubjectID        *uuid.UUID
-	Version          int32
-	Reason           string
-	AdministrationID *uuid.UUID
-	Currency         string
-	ExclVat          decimal.Decimal
-	Vat              decimal.Decimal
-	InclVat          decimal.Decimal
-	Components       []byte
-	Detail           []byte
-	CreditOf         []byte
-	Latest           bool
-	CreatedAt        time.Time
-	PartnerName      *string
-	SessionID        *string
-	CountryCode      string
-	PartyID          string
-	CdrID            string
-	TokenCountryCode string
-	TokenPartyID     string
-	TokenUid         string
-	TokenType        string
-	LocationID       string
-	EvseUid          string
-	EvseID           *string
-	ConnectorID      string
-	StartAt          time.Time
-	EndAt            time.Time
-	TotalEnergy      decimal.Decimal
-	TotalTime        decimal.Decimal
+	ChargeSessionPrice ChargeSessionPrice
+	PartnerName        *string
+	SessionID          *string
+	CountryCode        string
+	PartyID            string
+	CdrID              string
+	TokenCountryCode   string
+	TokenPartyID       string
+	TokenUid           string
+	TokenType          string
+	LocationID         string
+	EvseUid            string
+	EvseID             *string
+	ConnectorID        string
+	StartAt            time.Time
+	EndAt              time.Time
+	TotalEnergy        decimal.Decimal
+	TotalTime          decimal.Decimal
 }
 
 // The read model cpo-charge-session-roaming-cost (adminapi/cpo_roaming_cost.go):
@@ -123,21 +108,24 @@ func (q *Queries) ListCPOChargeSessionRoamingCosts(ctx context.Context, arg List
 	for rows.Next() {
 		var i ListCPOChargeSessionRoamingCostsRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.ChargeSessionID,
-			&i.SubjectID,
-			&i.Version,
-			&i.Reason,
-			&i.AdministrationID,
-			&i.Currency,
-			&i.ExclVat,
-			&i.Vat,
-			&i.InclVat,
-			&i.Components,
-			&i.Detail,
-			&i.CreditOf,
-			&i.Latest,
-			&i.CreatedAt,
+			&i.ChargeSessionPrice.ID,
+			&i.ChargeSessionPrice.ChargeSessionID,
+			&i.ChargeSessionPrice.Kind,
+			&i.ChargeSessionPrice.SubjectID,
+			&i.ChargeSessionPrice.Version,
+			&i.ChargeSessionPrice.AdministrationID,
+			&i.ChargeSessionPrice.Currency,
+			&i.ChargeSessionPrice.ExclVat,
+			&i.ChargeSessionPrice.Vat,
+			&i.ChargeSessionPrice.InclVat,
+			&i.ChargeSessionPrice.Components,
+			&i.ChargeSessionPrice.Detail,
+			&i.ChargeSessionPrice.Reason,
+			&i.ChargeSessionPrice.CreatedAt,
+			&i.ChargeSessionPrice.Latest,
+			&i.ChargeSessionPrice.SubscriptionID,
+			&i.ChargeSessionPrice.CustomerID,
+			&i.ChargeSessionPrice.CreditOf,
 			&i.PartnerName,
 			&i.SessionID,
 			&i.CountryCode,

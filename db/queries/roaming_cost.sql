@@ -6,8 +6,7 @@
 -- the pricer chose (detail.partner_id), in id order. Scoped by the result's
 -- administration: a result without one (CPO sessions have none) only for
 -- all_admins. id (with all_admins) loads one result.
-SELECT p.id, p.charge_session_id, p.subject_id, p.version, p.reason, p.administration_id, p.currency, p.excl_vat, p.vat, p.incl_vat,
-    p.components, p.detail, p.credit_of, p.latest, p.created_at,
+SELECT sqlc.embed(p),
     pr.name AS partner_name,
     s.session_id, s.country_code, s.party_id, s.cdr_id, s.token_country_code, s.token_party_id, s.token_uid, s.token_type,
     s.location_id, s.evse_uid, s.evse_id, s.connector_id, s.start_at, s.end_at, s.total_energy, s.total_time
